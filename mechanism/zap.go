@@ -1,0 +1,65 @@
+package mechanism
+
+import (
+	"context"
+
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// libzmqRequestID is the request id libzmq puts in every ZAP request.
+var libzmqRequestID = []byte("1")
+
+// authenticate asks the ZAP handler in p, the way libzmq fills a request
+// (request id "1", the server's own routing id as identity), and returns the
+// reply, or an *AuthError for any status but 200. The commands to send for a
+// refusal are returned with it: ERROR "400"/"500" for 400/500, nothing for
+// 300, as libzmq does.
+func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (*zap.Reply, []zmtp.Command, error) {
+	req := &zap.Request{
+		Version:     zap.Version,
+		RequestID:   libzmqRequestID,
+		Domain:      p.Domain,
+		Address:     p.PeerAddress,
+		Identity:    p.Identity,
+		Mechanism:   mech,
+		Credentials: creds,
+	}
+	rep, zerr := zap.Ask(ctx, p.ZAP, req)
+	if rep.StatusCode == zap.StatusOK {
+		return rep, nil, nil
+	}
+	err := &AuthError{Mechanism: mech, Status: rep.StatusCode, Text: rep.StatusText, Err: zerr}
+	if rep.StatusCode == zap.StatusTemporaryFailure {
+		return nil, nil, err
+	}
+	return nil, []zmtp.Command{errorCommand(rep.StatusCode.String())}, err
+}
+
+// errorCommand returns an ERROR command with the given reason.
+func errorCommand(reason string) zmtp.Command {
+	return zmtp.Command{Name: zmtp.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}
+}
+
+// peerError parses an ERROR command's data into a *PeerError.
+func peerError(mech string, data []byte) error {
+	reason, err := zmtp.ParseErrorReason(data)
+	if err != nil {
+		return err
+	}
+	return &PeerError{Mechanism: mech, Reason: reason}
+}
+
+// parsePeerMetadata parses the peer's metadata and runs the check in p.
+func parsePeerMetadata(mech string, p *Params, data []byte) (zmtp.Metadata, error) {
+	md, err := zmtp.ParseMetadata(data)
+	if err != nil {
+		return nil, &MetadataError{Mechanism: mech, Err: err}
+	}
+	if p.CheckPeerMetadata != nil {
+		if err := p.CheckPeerMetadata(md); err != nil {
+			return nil, &MetadataError{Mechanism: mech, Err: err}
+		}
+	}
+	return md, nil
+}

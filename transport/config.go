@@ -1,0 +1,152 @@
+// Package transport runs ZMTP 3.x with a security mechanism on a net.Conn,
+// in the shape of crypto/tls: [Client] and [Server] wrap a connection without
+// doing any I/O, [Conn.HandshakeContext] runs the greeting and the
+// mechanism's handshake (lazily on first use if not called), and then
+// [Conn.ReadMessage] and [Conn.WriteMessage] carry multipart messages.
+// [Dial] and [Listen] do the same for "tcp://host:port" and "ipc:///path"
+// endpoints.
+//
+// Socket patterns (REQ/REP envelopes, ROUTER routing, PUB/SUB filtering,
+// reconnection) belong to the layer above. This package carries what each
+// needs on the wire: the Socket-Type property and its compatibility check,
+// identities, subscriptions and heartbeats.
+package transport
+
+import (
+	"io"
+	"time"
+
+	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// Defaults for the zero values of [Config].
+const (
+	DefaultHandshakeTimeout = 30 * time.Second // libzmq's ZMQ_HANDSHAKE_IVL
+	// DefaultPreAuthMaxFrameSize bounds every frame read before the
+	// handshake completes.
+	DefaultPreAuthMaxFrameSize = 64 << 10
+)
+
+// Config configures a [Conn]. A Config is never modified by this package
+// and may be shared by any number of connections, used concurrently.
+type Config struct {
+	// Mechanism is the security mechanism and role; nil means NULL.
+	Mechanism mechanism.Mechanism
+
+	// SocketType is our socket type, sent as the Socket-Type property and
+	// checked against the peer's as libzmq checks it. It must be set.
+	SocketType zmtp.SocketType
+
+	// Identity is our routing id (ZMQ_ROUTING_ID), 0 to 255 bytes not
+	// starting with a zero byte. Like libzmq, REQ, DEALER and ROUTER always
+	// send the Identity property (empty if Identity is empty); other types
+	// never do.
+	Identity []byte
+
+	// Metadata holds extra properties sent to the peer, after Socket-Type
+	// and Identity; by convention their names start with "X-".
+	Metadata zmtp.Metadata
+
+	// ZAPHandler, on a server, decides whether a peer may connect, and
+	// ZAPDomain is the domain it is asked for. It is asked as libzmq asks
+	// its ZAP socket: for NULL only when ZAPDomain is set. A handler that
+	// does not return is cut off by the handshake timeout.
+	ZAPHandler zap.Handler
+	ZAPDomain  string
+
+	// HandshakeTimeout bounds the whole handshake: greeting, mechanism and
+	// ZAP. Zero means DefaultHandshakeTimeout; a negative value means none.
+	HandshakeTimeout time.Duration
+
+	// PreAuthMaxFrameSize bounds every frame read before the handshake
+	// completes. Zero means DefaultPreAuthMaxFrameSize.
+	PreAuthMaxFrameSize int64
+
+	// MaxMessageSize bounds every frame read after the handshake; it is
+	// checked on the frame header, before the body is read, like libzmq's
+	// ZMQ_MAXMSGSIZE. Zero means no limit, as in libzmq; memory then still
+	// grows only as bytes actually arrive.
+	MaxMessageSize int64
+
+	// HeartbeatInterval, if positive, makes the connection send a PING
+	// this often once the handshake is done (ZMQ_HEARTBEAT_IVL).
+	// HeartbeatTimeout is how long without any incoming traffic after a
+	// PING ends the connection (ZMQ_HEARTBEAT_TIMEOUT; zero means the
+	// interval). HeartbeatTTL is the time-to-live sent in our PINGs
+	// (ZMQ_HEARTBEAT_TTL, rounded down to tenths of a second).
+	//
+	// Incoming traffic is seen only while someone reads: a connection
+	// whose application does not call ReadMessage looks silent.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	HeartbeatTTL      time.Duration
+
+	// Rand is the source of randomness for the mechanism; nil means
+	// crypto/rand.
+	Rand io.Reader
+
+	// VerifyConnection, if set, is called once the handshake has completed;
+	// an error fails the handshake and closes the connection.
+	VerifyConnection func(ConnectionState) error
+}
+
+func (c *Config) mechanism() mechanism.Mechanism {
+	if c.Mechanism == nil {
+		return mechanism.Null()
+	}
+	return c.Mechanism
+}
+
+func (c *Config) handshakeTimeout() time.Duration {
+	if c.HandshakeTimeout == 0 {
+		return DefaultHandshakeTimeout
+	}
+	return c.HandshakeTimeout
+}
+
+func (c *Config) preAuthMaxFrameSize() int64 {
+	if c.PreAuthMaxFrameSize <= 0 {
+		return DefaultPreAuthMaxFrameSize
+	}
+	return c.PreAuthMaxFrameSize
+}
+
+func (c *Config) heartbeatTimeout() time.Duration {
+	if c.HeartbeatTimeout > 0 {
+		return c.HeartbeatTimeout
+	}
+	return c.HeartbeatInterval
+}
+
+// validate checks the parts of c that the handshake relies on.
+func (c *Config) validate() error {
+	if !c.SocketType.Valid() {
+		return configError("unknown socket type %q", string(c.SocketType))
+	}
+	if len(c.Identity) > 255 {
+		return configError("identity of %d bytes; at most 255", len(c.Identity))
+	}
+	if len(c.Identity) > 0 && c.Identity[0] == 0 {
+		return configError("identity may not start with a zero byte")
+	}
+	if err := c.Metadata.Validate(); err != nil {
+		return configError("metadata: %v", err)
+	}
+	if len(c.ZAPDomain) > 255 {
+		return configError("ZAP domain of %d bytes; at most 255", len(c.ZAPDomain))
+	}
+	return nil
+}
+
+// ownMetadata is what we send in READY/INITIATE: Socket-Type, Identity for
+// the types libzmq sends it for, then c.Metadata.
+func (c *Config) ownMetadata() zmtp.Metadata {
+	md := make(zmtp.Metadata, 0, 2+len(c.Metadata))
+	md = append(md, zmtp.Property{Name: zmtp.PropSocketType, Value: []byte(c.SocketType)})
+	if c.SocketType.SendsIdentity() {
+		md = append(md, zmtp.Property{Name: zmtp.PropIdentity, Value: c.Identity})
+	}
+	return append(md, c.Metadata...)
+}

@@ -1,0 +1,434 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// Conn is a ZMTP connection over a net.Conn. ReadMessage and WriteMessage may
+// be called concurrently with each other (one reader and one writer at a
+// time each); Close may be called at any time.
+type Conn struct {
+	conn     net.Conn
+	cfg      *Config
+	isClient bool
+
+	// handshakeMu serialises handshakes; handshakeDone is set, and
+	// handshakeErr and state are written, under it.
+	handshakeMu   sync.Mutex
+	handshakeDone atomic.Bool
+	handshakeErr  error
+	state         ConnectionState
+	peerMinor     uint8
+
+	// in is used by the reader, under inMu.
+	inMu sync.Mutex
+	in   *zmtp.Reader
+	// partial is true while a multipart message is half read.
+	partial bool
+
+	// out is used under outMu; outErr is sticky.
+	outMu  sync.Mutex
+	out    []byte
+	outErr error
+
+	// Liveness, used when heartbeats are on or the peer asked for a TTL.
+	lastRecv  atomic.Int64 // UnixNano of the last incoming frame
+	watching  atomic.Bool  // lastRecv is being kept up to date
+	peerTTL   atomic.Int64 // nanoseconds the peer asked for, 0 = none
+	timerMu   sync.Mutex
+	hbTimer   *time.Timer
+	ttlTimer  *time.Timer
+	lastPing  time.Time
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	asyncErr  atomic.Pointer[error] // set by a timer that ended the connection
+}
+
+// Client returns a client-side Conn on conn (the connecting side). It does no
+// I/O; the handshake runs on the first ReadMessage, WriteMessage or an
+// explicit Handshake. The role in the security handshake comes from
+// cfg.Mechanism, as libzmq takes it from socket options; for NULL the two
+// roles behave the same.
+func Client(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, true) }
+
+// Server returns a server-side Conn on conn (the accepting side). Like
+// [Client] it does no I/O.
+func Server(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, false) }
+
+func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
+	return &Conn{conn: conn, cfg: cfg, isClient: isClient, in: zmtp.NewReader(conn)}
+}
+
+// NetConn returns the underlying connection. Reading from or writing to it
+// directly corrupts the ZMTP stream.
+func (c *Conn) NetConn() net.Conn { return c.conn }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines of the underlying connection.
+// A read that times out between messages may be retried; one that times out
+// in the middle of a multipart message, and any write that times out, ends
+// the connection.
+func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline of the underlying connection.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline of the underlying connection.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+// Close closes the connection and stops its timers. It is safe to call more
+// than once and concurrently with everything else.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.timerMu.Lock()
+		if c.hbTimer != nil {
+			c.hbTimer.Stop()
+		}
+		if c.ttlTimer != nil {
+			c.ttlTimer.Stop()
+		}
+		c.timerMu.Unlock()
+		c.closeErr = c.conn.Close()
+	})
+	return c.closeErr
+}
+
+// Handshake runs the handshake if it has not run yet; see HandshakeContext.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext runs the greeting and the security handshake if they have
+// not run yet, and returns their result. It is bounded by ctx and by
+// Config.HandshakeTimeout; when either ends first the connection is closed.
+// A failed handshake closes the connection. Every later call returns the
+// same result.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.handshakeDone.Load() {
+		return c.handshakeErr
+	}
+	c.handshakeMu.Lock()
+	defer c.handshakeMu.Unlock()
+	if c.handshakeDone.Load() {
+		return c.handshakeErr
+	}
+	c.inMu.Lock()
+	err := c.handshake(ctx)
+	c.inMu.Unlock()
+	if err != nil {
+		c.Close()
+	}
+	c.handshakeErr = err
+	c.handshakeDone.Store(true)
+	if err == nil {
+		c.startTimers()
+	}
+	return err
+}
+
+// handshake runs the whole exchange. The caller holds handshakeMu and inMu.
+func (c *Conn) handshake(ctx context.Context) (err error) {
+	if err := c.cfg.validate(); err != nil {
+		return err
+	}
+	if t := c.cfg.handshakeTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.conn.SetDeadline(d)
+		defer c.conn.SetDeadline(time.Time{})
+	}
+	// A cancelled context interrupts blocked I/O by expiring the deadline.
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() && err != nil && ctx.Err() != nil {
+			err = &HandshakeError{Step: "handshake", Err: ctx.Err()}
+		}
+	}()
+
+	mech := c.cfg.mechanism()
+	greeting := zmtp.Greeting{
+		Major:     zmtp.VersionMajor,
+		Minor:     zmtp.VersionMinor,
+		Mechanism: mech.Name(),
+		AsServer:  mech.AsServer(),
+	}
+	// Send the whole greeting at once (wire-format.md §1, recipe (a)), then
+	// read the peer's, checking it as it arrives.
+	// Flights are written by a helper goroutine while this one reads, so
+	// that two peers that both write first never deadlock on a connection
+	// without buffering (net.Pipe). It is always joined before returning.
+	var fw flightWriter
+	defer func() {
+		// A last flight (an ERROR) still goes out before the caller closes
+		// the connection; the handshake deadline bounds the wait.
+		if werr := fw.wait(); werr != nil && err == nil {
+			err = &HandshakeError{Step: "handshake", Err: werr}
+		}
+	}()
+	fw.start(c, greeting.Append(nil))
+	c.in.SetMaxFrameSize(c.cfg.preAuthMaxFrameSize())
+	peer, err := c.in.ReadGreeting()
+	if err != nil {
+		return &HandshakeError{Step: "greeting", Err: err}
+	}
+	if peer.Mechanism != greeting.Mechanism {
+		return &HandshakeError{Step: "greeting", Err: &MechanismMismatchError{Local: greeting.Mechanism, Peer: peer.Mechanism}}
+	}
+	c.peerMinor = peer.Minor
+
+	var peerType zmtp.SocketType
+	hs, err := mech.NewHandshake(mechanism.Params{
+		Metadata: c.cfg.ownMetadata(),
+		CheckPeerMetadata: func(md zmtp.Metadata) error {
+			v, ok := md.GetExact(zmtp.PropSocketType)
+			if !ok {
+				return nil // libzmq accepts a peer that sends no Socket-Type
+			}
+			peerType = zmtp.SocketType(v)
+			if !c.cfg.SocketType.Compatible(peerType) {
+				return &SocketTypeError{Local: c.cfg.SocketType, Peer: peerType}
+			}
+			return nil
+		},
+		ZAP:         c.zapHandler(),
+		Domain:      c.cfg.ZAPDomain,
+		PeerAddress: peerAddress(c.conn.RemoteAddr()),
+		Identity:    c.cfg.Identity,
+		Rand:        c.cfg.Rand,
+	})
+	if err != nil {
+		return &HandshakeError{Step: "handshake", Err: err}
+	}
+	out, err := hs.Start(ctx)
+	if werr := c.writeCommands(&fw, out); werr != nil && err == nil {
+		err = werr
+	}
+	for err == nil && !hs.Done() {
+		var f zmtp.Frame
+		if f, err = c.in.ReadFrame(); err != nil {
+			break
+		}
+		// Like libzmq, a handshake command is accepted with or without the
+		// COMMAND flag.
+		var cmd zmtp.Command
+		if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
+			break
+		}
+		out, err = hs.Handle(ctx, cmd)
+		if werr := c.writeCommands(&fw, out); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return &HandshakeError{Step: "handshake", Err: err}
+	}
+
+	sess := hs.Session()
+	st := ConnectionState{
+		HandshakeComplete: true,
+		PeerMajor:         peer.Major,
+		PeerMinor:         peer.Minor,
+		Mechanism:         mech.Name(),
+		PeerSocketType:    peerType,
+		PeerMetadata:      sess.PeerMetadata,
+		PeerAddress:       peerAddress(c.conn.RemoteAddr()),
+	}
+	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
+		st.PeerIdentity = id
+	}
+	if sess.ZAP != nil {
+		st.UserID = sess.ZAP.UserID
+		st.ZAPMetadata = sess.ZAP.Metadata.Clone()
+		st.zapAsked = true
+	}
+	if c.cfg.VerifyConnection != nil {
+		if err := c.cfg.VerifyConnection(st); err != nil {
+			return &HandshakeError{Step: "verify", Err: err}
+		}
+	}
+	c.state = st
+	c.in.SetMaxFrameSize(c.cfg.MaxMessageSize)
+	return nil
+}
+
+// flightWriter writes handshake flights from a helper goroutine, one at a
+// time, in order.
+type flightWriter struct {
+	done chan error
+}
+
+// start waits for the previous flight and starts writing b.
+func (fw *flightWriter) start(c *Conn, b []byte) error {
+	if err := fw.wait(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	fw.done = done
+	go func() {
+		_, err := c.conn.Write(b)
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for the flight being written, if any, and returns its error.
+func (fw *flightWriter) wait() error {
+	if fw.done == nil {
+		return nil
+	}
+	err := <-fw.done
+	fw.done = nil
+	return err
+}
+
+// writeCommands sends a handshake flight in one write.
+func (c *Conn) writeCommands(fw *flightWriter, cmds []zmtp.Command) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	var b []byte
+	for _, cmd := range cmds {
+		b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, cmd.Len())
+		b = cmd.Append(b)
+	}
+	return fw.start(c, b)
+}
+
+// ConnectionState returns a snapshot of the connection's state. Before the
+// handshake has completed only the zero value is returned.
+func (c *Conn) ConnectionState() ConnectionState {
+	if !c.handshakeDone.Load() || c.handshakeErr != nil {
+		return ConnectionState{}
+	}
+	return c.state
+}
+
+// peerProtocol31 reports whether the peer speaks ZMTP 3.1 or later, and so
+// understands PING and the SUBSCRIBE and CANCEL commands.
+func (c *Conn) peerProtocol31() bool { return c.peerMinor >= 1 }
+
+// ReadMessage reads the next message and returns its frames, reusing dst's
+// storage: dst[:cap(dst)]'s byte slices are overwritten in place where their
+// capacity allows, so a caller that passes back what it got allocates nothing
+// in steady state. The returned frames are owned by the caller until it
+// passes them back.
+//
+// PING is answered with PONG, PONG is dropped, and unknown commands are
+// dropped, as libzmq does. A SUBSCRIBE or CANCEL command (ZMTP 3.1) is
+// returned as the one-frame message a ZMTP 3.0 peer would send: 0x01 or 0x00
+// followed by the topic, the form libzmq's XPUB delivers.
+func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
+	if err := c.Handshake(); err != nil {
+		return dst[:0], err
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	msg := dst[:0]
+	if c.partial {
+		// A previous call timed out in the middle of a message.
+		return msg, c.fail(fmt.Errorf("transport: read after a timeout in the middle of a message"))
+	}
+	for {
+		f, err := c.in.ReadFrame()
+		if err != nil {
+			if isTimeout(err) && len(msg) == 0 {
+				return msg, err
+			}
+			if isTimeout(err) {
+				c.partial = true
+			}
+			return msg, c.fail(err)
+		}
+		if c.watching.Load() {
+			c.lastRecv.Store(time.Now().UnixNano())
+		}
+		if f.IsCommand() {
+			if len(msg) > 0 {
+				return msg, c.fail(&zmtp.MalformedError{What: "message", Detail: "command frame inside a multipart message"})
+			}
+			sub, ok, err := c.handleCommand(f.Body)
+			if err != nil {
+				return msg, c.fail(err)
+			}
+			if !ok {
+				continue
+			}
+			msg = appendFrame(msg, sub.prefix, sub.topic)
+			return msg, nil
+		}
+		msg = appendFrame(msg, nil, f.Body)
+		if !f.More() {
+			return msg, nil
+		}
+	}
+}
+
+// appendFrame appends a frame holding prefix and body to msg, reusing the
+// storage of the slot it lands in.
+func appendFrame(msg [][]byte, prefix, body []byte) [][]byte {
+	n := len(msg)
+	if n < cap(msg) {
+		msg = msg[:n+1]
+		msg[n] = append(append(msg[n][:0], prefix...), body...)
+		return msg
+	}
+	return append(msg, append(append(make([]byte, 0, len(prefix)+len(body)), prefix...), body...))
+}
+
+// subscription is a SUBSCRIBE or CANCEL turned into its ZMTP 3.0 message
+// form: prefix is 0x01 or 0x00.
+type subscription struct {
+	prefix []byte
+	topic  []byte
+}
+
+var (
+	subscribePrefix = []byte{zmtp.SubscribeByte}
+	cancelPrefix    = []byte{zmtp.CancelByte}
+)
+
+// handleCommand deals with a command frame after the handshake.
+// It reports ok when the command is a subscription to hand to the caller.
+func (c *Conn) handleCommand(body []byte) (sub subscription, ok bool, err error) {
+	cmd, perr := zmtp.ParseCommand(body)
+	if perr != nil {
+		// libzmq drops malformed commands after the handshake.
+		return sub, false, nil
+	}
+	switch cmd.Name {
+	case zmtp.CmdPing:
+		p, perr := zmtp.ParsePing(cmd.Data)
+		if perr != nil {
+			// Unlike libzmq (which over-reads a short PING and echoes
+			// stale memory), drop it.
+			return sub, false, nil
+		}
+		if p.TTL > 0 {
+			c.armPeerTTL(time.Duration(p.TTL) * 100 * time.Millisecond)
+		}
+		return sub, false, c.writePong(p.Context)
+	case zmtp.CmdSubscribe:
+		return subscription{prefix: subscribePrefix, topic: cmd.Data}, true, nil
+	case zmtp.CmdCancel:
+		return subscription{prefix: cancelPrefix, topic: cmd.Data}, true, nil
+	}
+	// PONG, ERROR after the handshake and unknown commands are dropped, as
+	// libzmq drops them.
+	return sub, false, nil
+}

@@ -1,0 +1,72 @@
+package transport
+
+import (
+	"net"
+
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// ConnectionState is a snapshot of a connection after its handshake. See
+// [Conn.ConnectionState].
+type ConnectionState struct {
+	// HandshakeComplete is true once the handshake has succeeded.
+	HandshakeComplete bool
+	// PeerMajor and PeerMinor are the protocol version the peer announced
+	// (3.0 or 3.1 in practice).
+	PeerMajor, PeerMinor uint8
+	// Mechanism is the security mechanism: "NULL", "PLAIN" or "CURVE".
+	Mechanism string
+	// PeerSocketType is the peer's Socket-Type, empty if it sent none.
+	PeerSocketType zmtp.SocketType
+	// PeerIdentity is the peer's Identity property (its routing id), nil
+	// if it sent none.
+	PeerIdentity []byte
+	// PeerMetadata is all the metadata the peer sent, in order.
+	PeerMetadata zmtp.Metadata
+	// PeerAddress is the peer's IP address as text, without a port (empty
+	// for IPC), as it is given to ZAP and as libzmq's Peer-Address.
+	PeerAddress string
+	// UserID is the User-Id the ZAP handler returned; empty if ZAP was not
+	// asked.
+	UserID string
+	// ZAPMetadata is the metadata the ZAP handler returned.
+	ZAPMetadata zmtp.Metadata
+
+	zapAsked bool
+}
+
+// Property looks a connection property up by name the way libzmq's
+// zmq_msg_gets does: Peer-Address first, then (if ZAP was asked) User-Id and
+// the ZAP metadata, then the peer's own metadata. ZAP properties therefore
+// win over any the peer sent.
+//
+// Unlike libzmq, a User-Id the peer put in its own metadata is never
+// returned: without ZAP there is no User-Id, so a peer cannot forge one.
+func (s ConnectionState) Property(name string) ([]byte, bool) {
+	switch name {
+	case "Peer-Address":
+		return []byte(s.PeerAddress), s.PeerAddress != ""
+	case zmtp.PropUserID:
+		return []byte(s.UserID), s.zapAsked
+	}
+	if v, ok := s.ZAPMetadata.GetExact(name); ok {
+		return v, true
+	}
+	return s.PeerMetadata.GetExact(name)
+}
+
+// peerAddress renders the IP of a remote address, without a port.
+func peerAddress(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case *net.UDPAddr:
+		return a.IP.String()
+	case nil:
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return ""
+}

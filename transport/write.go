@@ -1,0 +1,112 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// ErrEmptyMessage is returned by WriteMessage for a message with no frames.
+var ErrEmptyMessage = errors.New("transport: message has no frames")
+
+// WriteMessage sends msg, one frame per element, in a single write. It
+// allocates nothing in steady state.
+//
+// On a SUB or XSUB socket, a one-frame message that starts with 0x01 or 0x00
+// is a subscription or a cancellation, as with libzmq's XSUB: to a ZMTP 3.1
+// peer it is sent as a SUBSCRIBE or CANCEL command, to a 3.0 peer as is.
+func (c *Conn) WriteMessage(msg [][]byte) error {
+	if err := c.Handshake(); err != nil {
+		return err
+	}
+	if len(msg) == 0 {
+		return ErrEmptyMessage
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outErr != nil {
+		return c.outErr
+	}
+	b := c.out[:0]
+	if len(msg) == 1 && c.isSubscriber() && len(msg[0]) > 0 && c.peerProtocol31() &&
+		(msg[0][0] == zmtp.SubscribeByte || msg[0][0] == zmtp.CancelByte) {
+		topic := msg[0][1:]
+		if msg[0][0] == zmtp.SubscribeByte {
+			b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, 1+len(zmtp.CmdSubscribe)+len(topic))
+			b = zmtp.AppendSubscribe(b, topic)
+		} else {
+			b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, 1+len(zmtp.CmdCancel)+len(topic))
+			b = zmtp.AppendCancel(b, topic)
+		}
+	} else {
+		for i, part := range msg {
+			var flags zmtp.Flags
+			if i < len(msg)-1 {
+				flags = zmtp.FlagMore
+			}
+			b = zmtp.AppendFrame(b, flags, part)
+		}
+	}
+	c.out = b
+	return c.flushLocked()
+}
+
+// Subscribe sends a subscription to topic (SUB and XSUB sockets).
+func (c *Conn) Subscribe(topic []byte) error { return c.subscription(zmtp.SubscribeByte, topic) }
+
+// Unsubscribe cancels one earlier subscription to topic.
+func (c *Conn) Unsubscribe(topic []byte) error { return c.subscription(zmtp.CancelByte, topic) }
+
+func (c *Conn) subscription(kind byte, topic []byte) error {
+	if !c.isSubscriber() {
+		return fmt.Errorf("transport: only SUB and XSUB sockets subscribe, not %s", c.cfg.SocketType)
+	}
+	m := make([]byte, 1+len(topic))
+	m[0] = kind
+	copy(m[1:], topic)
+	return c.WriteMessage([][]byte{m})
+}
+
+func (c *Conn) isSubscriber() bool {
+	return c.cfg.SocketType == zmtp.SUB || c.cfg.SocketType == zmtp.XSUB
+}
+
+// writePong answers a PING.
+func (c *Conn) writePong(context []byte) error {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outErr != nil {
+		return c.outErr
+	}
+	n := len(context)
+	if n > zmtp.MaxPingContext {
+		n = zmtp.MaxPingContext
+	}
+	c.out = zmtp.AppendFrameHeader(c.out[:0], zmtp.FlagCommand, 1+len(zmtp.CmdPong)+n)
+	c.out = zmtp.AppendPong(c.out, context)
+	return c.flushLocked()
+}
+
+// writePing sends a heartbeat PING.
+func (c *Conn) writePing(ttl uint16) error {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outErr != nil {
+		return c.outErr
+	}
+	c.out = zmtp.AppendFrameHeader(c.out[:0], zmtp.FlagCommand, 1+len(zmtp.CmdPing)+2)
+	c.out = zmtp.AppendPing(c.out, zmtp.Ping{TTL: ttl})
+	return c.flushLocked()
+}
+
+// flushLocked writes c.out. Any write error, a timeout included, ends the
+// connection: a partial frame cannot be taken back.
+func (c *Conn) flushLocked() error {
+	_, err := c.conn.Write(c.out)
+	if err != nil {
+		c.outErr = err
+		c.Close()
+	}
+	return err
+}

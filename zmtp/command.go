@@ -1,0 +1,96 @@
+package zmtp
+
+// Names of the commands ZMTP 3.1 and its security mechanisms define.
+const (
+	CmdReady     = "READY"
+	CmdError     = "ERROR"
+	CmdPing      = "PING"
+	CmdPong      = "PONG"
+	CmdSubscribe = "SUBSCRIBE"
+	CmdCancel    = "CANCEL"
+	CmdHello     = "HELLO"
+	CmdWelcome   = "WELCOME"
+	CmdInitiate  = "INITIATE"
+	CmdMessage   = "MESSAGE"
+)
+
+// Command is a ZMTP command: a name and the data that follows it in the
+// command frame's body. See 37/ZMTP, "Commands".
+//
+// A Command returned by [ParseCommand] aliases the body it was parsed from.
+type Command struct {
+	Name string
+	Data []byte
+}
+
+// ValidCommandName reports whether name is 1 to 255 ASCII letters, the
+// grammar of 37/ZMTP.
+func ValidCommandName(name string) bool {
+	if len(name) == 0 || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i] | 0x20
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Len returns the size of the encoded command body.
+func (c Command) Len() int { return 1 + len(c.Name) + len(c.Data) }
+
+// Append appends the command body (name length, name, data) to b. It panics
+// if c.Name is not a valid command name, which is a programming error.
+func (c Command) Append(b []byte) []byte {
+	if !ValidCommandName(c.Name) {
+		panic("zmtp: invalid command name " + quote(c.Name))
+	}
+	b = append(b, byte(len(c.Name)))
+	b = append(b, c.Name...)
+	return append(b, c.Data...)
+}
+
+// libzmqPlainError is the prefix libzmq 4.3.0 and later put on a PLAIN ERROR
+// command: the C literal "\x05ERROR" reads as 0x5E 'R' 'R' 'O' 'R'.
+const libzmqPlainError = "\x5eRROR"
+
+// ParseCommand parses a command frame's body. The returned Data aliases body.
+//
+// For interoperability it also reads the malformed ERROR that libzmq 4.3.x
+// PLAIN peers send (the body starts 5E "RROR" instead of 05 "ERROR") as an
+// ERROR command: its data, a reason length and reason, follow those 5 bytes.
+func ParseCommand(body []byte) (Command, error) {
+	if len(body) == 0 {
+		return Command{}, malformed("command", "empty body")
+	}
+	if len(body) >= len(libzmqPlainError) && string(body[:len(libzmqPlainError)]) == libzmqPlainError {
+		return Command{Name: CmdError, Data: body[len(libzmqPlainError):]}, nil
+	}
+	n := int(body[0])
+	if n == 0 || 1+n > len(body) {
+		return Command{}, malformed("command", "name length %d in a %d-byte body", n, len(body))
+	}
+	name := commandName(body[1 : 1+n])
+	if !ValidCommandName(name) {
+		return Command{}, malformed("command", "invalid name %q", body[1:1+n])
+	}
+	return Command{Name: name, Data: body[1+n:]}, nil
+}
+
+// commandName returns the name as a string, without allocating for the
+// commands this package knows.
+func commandName(b []byte) string {
+	for _, known := range [...]string{CmdMessage, CmdPing, CmdPong, CmdSubscribe, CmdCancel,
+		CmdReady, CmdError, CmdHello, CmdWelcome, CmdInitiate} {
+		if string(b) == known {
+			return known
+		}
+	}
+	return string(b)
+}
+
+// Is reports whether the command's name is name. Command names are compared
+// exactly, as libzmq compares them.
+func (c Command) Is(name string) bool { return c.Name == name }
