@@ -16,14 +16,20 @@ var libzmqRequestID = []byte("1")
 // refusal are returned with it: ERROR "400"/"500" for 400/500, nothing for
 // 300, as libzmq does.
 func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (*zap.Reply, []zmtp.Command, error) {
+	// The handler gets its own copies: the credentials alias the frame
+	// buffer, and a handler cut off by the deadline may still be running.
+	own := make([][]byte, len(creds))
+	for i, c := range creds {
+		own[i] = append([]byte(nil), c...)
+	}
 	req := &zap.Request{
 		Version:     zap.Version,
 		RequestID:   libzmqRequestID,
 		Domain:      p.Domain,
 		Address:     p.PeerAddress,
-		Identity:    p.Identity,
+		Identity:    append([]byte(nil), p.Identity...),
 		Mechanism:   mech,
-		Credentials: creds,
+		Credentials: own,
 	}
 	rep, zerr := zap.Ask(ctx, p.ZAP, req)
 	if rep.StatusCode == zap.StatusOK {
