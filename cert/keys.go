@@ -1,0 +1,157 @@
+package cert
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"io"
+
+	"github.com/tilinna/z85"
+)
+
+// KeySize is the size in bytes of a CURVE public or secret key.
+const KeySize = 32
+
+// KeyTextSize is the length of the Z85 text of a key.
+const KeyTextSize = 40
+
+// A PublicKey is a CURVE (X25519) public key. A raw 32-byte key converts
+// directly: PublicKey(b) for a [32]byte b, or PublicKey(s) for a slice s of
+// length 32.
+type PublicKey [KeySize]byte
+
+// ParsePublicKey parses the 40-character Z85 text of a public key. Errors are
+// [*Z85Error] values. To use 32 raw bytes instead, convert them (see
+// [PublicKey]).
+func ParsePublicKey(s string) (PublicKey, error) {
+	var k PublicKey
+	if err := parseKey(k[:], s, "parse public key", false); err != nil {
+		return PublicKey{}, err
+	}
+	return k, nil
+}
+
+// String returns the 40-character Z85 text of k.
+func (k PublicKey) String() string {
+	var b [KeyTextSize]byte
+	z85.Encode(b[:], k[:])
+	return string(b[:])
+}
+
+// IsZero reports whether k is all zero bytes, which is never a usable key.
+func (k PublicKey) IsZero() bool {
+	var zero PublicKey
+	return k == zero
+}
+
+// A SecretKey is a CURVE (X25519) secret key. It never prints its bytes: all
+// fmt verbs give "cert.SecretKey(REDACTED)". Use [SecretKey.Bytes] or
+// [SecretKey.Z85] to export it on purpose. A raw 32-byte key converts
+// directly: SecretKey(b) for a [32]byte b.
+type SecretKey [KeySize]byte
+
+const redactedSecret = "cert.SecretKey(REDACTED)"
+
+// ParseSecretKey parses the 40-character Z85 text of a secret key. Errors are
+// [*Z85Error] values that hold no part of s. To use 32 raw bytes instead,
+// convert them (see [SecretKey]).
+func ParseSecretKey(s string) (SecretKey, error) {
+	var k SecretKey
+	if err := parseKey(k[:], s, "parse secret key", true); err != nil {
+		return SecretKey{}, err
+	}
+	return k, nil
+}
+
+// Bytes returns a copy of the 32 bytes of k.
+func (k SecretKey) Bytes() []byte {
+	b := make([]byte, KeySize)
+	copy(b, k[:])
+	return b
+}
+
+// Z85 returns the 40-character Z85 text of k. Treat it as a secret.
+func (k SecretKey) Z85() string {
+	var b [KeyTextSize]byte
+	z85.Encode(b[:], k[:])
+	return string(b[:])
+}
+
+// String returns "cert.SecretKey(REDACTED)".
+func (k SecretKey) String() string { return redactedSecret }
+
+// GoString returns "cert.SecretKey(REDACTED)", so that %#v hides k too.
+func (k SecretKey) GoString() string { return redactedSecret }
+
+// Format implements [fmt.Formatter] so that every verb, including %x, %X,
+// %q and %#v, prints "cert.SecretKey(REDACTED)" instead of the key.
+func (k SecretKey) Format(f fmt.State, verb rune) {
+	io.WriteString(f, redactedSecret)
+}
+
+// IsZero reports whether k is all zero bytes.
+func (k SecretKey) IsZero() bool {
+	var zero SecretKey
+	return subtle.ConstantTimeCompare(k[:], zero[:]) == 1
+}
+
+// PublicKey returns the public key that belongs to k, X25519(k, 9), computed
+// with crypto/ecdh.
+func (k SecretKey) PublicKey() (PublicKey, error) {
+	priv, err := ecdh.X25519().NewPrivateKey(k[:])
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("cert: X25519 secret key: %w", err)
+	}
+	return PublicKey(priv.PublicKey().Bytes()), nil
+}
+
+// A KeyPair is a CURVE public key and the secret key it belongs to.
+type KeyPair struct {
+	Public PublicKey
+	Secret SecretKey
+}
+
+// GenerateKeyPair returns a new X25519 key pair. If rand is nil, the secret
+// key comes from crypto/ecdh's secure source. Otherwise it is the next 32
+// bytes read from rand, which lets tests make deterministic keys; unlike
+// [ecdh.Curve.GenerateKey] since Go 1.26, a non-nil rand is honoured.
+func GenerateKeyPair(rand io.Reader) (KeyPair, error) {
+	var priv *ecdh.PrivateKey
+	var err error
+	if rand == nil {
+		priv, err = ecdh.X25519().GenerateKey(randReader)
+	} else {
+		var b [KeySize]byte
+		if _, err = io.ReadFull(rand, b[:]); err == nil {
+			priv, err = ecdh.X25519().NewPrivateKey(b[:])
+		}
+		clear(b[:])
+	}
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("cert: generate key pair: %w", err)
+	}
+	return KeyPair{
+		Public: PublicKey(priv.PublicKey().Bytes()),
+		Secret: SecretKey(priv.Bytes()),
+	}, nil
+}
+
+// randReader is crypto/rand.Reader, named apart from GenerateKeyPair's
+// parameter.
+var randReader = rand.Reader
+
+// parseKey decodes the 40-character Z85 text s into dst.
+func parseKey(dst []byte, s, op string, secret bool) error {
+	if len(s) != KeyTextSize {
+		return &Z85Error{Op: op, Err: ErrZ85Length, Len: len(s), Offset: -1}
+	}
+	if err := checkZ85(s, op, secret); err != nil {
+		return err
+	}
+	if _, err := z85.Decode(dst, []byte(s)); err != nil {
+		// Unreachable: checkZ85 accepts only what z85.Decode accepts.
+		return &Z85Error{Op: op, Err: ErrZ85Char, Len: len(s), Offset: -1}
+	}
+	return nil
+}
