@@ -3,7 +3,9 @@ module github.com/zmtpsec/zmtpsec
 go 1.26.8
 
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/tilinna/z85 v1.0.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	github.com/tilinna/z85 v1.0.0
+	golang.org/x/crypto v0.59.0
 )
+
+require golang.org/x/sys v0.50.0 // indirect
