@@ -12,6 +12,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -81,4 +82,11 @@ type Session struct {
 	// ZAP holds the ZAP reply when a handler was asked, else nil. Its
 	// UserID and Metadata are the connection's User-Id and ZAP properties.
 	ZAP *zap.Reply
+	// PeerPublicKey is the peer's permanent CURVE key: the client's C on
+	// a server, the server's S on a client; nil for NULL and PLAIN.
+	PeerPublicKey *cert.PublicKey
+	// Sealer and Opener carry messages after a CURVE handshake; they are
+	// nil for NULL and PLAIN, whose messages travel in clear.
+	Sealer *Sealer
+	Opener *Opener
 }

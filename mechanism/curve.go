@@ -1,0 +1,145 @@
+package mechanism
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/zmtpsec/zmtpsec/internal/box"
+)
+
+// CurveName is the CURVE mechanism's name in the greeting.
+const CurveName = "CURVE"
+
+// Errors of the CURVE mechanism. Each is returned wrapped in a
+// [*CurveError] that names the command it concerns.
+var (
+	// ErrDecrypt reports a box that did not open: a wrong key, or bytes
+	// changed on the way. It says nothing more, by design.
+	ErrDecrypt = errors.New("mechanism: CURVE box does not open")
+	// ErrNonceReplay reports a short nonce that is not greater than the
+	// last one the peer used.
+	ErrNonceReplay = errors.New("mechanism: CURVE nonce not greater than the last one")
+	// ErrNonceExhausted reports that our 64-bit nonce counter would wrap:
+	// the connection must end.
+	ErrNonceExhausted = errors.New("mechanism: CURVE nonce counter exhausted")
+	// ErrLowOrderKey reports a public key that is a low-order point (the
+	// all-zero key among them): the shared secret would be public.
+	ErrLowOrderKey = errors.New("mechanism: CURVE public key is a low-order point")
+	// ErrVouch reports an INITIATE whose vouch does not name the client's
+	// transient key and this server's permanent key.
+	ErrVouch = errors.New("mechanism: CURVE vouch does not match")
+	// ErrCookie reports an INITIATE whose cookie is not the one this server
+	// sent on this connection.
+	ErrCookie = errors.New("mechanism: CURVE cookie does not match")
+)
+
+// CurveError wraps a CURVE failure with the command it concerns.
+type CurveError struct {
+	Command string // "HELLO", "WELCOME", "INITIATE", "READY", "MESSAGE"
+	Err     error
+}
+
+func (e *CurveError) Error() string {
+	return fmt.Sprintf("mechanism: CURVE %s: %s", e.Command, trimMechPrefix(e.Err.Error()))
+}
+
+// Unwrap returns the cause.
+func (e *CurveError) Unwrap() error { return e.Err }
+
+func trimMechPrefix(s string) string {
+	for _, p := range []string{"mechanism: CURVE ", "mechanism: "} {
+		if len(s) > len(p) && s[:len(p)] == p {
+			return s[len(p):]
+		}
+	}
+	return s
+}
+
+// Nonce prefixes of 26/CurveZMQ, as libzmq spells them.
+const (
+	nonceHello    = "CurveZMQHELLO---"
+	nonceWelcome  = "WELCOME-"
+	nonceCookie   = "COOKIE--"
+	nonceInitiate = "CurveZMQINITIATE"
+	nonceVouch    = "VOUCH---"
+	nonceReady    = "CurveZMQREADY---"
+	nonceMessageC = "CurveZMQMESSAGEC" // client to server
+	nonceMessageS = "CurveZMQMESSAGES" // server to client
+)
+
+// Sizes of the CURVE commands' data (the command body after the name), from
+// 26/CurveZMQ and libzmq's curve_client_tools.hpp and curve_server.cpp.
+const (
+	helloDataLen       = 200 - 6 // version, padding, C', nonce, signature box
+	helloPaddingLen    = 72
+	helloSignatureLen  = 64
+	welcomeDataLen     = 168 - 8 // nonce, box(S' + cookie)
+	cookieLen          = 16 + 64 + box.Overhead
+	initiateMinDataLen = 257 - 9 // cookie, nonce, box(C + vouch)
+	vouchLen           = 16 + 64 + box.Overhead
+	readyMinDataLen    = 30 - 6 // nonce, box tag
+	keyLen             = 32
+)
+
+// shortNonce builds a 24-byte nonce from a 16-byte prefix and a counter.
+func shortNonce(prefix string, n uint64) *[24]byte {
+	var nonce [24]byte
+	copy(nonce[:], prefix)
+	binary.BigEndian.PutUint64(nonce[16:], n)
+	return &nonce
+}
+
+// longNonce builds a 24-byte nonce from an 8-byte prefix and 16 bytes.
+func longNonce(prefix string, suffix []byte) *[24]byte {
+	var nonce [24]byte
+	copy(nonce[:], prefix)
+	copy(nonce[8:], suffix)
+	return &nonce
+}
+
+// randReader returns r, or crypto/rand when r is nil.
+func randReader(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
+}
+
+// newTransientKey reads 32 bytes from r and makes an X25519 key of them.
+// Reading the bytes here, rather than calling GenerateKey, keeps a scripted
+// Config.Rand in control of the key, so transcripts replay exactly.
+func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
+	var seed [32]byte
+	if _, err := io.ReadFull(r, seed[:]); err != nil {
+		return nil, [32]byte{}, fmt.Errorf("mechanism: CURVE: reading randomness: %w", err)
+	}
+	priv, err := ecdh.X25519().NewPrivateKey(seed[:])
+	clear(seed[:])
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	var pub [32]byte
+	copy(pub[:], priv.PublicKey().Bytes())
+	return priv, pub, nil
+}
+
+// shared wraps box.Shared, mapping a low-order key to ErrLowOrderKey.
+func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
+	k, err := box.Shared(priv, peer)
+	if err != nil {
+		return box.Key{}, ErrLowOrderKey
+	}
+	return k, nil
+}
+
+func isZero(b []byte) bool {
+	var acc byte
+	for _, x := range b {
+		acc |= x
+	}
+	return acc == 0
+}

@@ -1,0 +1,256 @@
+package mechanism
+
+import (
+	"context"
+	"crypto/ecdh"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/box"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// CurveClient returns the client side of CURVE (25/ZMTP-CURVE and
+// 26/CurveZMQ): it authenticates the server by its permanent public key
+// serverKey, and itself by the permanent key pair client.
+//
+// The key pair is checked (the secret key must give the public key) and the
+// secret is parsed once here; an all-zero server key is refused.
+func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, error) {
+	if isZero(serverKey[:]) {
+		return nil, fmt.Errorf("mechanism: CURVE client: %w", ErrLowOrderKey)
+	}
+	priv, err := parseKeyPair(client)
+	if err != nil {
+		return nil, fmt.Errorf("mechanism: CURVE client: %w", err)
+	}
+	return &curveClient{server: serverKey, public: client.Public, secret: priv}, nil
+}
+
+// parseKeyPair parses the secret key of kp and checks that it gives the
+// public key.
+func parseKeyPair(kp cert.KeyPair) (*ecdh.PrivateKey, error) {
+	priv, err := ecdh.X25519().NewPrivateKey(kp.Secret.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if !box.Equal(priv.PublicKey().Bytes(), kp.Public[:]) {
+		return nil, cert.ErrKeyMismatch
+	}
+	return priv, nil
+}
+
+type curveClient struct {
+	server cert.PublicKey
+	public cert.PublicKey
+	secret *ecdh.PrivateKey
+}
+
+func (*curveClient) Name() string   { return CurveName }
+func (*curveClient) AsServer() bool { return false }
+
+// String does not print the secret key.
+func (m *curveClient) String() string {
+	return fmt.Sprintf("CURVE client %s (server %s)", m.public, m.server)
+}
+
+func (m *curveClient) NewHandshake(p Params) (Handshake, error) {
+	if err := p.Metadata.Validate(); err != nil {
+		return nil, err
+	}
+	return &curveClientHandshake{m: m, p: p, rand: randReader(p.Rand), nonce: 1}, nil
+}
+
+type curveClientState int
+
+const (
+	curveClientStart curveClientState = iota
+	curveClientWaitWelcome
+	curveClientWaitReady
+	curveClientDone
+)
+
+// curveClientHandshake is the client's state. The flow of 26/CurveZMQ:
+//
+//	C: HELLO     ->  S: WELCOME
+//	C: INITIATE  ->  S: READY | ERROR
+//
+// It does three X25519 operations besides making C': (c', S) for HELLO and
+// WELCOME, (c', S') for INITIATE, READY and MESSAGE, (c, S') for the vouch.
+type curveClientHandshake struct {
+	m     *curveClient
+	p     Params
+	rand  io.Reader
+	state curveClientState
+	err   error
+
+	cPrime    *ecdh.PrivateKey // c', dropped when the handshake ends
+	cPrimePub [32]byte         // C'
+	helloKey  box.Key          // (c', S): HELLO and WELCOME
+	msgKey    box.Key          // (c', S'): INITIATE, READY, MESSAGE
+	nonce     uint64           // our next short nonce
+	peerNonce uint64           // the READY nonce
+	peer      zmtp.Metadata
+}
+
+func (h *curveClientHandshake) fail(cmd string, err error) error {
+	if _, ok := err.(*CurveError); !ok && cmd != "" {
+		err = &CurveError{Command: cmd, Err: err}
+	}
+	h.err = err
+	h.drop()
+	h.msgKey.Zero()
+	return err
+}
+
+// drop forgets what only the handshake needs.
+func (h *curveClientHandshake) drop() {
+	h.cPrime = nil
+	h.helloKey.Zero()
+}
+
+// nextNonce returns our next short nonce.
+func (h *curveClientHandshake) nextNonce() uint64 {
+	n := h.nonce
+	h.nonce++
+	return n
+}
+
+// Start sends HELLO. See 26/CurveZMQ, "The HELLO Command".
+func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	if h.state != curveClientStart {
+		return nil, h.fail("", ErrHandshakeFailed)
+	}
+	var err error
+	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
+	}
+	server := [32]byte(h.m.server)
+	if h.helloKey, err = shared(h.cPrime, &server); err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
+	}
+	n := h.nextNonce()
+	data := make([]byte, 0, helloDataLen)
+	data = append(data, 1, 0) // version 1.0
+	data = append(data, make([]byte, helloPaddingLen)...)
+	data = append(data, h.cPrimePub[:]...)
+	data = binary.BigEndian.AppendUint64(data, n)
+	var signature [helloSignatureLen]byte
+	data = box.Seal(data, signature[:], shortNonce(nonceHello, n), &h.helloKey)
+	h.state = curveClientWaitWelcome
+	return []zmtp.Command{{Name: zmtp.CmdHello, Data: data}}, nil
+}
+
+func (h *curveClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	if cmd.Name == zmtp.CmdError && (h.state == curveClientWaitWelcome || h.state == curveClientWaitReady) {
+		return nil, h.fail("", peerError(CurveName, cmd.Data))
+	}
+	switch h.state {
+	case curveClientWaitWelcome:
+		if cmd.Name != zmtp.CmdWelcome {
+			return nil, h.fail("", &UnexpectedCommandError{Mechanism: CurveName, Want: []string{zmtp.CmdWelcome, zmtp.CmdError}, Got: cmd.Name})
+		}
+		return h.readWelcome(cmd.Data)
+	case curveClientWaitReady:
+		if cmd.Name != zmtp.CmdReady {
+			return nil, h.fail("", &UnexpectedCommandError{Mechanism: CurveName, Want: []string{zmtp.CmdReady, zmtp.CmdError}, Got: cmd.Name})
+		}
+		return nil, h.readReady(cmd.Data)
+	}
+	return nil, h.fail("", &UnexpectedCommandError{Mechanism: CurveName, Got: cmd.Name})
+}
+
+// readWelcome opens WELCOME and answers with INITIATE. See 26/CurveZMQ,
+// "The WELCOME Command" and "The INITIATE Command".
+func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) {
+	if len(data) != welcomeDataLen {
+		return nil, h.fail(zmtp.CmdWelcome, &zmtp.MalformedError{What: "CURVE WELCOME", Detail: fmt.Sprintf("%d bytes of data, want %d", len(data), welcomeDataLen)})
+	}
+	var plain [keyLen + cookieLen]byte
+	if _, ok := box.Open(plain[:0], data[16:], longNonce(nonceWelcome, data[:16]), &h.helloKey); !ok {
+		return nil, h.fail(zmtp.CmdWelcome, ErrDecrypt)
+	}
+	sPrime := [32]byte(plain[:keyLen])
+	cookie := plain[keyLen:]
+	var err error
+	if h.msgKey, err = shared(h.cPrime, &sPrime); err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
+
+	// The vouch: Box[C' + S](c -> S'), under a random long nonce.
+	vouchKey, err := shared(h.m.secret, &sPrime)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
+	var vouchNonce [16]byte
+	if _, err := io.ReadFull(h.rand, vouchNonce[:]); err != nil {
+		vouchKey.Zero()
+		return nil, h.fail(zmtp.CmdInitiate, err)
+	}
+	var vouchPlain [64]byte
+	copy(vouchPlain[:32], h.cPrimePub[:])
+	copy(vouchPlain[32:], h.m.server[:])
+	var vouch [vouchLen]byte
+	box.Seal(vouch[16:16], vouchPlain[:], longNonce(nonceVouch, vouchNonce[:]), &vouchKey)
+	copy(vouch[:16], vouchNonce[:])
+	vouchKey.Zero()
+
+	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S').
+	md := h.p.Metadata.Append(nil)
+	inner := make([]byte, 0, keyLen+vouchLen+len(md))
+	inner = append(inner, h.m.public[:]...)
+	inner = append(inner, vouch[:]...)
+	inner = append(inner, md...)
+	n := h.nextNonce()
+	out := make([]byte, 0, cookieLen+8+box.Overhead+len(inner))
+	out = append(out, cookie...)
+	out = binary.BigEndian.AppendUint64(out, n)
+	out = box.Seal(out, inner, shortNonce(nonceInitiate, n), &h.msgKey)
+	h.drop()
+	h.state = curveClientWaitReady
+	return []zmtp.Command{{Name: zmtp.CmdInitiate, Data: out}}, nil
+}
+
+// readReady opens READY and takes the server's metadata. See 26/CurveZMQ,
+// "The READY Command".
+func (h *curveClientHandshake) readReady(data []byte) error {
+	if len(data) < readyMinDataLen {
+		return h.fail(zmtp.CmdReady, &zmtp.MalformedError{What: "CURVE READY", Detail: fmt.Sprintf("%d bytes of data, want at least %d", len(data), readyMinDataLen)})
+	}
+	n := binary.BigEndian.Uint64(data[:8])
+	plain, ok := box.Open(nil, data[8:], shortNonce(nonceReady, n), &h.msgKey)
+	if !ok {
+		return h.fail(zmtp.CmdReady, ErrDecrypt)
+	}
+	md, err := parsePeerMetadata(CurveName, &h.p, plain)
+	if err != nil {
+		return h.fail("", err)
+	}
+	h.peer = md
+	h.peerNonce = n
+	h.state = curveClientDone
+	return nil
+}
+
+func (h *curveClientHandshake) Done() bool { return h.err == nil && h.state == curveClientDone }
+
+func (h *curveClientHandshake) Session() Session {
+	if !h.Done() {
+		return Session{}
+	}
+	server := h.m.server
+	return Session{
+		PeerMetadata:  h.peer,
+		PeerPublicKey: &server,
+		Sealer:        &Sealer{key: h.msgKey, prefix: nonceMessageC, next: h.nonce},
+		Opener:        &Opener{key: h.msgKey, prefix: nonceMessageS, last: h.peerNonce},
+	}
+}
