@@ -66,8 +66,9 @@ type Config struct {
 
 	// MaxMessageSize bounds every frame read after the handshake; it is
 	// checked on the frame header, before the body is read, like libzmq's
-	// ZMQ_MAXMSGSIZE. Zero means no limit, as in libzmq; memory then still
-	// grows only as bytes actually arrive.
+	// ZMQ_MAXMSGSIZE. Under CURVE it bounds the payload a MESSAGE carries
+	// (libzmq bounds the ciphertext, 33 bytes more). Zero means no limit,
+	// as in libzmq; memory then still grows only as bytes actually arrive.
 	MaxMessageSize int64
 
 	// HeartbeatInterval, if positive, makes the connection send a PING

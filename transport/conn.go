@@ -34,10 +34,17 @@ type Conn struct {
 	// partial is true while a multipart message is half read.
 	partial bool
 
-	// out is used under outMu; outErr is sticky.
-	outMu  sync.Mutex
-	out    []byte
-	outErr error
+	// out and scratch are used under outMu; outErr is sticky.
+	outMu   sync.Mutex
+	out     []byte
+	scratch []byte
+	outErr  error
+
+	// sealer (under outMu) and opener (under inMu) carry CURVE messages;
+	// both are nil for NULL and PLAIN. cmdBuf holds a decrypted command.
+	sealer *mechanism.Sealer
+	opener *mechanism.Opener
+	cmdBuf []byte
 
 	// Liveness, used when heartbeats are on or the peer asked for a TTL.
 	lastRecv  atomic.Int64 // UnixNano of the last incoming frame
@@ -252,6 +259,10 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
 		st.PeerIdentity = id
 	}
+	if sess.PeerPublicKey != nil {
+		k := *sess.PeerPublicKey
+		st.PeerPublicKey = &k
+	}
 	if sess.ZAP != nil {
 		st.UserID = sess.ZAP.UserID
 		st.ZAPMetadata = sess.ZAP.Metadata.Clone()
@@ -263,7 +274,8 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 	}
 	c.state = st
-	c.in.SetMaxFrameSize(c.cfg.MaxMessageSize)
+	c.sealer, c.opener = sess.Sealer, sess.Opener
+	c.in.SetMaxFrameSize(c.maxFrameSize())
 	return nil
 }
 
@@ -358,6 +370,16 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 		if c.watching.Load() {
 			c.lastRecv.Store(time.Now().UnixNano())
 		}
+		if c.opener != nil {
+			var done bool
+			if msg, done, err = c.readSealed(msg, f); err != nil {
+				return msg, c.fail(err)
+			}
+			if done {
+				return msg, nil
+			}
+			continue
+		}
 		if f.IsCommand() {
 			if len(msg) > 0 {
 				return msg, c.fail(&zmtp.MalformedError{What: "message", Detail: "command frame inside a multipart message"})
@@ -366,17 +388,51 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 			if err != nil {
 				return msg, c.fail(err)
 			}
-			if !ok {
-				continue
+			if ok {
+				return appendFrame(msg, sub.prefix, sub.topic), nil
 			}
-			msg = appendFrame(msg, sub.prefix, sub.topic)
-			return msg, nil
+			continue
 		}
 		msg = appendFrame(msg, nil, f.Body)
 		if !f.More() {
 			return msg, nil
 		}
 	}
+}
+
+// readSealed handles one frame of a CURVE connection: it must be a MESSAGE
+// (libzmq sends them in data frames; a command frame is accepted too, and
+// the outer MORE bit is ignored: only the one inside the box counts). The
+// payload is decrypted straight into the next slot of msg. done reports a
+// complete message.
+func (c *Conn) readSealed(msg [][]byte, f zmtp.Frame) (out [][]byte, done bool, err error) {
+	n := len(msg)
+	var slot []byte
+	if n < cap(msg) {
+		slot = msg[:n+1][n][:0]
+	}
+	flags, slot, err := c.opener.Open(slot, f.Body)
+	if err != nil {
+		return msg, false, err
+	}
+	if flags&mechanism.MessageCommand != 0 {
+		if n > 0 {
+			return msg, false, &zmtp.MalformedError{What: "message", Detail: "command inside a multipart message"}
+		}
+		c.cmdBuf = append(c.cmdBuf[:0], slot...)
+		sub, ok, err := c.handleCommand(c.cmdBuf)
+		if err != nil || !ok {
+			return msg, false, err
+		}
+		return appendFrame(msg, sub.prefix, sub.topic), true, nil
+	}
+	if n < cap(msg) {
+		msg = msg[:n+1]
+		msg[n] = slot
+	} else {
+		msg = append(msg, slot)
+	}
+	return msg, flags&mechanism.MessageMore == 0, nil
 }
 
 // appendFrame appends a frame holding prefix and body to msg, reusing the
@@ -431,4 +487,15 @@ func (c *Conn) handleCommand(body []byte) (sub subscription, ok bool, err error)
 	// PONG, ERROR after the handshake and unknown commands are dropped, as
 	// libzmq drops them.
 	return sub, false, nil
+}
+
+// maxFrameSize is the frame limit after the handshake.
+func (c *Conn) maxFrameSize() int64 {
+	if c.cfg.MaxMessageSize <= 0 {
+		return 0
+	}
+	if c.opener != nil {
+		return c.cfg.MaxMessageSize + int64(mechanism.MessageOverhead)
+	}
+	return c.cfg.MaxMessageSize
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 
+	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -31,6 +32,9 @@ type ConnectionState struct {
 	UserID string
 	// ZAPMetadata is the metadata the ZAP handler returned.
 	ZAPMetadata zmtp.Metadata
+	// PeerPublicKey is the peer's permanent CURVE key (the client's on a
+	// server, the server's on a client); nil for NULL and PLAIN.
+	PeerPublicKey *cert.PublicKey
 
 	zapAsked bool
 }

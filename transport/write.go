@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -11,7 +12,8 @@ import (
 var ErrEmptyMessage = errors.New("transport: message has no frames")
 
 // WriteMessage sends msg, one frame per element, in a single write. It
-// allocates nothing in steady state.
+// allocates nothing in steady state. Under CURVE each frame travels as one
+// encrypted MESSAGE.
 //
 // On a SUB or XSUB socket, a one-frame message that starts with 0x01 or 0x00
 // is a subscription or a cancellation, as with libzmq's XSUB: to a ZMTP 3.1
@@ -29,27 +31,52 @@ func (c *Conn) WriteMessage(msg [][]byte) error {
 		return c.outErr
 	}
 	b := c.out[:0]
+	var err error
 	if len(msg) == 1 && c.isSubscriber() && len(msg[0]) > 0 && c.peerProtocol31() &&
 		(msg[0][0] == zmtp.SubscribeByte || msg[0][0] == zmtp.CancelByte) {
 		topic := msg[0][1:]
 		if msg[0][0] == zmtp.SubscribeByte {
-			b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, 1+len(zmtp.CmdSubscribe)+len(topic))
-			b = zmtp.AppendSubscribe(b, topic)
+			c.scratch = zmtp.AppendSubscribe(c.scratch[:0], topic)
 		} else {
-			b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, 1+len(zmtp.CmdCancel)+len(topic))
-			b = zmtp.AppendCancel(b, topic)
+			c.scratch = zmtp.AppendCancel(c.scratch[:0], topic)
 		}
+		b, err = c.appendFrameLocked(b, zmtp.FlagCommand, c.scratch)
 	} else {
 		for i, part := range msg {
 			var flags zmtp.Flags
 			if i < len(msg)-1 {
 				flags = zmtp.FlagMore
 			}
-			b = zmtp.AppendFrame(b, flags, part)
+			if b, err = c.appendFrameLocked(b, flags, part); err != nil {
+				break
+			}
 		}
 	}
 	c.out = b
+	if err != nil {
+		c.outErr = err
+		c.Close()
+		return err
+	}
 	return c.flushLocked()
+}
+
+// appendFrameLocked appends one frame: in clear, or under CURVE as a
+// MESSAGE in a data frame (libzmq sends MESSAGE in data frames, with MORE
+// and COMMAND carried inside the box).
+func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byte, error) {
+	if c.sealer == nil {
+		return zmtp.AppendFrame(b, flags, body), nil
+	}
+	var inner byte
+	if flags&zmtp.FlagMore != 0 {
+		inner |= mechanism.MessageMore
+	}
+	if flags&zmtp.FlagCommand != 0 {
+		inner |= mechanism.MessageCommand
+	}
+	b = zmtp.AppendFrameHeader(b, 0, mechanism.SealedSize(len(body)))
+	return c.sealer.Seal(b, inner, body)
 }
 
 // Subscribe sends a subscription to topic (SUB and XSUB sockets).
@@ -76,27 +103,30 @@ func (c *Conn) isSubscriber() bool {
 func (c *Conn) writePong(context []byte) error {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.outErr != nil {
-		return c.outErr
-	}
-	n := len(context)
-	if n > zmtp.MaxPingContext {
-		n = zmtp.MaxPingContext
-	}
-	c.out = zmtp.AppendFrameHeader(c.out[:0], zmtp.FlagCommand, 1+len(zmtp.CmdPong)+n)
-	c.out = zmtp.AppendPong(c.out, context)
-	return c.flushLocked()
+	c.scratch = zmtp.AppendPong(c.scratch[:0], context)
+	return c.writeCommandLocked(c.scratch)
 }
 
 // writePing sends a heartbeat PING.
 func (c *Conn) writePing(ttl uint16) error {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
+	c.scratch = zmtp.AppendPing(c.scratch[:0], zmtp.Ping{TTL: ttl})
+	return c.writeCommandLocked(c.scratch)
+}
+
+// writeCommandLocked sends one command frame whose body is body.
+func (c *Conn) writeCommandLocked(body []byte) error {
 	if c.outErr != nil {
 		return c.outErr
 	}
-	c.out = zmtp.AppendFrameHeader(c.out[:0], zmtp.FlagCommand, 1+len(zmtp.CmdPing)+2)
-	c.out = zmtp.AppendPing(c.out, zmtp.Ping{TTL: ttl})
+	b, err := c.appendFrameLocked(c.out[:0], zmtp.FlagCommand, body)
+	c.out = b
+	if err != nil {
+		c.outErr = err
+		c.Close()
+		return err
+	}
 	return c.flushLocked()
 }
 
