@@ -1,0 +1,303 @@
+package zmtp_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// dealerMetadata is what a libzmq DEALER with no routing id sends: 35 bytes.
+var (
+	dealerMetadata = zmtp.Metadata{
+		{Name: "Socket-Type", Value: []byte("DEALER")},
+		{Name: "Identity", Value: []byte{}},
+	}
+	goldenDealerMetadata = unhex(`0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
+	// The 43-byte READY frame of wire-format.md §3 and libzmq's
+	// zmtp_ready_dealer.
+	goldenReadyDealerFrame = unhex(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
+)
+
+var mdCmp = cmpopts.EquateEmpty()
+
+func TestNullReadyDealer(t *testing.T) {
+	if len(goldenReadyDealerFrame) != 43 {
+		t.Fatalf("golden frame is %d bytes", len(goldenReadyDealerFrame))
+	}
+	if got := dealerMetadata.Len(); got != 35 {
+		t.Errorf("Len = %d, want 35", got)
+	}
+	if got := dealerMetadata.Append(nil); !bytes.Equal(got, goldenDealerMetadata) {
+		t.Errorf("Append = %x\nwant     %x", got, goldenDealerMetadata)
+	}
+	body := zmtp.AppendReady(nil, dealerMetadata)
+	if len(body) != 41 {
+		t.Errorf("READY body is %d bytes, want 41", len(body))
+	}
+	frame := zmtp.AppendFrame(nil, zmtp.FlagCommand, body)
+	if diff := cmp.Diff(goldenReadyDealerFrame, frame); diff != "" {
+		t.Errorf("READY frame (-want +got):\n%s", diff)
+	}
+	// Same through Command.
+	c := zmtp.Command{Name: zmtp.CmdReady, Data: dealerMetadata.Append(nil)}
+	if got := zmtp.AppendFrame(nil, zmtp.FlagCommand, c.Append(nil)); !bytes.Equal(got, goldenReadyDealerFrame) {
+		t.Errorf("READY via Command = %x", got)
+	}
+
+	// And back.
+	f, err := zmtp.NewReader(bytes.NewReader(goldenReadyDealerFrame)).ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = zmtp.ParseCommand(f.Body)
+	if err != nil || !c.Is(zmtp.CmdReady) {
+		t.Fatalf("ParseCommand = %+v, %v", c, err)
+	}
+	md, err := zmtp.ParseMetadata(c.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(dealerMetadata, md, mdCmp); diff != "" {
+		t.Errorf("ParseMetadata (-want +got):\n%s", diff)
+	}
+	st, ok := md.GetExact(zmtp.PropSocketType)
+	if !ok || zmtp.SocketType(st) != zmtp.DEALER {
+		t.Errorf("Socket-Type = %q, %v", st, ok)
+	}
+	id, ok := md.GetExact(zmtp.PropIdentity)
+	if !ok || len(id) != 0 {
+		t.Errorf("Identity = %q, %v; want present and empty", id, ok)
+	}
+}
+
+func TestMetadataRoundTrip(t *testing.T) {
+	tests := []zmtp.Metadata{
+		0: nil,
+		1: {{Name: "A"}},
+		2: {{Name: "Socket-Type", Value: []byte("ROUTER")}, {Name: "Identity", Value: []byte("CLI")}, {Name: "X-Hello", Value: []byte("world")}},
+		3: {{Name: strings.Repeat("n", 255), Value: bytes.Repeat([]byte{0, 0xFF}, 1000)}},
+		4: {{Name: "X-a", Value: []byte("1")}, {Name: "x-A", Value: []byte("2")}, {Name: "X-a", Value: []byte("3")}}, // duplicates kept in order
+		5: {{Name: "-_.+09azAZ", Value: []byte("\x00\n\x1b")}},
+		6: {{Name: "Resource", Value: []byte("/a/b")}, {Name: "User-Id", Value: []byte("alice")}},
+	}
+	for i, md := range tests {
+		b := md.Append(nil)
+		if len(b) != md.Len() {
+			t.Errorf("%d: Append gives %d bytes, Len says %d", i, len(b), md.Len())
+		}
+		if err := md.Validate(); err != nil {
+			t.Errorf("%d: Validate: %v", i, err)
+		}
+		got, err := zmtp.ParseMetadata(b)
+		if err != nil {
+			t.Errorf("%d: ParseMetadata: %v", i, err)
+			continue
+		}
+		if diff := cmp.Diff(md, got, mdCmp); diff != "" {
+			t.Errorf("%d: round trip (-want +got):\n%s", i, diff)
+		}
+		if again := got.Append(nil); !bytes.Equal(again, b) {
+			t.Errorf("%d: re-encoding differs", i)
+		}
+		// Append appends.
+		if pre := md.Append([]byte("pre")); !bytes.Equal(pre, cat([]byte("pre"), b)) {
+			t.Errorf("%d: Append(pre) = %x", i, pre)
+		}
+	}
+}
+
+func TestParseMetadataErrors(t *testing.T) {
+	good := goldenDealerMetadata
+	tests := []struct {
+		in []byte
+	}{
+		0:  {cat(good, []byte{0x05})},                      // a single trailing byte
+		1:  {cat(good, []byte{0x00})},                      // a single trailing NUL
+		2:  {unhex(`00 00 00 00 00`)},                      // empty name (libzmq accepts it; 23/ZMTP does not)
+		3:  {cat(good, unhex(`00 00 00 00 01 41`))},        // empty name after a good property
+		4:  {unhex(`01 20 00 00 00 00`)},                   // space
+		5:  {unhex(`02 "A:" 00 00 00 00`)},                 // colon
+		6:  {unhex(`01 00 00 00 00 00`)},                   // NUL
+		7:  {unhex(`01 FF 00 00 00 00`)},                   // high byte
+		8:  {unhex(`0B "Socket Type" 00 00 00 00`)},        // space in a real name
+		9:  {unhex(`05 "X-a/b" 00 00 00 00`)},              // slash
+		10: {unhex(`04 "X-" 1B "A" 00 00 00 00`)},          // control byte inside a name
+		11: {unhex(`06 1B "[31m" 00 00 00 00`)},            // terminal escape
+		12: {unhex(`01 "A" 80 00 00 00`)},                  // value length 2^31
+		13: {unhex(`01 "A" FF FF FF FF`)},                  // value length 2^32-1
+		14: {unhex(`01 "A" 00 00 00 02 "x"`)},              // value past the end
+		15: {unhex(`01 "A" 00 00 00`)},                     // value length cut short
+		16: {unhex(`05 "ABC"`)},                            // name past the end
+		17: {unhex(`FF`)},                                  // name length only
+		18: {cat(good, unhex(`01 "A" 7F FF FF FF "abc"`))}, // huge value length, few bytes
+	}
+	for i, tt := range tests {
+		md, err := zmtp.ParseMetadata(tt.in)
+		var me *zmtp.MalformedError
+		if !errors.As(err, &me) || !errors.Is(err, zmtp.ErrMalformed) || me.What != "metadata" {
+			t.Errorf("%d: ParseMetadata(%x) = %v, %v; want a malformed-metadata error", i, tt.in, md, err)
+		}
+		if md != nil {
+			t.Errorf("%d: a result along with the error: %v", i, md)
+		}
+	}
+}
+
+// TestParseMetadataTruncated cuts a valid encoding at every byte offset: a
+// cut on a property boundary parses to the properties before it; every other
+// cut is an error.
+func TestParseMetadataTruncated(t *testing.T) {
+	md := zmtp.Metadata{
+		{Name: "Socket-Type", Value: []byte("ROUTER")},
+		{Name: "Identity"},
+		{Name: "X-Key", Value: []byte("some value")},
+	}
+	b := md.Append(nil)
+	boundaries := map[int]int{0: 0}
+	off := 0
+	for i, p := range md {
+		off += 1 + len(p.Name) + 4 + len(p.Value)
+		boundaries[off] = i + 1
+	}
+	for n := 0; n <= len(b); n++ {
+		got, err := zmtp.ParseMetadata(b[:n])
+		want, onBoundary := boundaries[n]
+		if !onBoundary {
+			if !errors.Is(err, zmtp.ErrMalformed) {
+				t.Errorf("cut at %d: ParseMetadata = %v, %v; want ErrMalformed", n, got, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("cut at %d: %v", n, err)
+			continue
+		}
+		if diff := cmp.Diff(md[:want], got, mdCmp); diff != "" {
+			t.Errorf("cut at %d (-want +got):\n%s", n, diff)
+		}
+	}
+}
+
+func TestParseMetadataEmpty(t *testing.T) {
+	for _, in := range [][]byte{nil, {}} {
+		md, err := zmtp.ParseMetadata(in)
+		if err != nil || len(md) != 0 {
+			t.Errorf("ParseMetadata(%#v) = %v, %v; want empty", in, md, err)
+		}
+	}
+	if got := zmtp.Metadata(nil).Append([]byte("x")); string(got) != "x" {
+		t.Errorf("empty Append = %q", got)
+	}
+	if zmtp.Metadata(nil).Len() != 0 {
+		t.Error("empty Len != 0")
+	}
+}
+
+// TestParseMetadataNoAlias: the result owns its bytes. Changing the input
+// after the parse changes nothing, and appending to one value cannot spill
+// into the next.
+func TestParseMetadataNoAlias(t *testing.T) {
+	in := zmtp.Metadata{
+		{Name: "Socket-Type", Value: []byte("DEALER")},
+		{Name: "Identity", Value: []byte("id")},
+		{Name: "X-Z", Value: []byte("zzz")},
+	}.Append(nil)
+	md, err := zmtp.ParseMetadata(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := md.Clone()
+	for i := range in {
+		in[i] ^= 0xFF
+	}
+	if diff := cmp.Diff(want, md, mdCmp); diff != "" {
+		t.Errorf("mutating the input changed the result (-want +got):\n%s", diff)
+	}
+	_ = append(md[0].Value, "XXXXXXXXXXXX"...)
+	if diff := cmp.Diff(want, md, mdCmp); diff != "" {
+		t.Errorf("appending to a value changed its neighbours (-want +got):\n%s", diff)
+	}
+}
+
+func TestMetadataGet(t *testing.T) {
+	md := zmtp.Metadata{
+		{Name: "Socket-Type", Value: []byte("DEALER")},
+		{Name: "identity", Value: []byte("lower")},
+		{Name: "Identity", Value: []byte("exact")},
+		{Name: "X-Dup", Value: []byte("first")},
+		{Name: "X-Dup", Value: []byte("second")},
+	}
+	tests := []struct {
+		name      string
+		get       string // "" means absent
+		getExact  string
+		getOK     bool
+		getExactO bool
+	}{
+		{"Socket-Type", "DEALER", "DEALER", true, true},
+		{"socket-type", "DEALER", "", true, false},
+		{"SOCKET-TYPE", "DEALER", "", true, false},
+		{"Identity", "lower", "exact", true, true}, // Get: the first case-insensitive match
+		{"identity", "lower", "lower", true, true},
+		{"IDENTITY", "lower", "", true, false},
+		{"X-Dup", "first", "first", true, true}, // duplicates: the first, as libzmq's std::map
+		{"x-dup", "first", "", true, false},
+		{"Socket-Typ", "", "", false, false},
+		{"Socket-TypeX", "", "", false, false},
+		{"", "", "", false, false},
+		{"Socket_Type", "", "", false, false}, // '-' and '_' do not fold together
+		{"Socket\rType", "", "", false, false},
+	}
+	for _, tt := range tests {
+		v, ok := md.Get(tt.name)
+		if ok != tt.getOK || string(v) != tt.get {
+			t.Errorf("Get(%q) = %q, %v; want %q, %v", tt.name, v, ok, tt.get, tt.getOK)
+		}
+		v, ok = md.GetExact(tt.name)
+		if ok != tt.getExactO || string(v) != tt.getExact {
+			t.Errorf("GetExact(%q) = %q, %v; want %q, %v", tt.name, v, ok, tt.getExact, tt.getExactO)
+		}
+	}
+	if _, ok := zmtp.Metadata(nil).Get("Identity"); ok {
+		t.Error("Get on nil metadata found something")
+	}
+}
+
+func TestMetadataValidateAndAppendPanics(t *testing.T) {
+	for _, name := range []string{"", "Socket Type", "A:", "\x00", "É", "\x1b[31m", strings.Repeat("a", 256)} {
+		md := zmtp.Metadata{{Name: "Good", Value: []byte("v")}, {Name: name}}
+		if err := md.Validate(); !errors.Is(err, zmtp.ErrMalformed) {
+			t.Errorf("Validate with name %q = %v", name, err)
+		}
+		mustPanic(t, "Append", func() { md.Append(nil) })
+		if zmtp.ValidPropertyName(name) {
+			t.Errorf("ValidPropertyName(%q) = true", name)
+		}
+	}
+	for _, name := range []string{"A", "Socket-Type", "X-Foo_bar.baz+1", strings.Repeat("a", 255)} {
+		if !zmtp.ValidPropertyName(name) {
+			t.Errorf("ValidPropertyName(%q) = false", name)
+		}
+	}
+}
+
+func TestMetadataClone(t *testing.T) {
+	if zmtp.Metadata(nil).Clone() != nil {
+		t.Error("Clone(nil) != nil")
+	}
+	md := zmtp.Metadata{{Name: "A", Value: []byte("x")}}
+	c := md.Clone()
+	c[0].Value[0] = 'y'
+	c[0].Name = "B"
+	if string(md[0].Value) != "x" || md[0].Name != "A" {
+		t.Errorf("Clone shares storage: %v", md)
+	}
+}
