@@ -65,11 +65,11 @@ func ParseCommand(body []byte) (Command, error) {
 	if len(body) == 0 {
 		return Command{}, malformed("command", "empty body")
 	}
-	if len(body) >= len(libzmqPlainError) && string(body[:len(libzmqPlainError)]) == libzmqPlainError {
-		return Command{Name: CmdError, Data: body[len(libzmqPlainError):]}, nil
-	}
 	n := int(body[0])
 	if n == 0 || 1+n > len(body) {
+		if len(body) >= len(libzmqPlainError) && string(body[:len(libzmqPlainError)]) == libzmqPlainError {
+			return Command{Name: CmdError, Data: body[len(libzmqPlainError):]}, nil
+		}
 		return Command{}, malformed("command", "name length %d in a %d-byte body", n, len(body))
 	}
 	name := commandName(body[1 : 1+n])

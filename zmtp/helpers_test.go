@@ -3,7 +3,6 @@ package zmtp_test
 import (
 	"encoding/hex"
 	"errors"
-	"flag"
 	"io"
 	"reflect"
 	"strings"
@@ -183,20 +182,4 @@ func sameError(a, b error) bool {
 		return false
 	}
 	return reflect.TypeOf(a) == reflect.TypeOf(b) && a.Error() == b.Error()
-}
-
-// knownBugs enables the tests of bugs found in the package and reported to
-// its owner but not fixed yet. They are skipped by default so that the
-// suite stays green for everyone working in the tree; run
-//
-//	go test ./zmtp -knownbugs
-//
-// to see them fail, and delete the knownBug call once the fix is in.
-var knownBugs = flag.Bool("knownbugs", false, "run the tests of known, unfixed bugs")
-
-func knownBug(t testing.TB, desc string) {
-	t.Helper()
-	if !*knownBugs {
-		t.Skipf("known bug, not fixed yet (run with -knownbugs): %s", desc)
-	}
 }

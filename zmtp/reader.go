@@ -26,8 +26,14 @@ type Reader struct {
 	buf  []byte // buffered bytes are buf[r:w]
 	r, w int
 	max  int64 // frame body limit; 0 means none
-	err  error
+	err  error // the underlying reader's error, kept until buffered bytes are used
+	fail error // the sticky error of ReadGreeting or ReadFrame
+	idle int   // consecutive reads that returned nothing
 }
+
+// maxIdleReads is how many (0, nil) reads in a row the Reader tolerates
+// before it gives up with io.ErrNoProgress, as bufio does.
+const maxIdleReads = 100
 
 // NewReader returns a Reader on rd with no frame size limit.
 func NewReader(rd io.Reader) *Reader {
@@ -54,6 +60,10 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 func (r *Reader) fill(n int) error {
 	for r.w-r.r < n {
 		if r.err != nil {
+			// A clean EOF in the middle of what is needed is a truncation.
+			if r.err == io.EOF && r.w > r.r {
+				return io.ErrUnexpectedEOF
+			}
 			return r.err
 		}
 		if r.w == len(r.buf) {
@@ -61,17 +71,20 @@ func (r *Reader) fill(n int) error {
 		}
 		m, err := r.rd.Read(r.buf[r.w:])
 		r.w += m
-		if err != nil {
-			if isTimeout(err) {
-				if r.w-r.r >= n {
-					return nil
-				}
-				return err
+		switch {
+		case err != nil && isTimeout(err):
+			if r.w-r.r >= n {
+				return nil
 			}
-			if err == io.EOF && r.w-r.r > 0 {
-				err = io.ErrUnexpectedEOF
-			}
+			return err
+		case err != nil:
 			r.err = err
+		case m == 0:
+			if r.idle++; r.idle >= maxIdleReads {
+				r.err = io.ErrNoProgress
+			}
+		default:
+			r.idle = 0
 		}
 	}
 	return nil
@@ -102,12 +115,22 @@ func (r *Reader) makeRoom(n int) {
 // not send. The caller must have sent its own greeting (or at least its first
 // 11 bytes) first.
 func (r *Reader) ReadGreeting() (Greeting, error) {
+	if r.fail != nil {
+		return Greeting{}, r.fail
+	}
+	g, err := r.readGreeting()
+	if err != nil && !isTimeout(err) {
+		r.fail = err
+	}
+	return g, err
+}
+
+func (r *Reader) readGreeting() (Greeting, error) {
 	for _, n := range [...]int{1, greetingSignatureLen, greetingMajor + 1} {
 		if err := r.fill(n); err != nil {
 			return Greeting{}, err
 		}
 		if err := CheckGreetingPrefix(r.buf[r.r : r.r+n]); err != nil {
-			r.err = err
 			return Greeting{}, err
 		}
 	}
@@ -116,7 +139,6 @@ func (r *Reader) ReadGreeting() (Greeting, error) {
 	}
 	g, err := ParseGreeting(r.buf[r.r : r.r+GreetingSize])
 	if err != nil {
-		r.err = err
 		return Greeting{}, err
 	}
 	r.r += GreetingSize
@@ -127,6 +149,17 @@ func (r *Reader) ReadGreeting() (Greeting, error) {
 // Reader's buffer, valid only until the next call on the Reader; a caller that
 // keeps it must copy it.
 func (r *Reader) ReadFrame() (Frame, error) {
+	if r.fail != nil {
+		return Frame{}, r.fail
+	}
+	f, err := r.readFrame()
+	if err != nil && !isTimeout(err) {
+		r.fail = err
+	}
+	return f, err
+}
+
+func (r *Reader) readFrame() (Frame, error) {
 	if r.r == r.w {
 		r.r, r.w = 0, 0
 	}
@@ -140,7 +173,6 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		var err error
 		flags, size, hdr, ok, err = ParseFrameHeader(r.buf[r.r:r.w])
 		if err != nil {
-			r.err = err
 			return Frame{}, err
 		}
 		if ok {
@@ -155,12 +187,10 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		}
 	}
 	if r.max > 0 && size > uint64(r.max) {
-		r.err = &FrameTooLargeError{Size: size, Limit: r.max}
-		return Frame{}, r.err
+		return Frame{}, &FrameTooLargeError{Size: size, Limit: r.max}
 	}
 	if size > uint64(math.MaxInt-hdr) {
-		r.err = &FrameTooLargeError{Size: size, Limit: int64(math.MaxInt - hdr)}
-		return Frame{}, r.err
+		return Frame{}, &FrameTooLargeError{Size: size, Limit: int64(math.MaxInt - hdr)}
 	}
 	total := hdr + int(size)
 	if err := r.fill(total); err != nil {

@@ -234,7 +234,6 @@ func TestReadFrameEOFWithData(t *testing.T) {
 		{"DataErrReader one byte", iotest.DataErrReader(iotest.OneByteReader(bytes.NewReader(stream)))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			knownBug(t, "a clean end of stream reported as io.ErrUnexpectedEOF when the source returns data with io.EOF")
 			frames, err := readAll(zmtp.NewReader(tt.src))
 			if len(frames) != 2 {
 				t.Errorf("%d frames, want 2", len(frames))
@@ -360,7 +359,6 @@ func TestReaderStickyAfterGreetingError(t *testing.T) {
 		{"bad mechanism", greetingBytes(zeroPad, 0x7F, 3, 1, mechField("null"), 0)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			knownBug(t, "ReadFrame ignores the sticky error of ReadGreeting")
 			r := zmtp.NewReader(bytes.NewReader(tt.in))
 			_, err := r.ReadGreeting()
 			if err == nil {
@@ -378,7 +376,6 @@ func TestReaderStickyAfterGreetingError(t *testing.T) {
 // FrameTooLargeError does not revive the Reader (its body was never read, so
 // the stream is out of sync).
 func TestReaderStickyFrameTooLarge(t *testing.T) {
-	knownBug(t, "ReadFrame ignores its own sticky FrameTooLargeError once the limit is raised")
 	r := zmtp.NewReader(bytes.NewReader(cat(unhex(`00 0B`), []byte("hello world"))))
 	r.SetMaxFrameSize(10)
 	_, err := r.ReadFrame()
@@ -397,7 +394,6 @@ func TestReaderStickyFrameTooLarge(t *testing.T) {
 // FuzzReadFrames: the second call parsed the 2 buffered bytes, found a
 // command frame with MORE and returned a malformed-frame error instead.)
 func TestReaderStickyUnexpectedEOF(t *testing.T) {
-	knownBug(t, "ReadFrame re-parses buffered bytes after a sticky error")
 	// The flags byte 07 (LONG, so a 9-byte header) arrives with the frame
 	// before it; one more byte, then the end.
 	r := zmtp.NewReader(&stepReader{steps: []step{{unhex(`00 01 41 07`), nil}, {unhex(`00`), nil}}})

@@ -29,6 +29,9 @@ func (w *Writer) Frame(flags Flags, body []byte) { w.buf = AppendFrame(w.buf, fl
 
 // Command buffers c as a command frame.
 func (w *Writer) Command(c Command) {
+	if !ValidCommandName(c.Name) {
+		panic("zmtp: invalid command name " + quote(c.Name))
+	}
 	w.buf = AppendFrameHeader(w.buf, FlagCommand, c.Len())
 	w.buf = c.Append(w.buf)
 }
