@@ -1,0 +1,232 @@
+package mechanism_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// statusHandler answers every request with status code s.
+func statusHandler(s zap.StatusCode) zap.Handler {
+	return zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
+		return &zap.Reply{Version: zap.Version, RequestID: req.RequestID, StatusCode: s, StatusText: "text for " + s.String()}, nil
+	})
+}
+
+// recorder is a ZAP handler that records its requests and answers with reply
+// (or err, or a panic).
+type recorder struct {
+	reply  *zap.Reply
+	err    error
+	panics bool
+	reqs   []*zap.Request
+	ctxs   []context.Context
+}
+
+func (r *recorder) Authenticate(ctx context.Context, req *zap.Request) (*zap.Reply, error) {
+	r.reqs = append(r.reqs, req)
+	r.ctxs = append(r.ctxs, ctx)
+	if r.panics {
+		panic("handler bug")
+	}
+	return r.reply, r.err
+}
+
+type ctxKey struct{}
+
+// TestNullZAP drives a NULL handshake that has a ZAP handler and a domain,
+// the way a libzmq server with ZMQ_ZAP_DOMAIN does: ZAP is asked from Start,
+// before READY is sent.
+func TestNullZAP(t *testing.T) {
+	errHandler := errors.New("database is down")
+	okReply := &zap.Reply{
+		Version: zap.Version, RequestID: []byte("1"), StatusCode: 200, StatusText: "OK",
+		UserID: "alice", Metadata: md("X-Foo", "bar"),
+	}
+	tests := []struct {
+		name     string
+		rec      *recorder
+		wantOut  string // exact frames Start sends
+		status   zap.StatusCode
+		checkErr func(t *testing.T, ae *mechanism.AuthError)
+	}{
+		{name: "200", rec: &recorder{reply: okReply}, wantOut: `04 06 05 "READY"`, status: 200},
+		{
+			name: "200 with the version left empty", rec: &recorder{reply: &zap.Reply{RequestID: []byte("1"), StatusCode: 200}},
+			wantOut: `04 06 05 "READY"`, status: 200,
+		},
+		{name: "300", rec: &recorder{reply: &zap.Reply{Version: "1.0", StatusCode: 300, StatusText: "busy"}}, wantOut: ``, status: 300,
+			checkErr: func(t *testing.T, ae *mechanism.AuthError) {
+				if ae.Text != "busy" {
+					t.Errorf("Text = %q", ae.Text)
+				}
+			}},
+		{name: "400", rec: &recorder{reply: &zap.Reply{Version: "1.0", StatusCode: 400, StatusText: "no such user"}},
+			wantOut: `04 0A 05 "ERROR" 03 "400"`, status: 400,
+			checkErr: func(t *testing.T, ae *mechanism.AuthError) {
+				if ae.Text != "no such user" || ae.Err != nil {
+					t.Errorf("Text %q Err %v", ae.Text, ae.Err)
+				}
+			}},
+		{name: "500", rec: &recorder{reply: &zap.Reply{Version: "1.0", StatusCode: 500}},
+			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+		{name: "handler error", rec: &recorder{err: errHandler}, wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500,
+			checkErr: func(t *testing.T, ae *mechanism.AuthError) {
+				var ze *zap.Error
+				if !errors.Is(ae, errHandler) || !errors.As(ae, &ze) {
+					t.Errorf("AuthError %v does not wrap the handler's error in a *zap.Error", ae)
+				}
+			}},
+		{name: "handler panics", rec: &recorder{panics: true}, wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500,
+			checkErr: func(t *testing.T, ae *mechanism.AuthError) {
+				var ze *zap.Error
+				if !errors.As(ae, &ze) || !strings.Contains(ae.Error(), "panic") {
+					t.Errorf("AuthError %v does not report the panic", ae)
+				}
+			}},
+		{name: "nil reply", rec: &recorder{}, wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+		{name: "invalid status 201", rec: &recorder{reply: &zap.Reply{Version: "1.0", StatusCode: 201}},
+			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+		{name: "wrong version", rec: &recorder{reply: &zap.Reply{Version: "2.0", StatusCode: 200}},
+			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+		{name: "invalid reply metadata", rec: &recorder{reply: &zap.Reply{StatusCode: 200, Metadata: md("bad name", "v")}},
+			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			identity := []byte("SRV")
+			h := newHandshake(t, mechanism.Null(), mechanism.Params{
+				ZAP: tt.rec, Domain: "global", PeerAddress: "192.0.2.7", Identity: identity,
+			})
+			ctx := context.WithValue(context.Background(), ctxKey{}, "mine")
+			out, err := h.Start(ctx)
+
+			// The request, whatever the outcome.
+			if len(tt.rec.reqs) != 1 {
+				t.Fatalf("handler called %d times, want once", len(tt.rec.reqs))
+			}
+			req := tt.rec.reqs[0]
+			want := &zap.Request{
+				Version: "1.0", RequestID: []byte("1"), Domain: "global", Address: "192.0.2.7",
+				Identity: []byte("SRV"), Mechanism: "NULL",
+			}
+			if req.Version != want.Version || !bytes.Equal(req.RequestID, want.RequestID) ||
+				req.Domain != want.Domain || req.Address != want.Address ||
+				!bytes.Equal(req.Identity, want.Identity) || req.Mechanism != want.Mechanism ||
+				len(req.Credentials) != 0 {
+				t.Errorf("request = %+v, want %+v", req, want)
+			}
+			if tt.rec.ctxs[0].Value(ctxKey{}) != "mine" {
+				t.Error("handler did not get the caller's context")
+			}
+			// The handler owns its request: scribbling on it does not reach
+			// our configuration.
+			if len(req.Identity) > 0 {
+				req.Identity[0] = 'X'
+			}
+			if string(identity) != "SRV" {
+				t.Error("the request's Identity aliases Params.Identity")
+			}
+
+			var sent []byte
+			for _, c := range out {
+				sent = append(sent, frameBytes(c)...)
+			}
+			if w := wire(tt.wantOut); !bytes.Equal(sent, w) {
+				t.Errorf("sent % x, want % x", sent, w)
+			}
+
+			if tt.status == 200 {
+				if err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				if _, err := h.Handle(ctx, ready(dealerMD)); err != nil {
+					t.Fatalf("Handle(READY): %v", err)
+				}
+				if !h.Done() {
+					t.Fatal("not Done after READY")
+				}
+				s := h.Session()
+				if s.ZAP == nil || s.ZAP.StatusCode != 200 {
+					t.Fatalf("Session().ZAP = %+v, want the 200 reply", s.ZAP)
+				}
+				if tt.rec.reply == okReply && (s.ZAP.UserID != "alice" || !reflect.DeepEqual(s.ZAP.Metadata, okReply.Metadata)) {
+					t.Errorf("Session().ZAP = %+v", s.ZAP)
+				}
+				if !reflect.DeepEqual(s.PeerMetadata, dealerMD) {
+					t.Errorf("PeerMetadata = %q", s.PeerMetadata)
+				}
+				return
+			}
+			var ae *mechanism.AuthError
+			if !errors.As(err, &ae) || ae.Status != tt.status || ae.Mechanism != "NULL" {
+				t.Fatalf("Start err = %v, want *AuthError with status %d", err, tt.status)
+			}
+			if tt.checkErr != nil {
+				tt.checkErr(t, ae)
+			}
+			// The reason sent to the peer is the bare status, never the
+			// handler's text or error.
+			for _, c := range out {
+				if c.Name != zmtp.CmdError {
+					t.Errorf("sent %s on refusal", c.Name)
+				}
+			}
+			checkFinal(t, h, err)
+			if len(tt.rec.reqs) != 1 {
+				t.Errorf("handler asked again after failure (%d calls)", len(tt.rec.reqs))
+			}
+		})
+	}
+}
+
+// TestNullZAPNotAsked: with no domain, or with no handler, NULL does not ask
+// ZAP, as libzmq (without ZMQ_ZAP_ENFORCE_DOMAIN) does not.
+func TestNullZAPNotAsked(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		p    mechanism.Params
+		rec  *recorder
+	}{
+		{name: "handler, no domain", rec: &recorder{reply: &zap.Reply{StatusCode: 400}}},
+		{name: "domain, no handler", p: mechanism.Params{Domain: "global"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.p
+			if tt.rec != nil {
+				p.ZAP = tt.rec
+			}
+			h := newHandshake(t, mechanism.Null(), p)
+			out, err := h.Start(context.Background())
+			if err != nil || len(out) != 1 || out[0].Name != zmtp.CmdReady {
+				t.Fatalf("Start = %q, %v; want READY", out, err)
+			}
+			if _, err := h.Handle(context.Background(), ready(nil)); err != nil || !h.Done() {
+				t.Fatalf("Handle(READY) = %v, Done %v", err, h.Done())
+			}
+			if tt.rec != nil && len(tt.rec.reqs) != 0 {
+				t.Error("handler called without a domain")
+			}
+			if h.Session().ZAP != nil {
+				t.Error("Session().ZAP set though ZAP was not asked")
+			}
+		})
+	}
+}
+
+// TestAuthErrorText: the local error says what happened and quotes the
+// handler's text.
+func TestAuthErrorText(t *testing.T) {
+	e := &mechanism.AuthError{Mechanism: "NULL", Status: 400, Text: "bad\nuser"}
+	s := e.Error()
+	if !strings.HasPrefix(s, "mechanism: NULL:") || !strings.Contains(s, "400") || strings.Contains(s, "\n") {
+		t.Fatalf("Error() = %q", s)
+	}
+}
