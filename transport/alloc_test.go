@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// messageSizes are the payload sizes the allocation tests and benchmarks use.
+var messageSizes = []struct {
+	name string
+	n    int
+}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
+
+// loopbackPair returns a handshaken NULL client and server over TCP
+// loopback with socket buffers large enough for a 64 KiB message to be
+// written before it is read, in one goroutine.
+func loopbackPair(tb testing.TB) (*Conn, *Conn) {
+	tb.Helper()
+	a, b := tcpConns(tb)
+	for _, nc := range []net.Conn{a, b} {
+		tc := nc.(*net.TCPConn)
+		tc.SetReadBuffer(1 << 20)
+		tc.SetWriteBuffer(1 << 20)
+	}
+	return handshaken(tb, a, b, &Config{SocketType: zmtp.DEALER}, &Config{SocketType: zmtp.ROUTER})
+}
+
+// TestAllocations: in steady state, WriteMessage and a ReadMessage that is
+// given back its previous result allocate nothing (style.md, "Testing,
+// concretely").
+func TestAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are not stable in -short mode")
+	}
+	for _, sz := range messageSizes {
+		for _, frames := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%dframes", sz.name, frames), func(t *testing.T) {
+				c, s := loopbackPair(t)
+				msg := make([][]byte, frames)
+				for i := range msg {
+					msg[i] = make([]byte, sz.n)
+				}
+				var buf [][]byte
+				var err error
+				roundTrip := func() {
+					if werr := c.WriteMessage(msg); werr != nil {
+						err = werr
+						return
+					}
+					buf, err = s.ReadMessage(buf)
+				}
+				for i := 0; i < 10; i++ { // warm up: buffers grow to size
+					roundTrip()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				allocs := testing.AllocsPerRun(100, roundTrip)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(buf) != frames || len(buf[0]) != sz.n {
+					t.Fatalf("read %d frames", len(buf))
+				}
+				if allocs != 0 {
+					t.Errorf("WriteMessage+ReadMessage of %d x %s: %v allocations, want 0", frames, sz.name, allocs)
+				}
+			})
+		}
+	}
+}
+
+// TestAllocationsPingPong: answering a PING allocates nothing either.
+func TestAllocationsPingPong(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are not stable in -short mode")
+	}
+	c, r := rawHandshaken(t, tcpConns, &Config{SocketType: zmtp.ROUTER})
+	r.flush() // from here on the test writes to r.c directly
+	ping := wire(`04 0A 04 "PING" 00 00 "LOL" 00 01 "x"`)
+	var buf [][]byte
+	var err error
+	pong := make([]byte, 10)
+	step := func() {
+		if _, werr := r.c.Write(ping); werr != nil {
+			err = werr
+			return
+		}
+		buf, err = c.ReadMessage(buf)
+		if err == nil {
+			_, err = readFull(r.c, pong)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		step()
+	}
+	allocs := testing.AllocsPerRun(100, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("PING, PONG and a message: %v allocations, want 0", allocs)
+	}
+}
+
+// readFull is io.ReadFull without the interface conversion's allocation.
+func readFull(nc net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := nc.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,95 @@
+package transport
+
+import (
+	"testing"
+)
+
+// BenchmarkNullWriteRead measures a one-frame NULL message written and read
+// back in one goroutine over TCP loopback (the path TestAllocations checks).
+func BenchmarkNullWriteRead(b *testing.B) {
+	for _, sz := range messageSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			c, s := loopbackPair(b)
+			msg := [][]byte{make([]byte, sz.n)}
+			var buf [][]byte
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.WriteMessage(msg); err != nil {
+					b.Fatal(err)
+				}
+				var err error
+				if buf, err = s.ReadMessage(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWriteMessage measures WriteMessage while another goroutine reads
+// and discards.
+func BenchmarkWriteMessage(b *testing.B) {
+	for _, sz := range messageSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			c, s := loopbackPair(b)
+			done := make(chan error, 1)
+			go func() {
+				var buf [][]byte
+				var err error
+				for i := 0; i < b.N; i++ {
+					if buf, err = s.ReadMessage(buf); err != nil {
+						break
+					}
+				}
+				done <- err
+			}()
+			msg := [][]byte{make([]byte, sz.n)}
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.WriteMessage(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkReadMessage measures ReadMessage while another goroutine writes.
+func BenchmarkReadMessage(b *testing.B) {
+	for _, sz := range messageSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			c, s := loopbackPair(b)
+			done := make(chan error, 1)
+			go func() {
+				msg := [][]byte{make([]byte, sz.n)}
+				var err error
+				for i := 0; i < b.N; i++ {
+					if err = c.WriteMessage(msg); err != nil {
+						break
+					}
+				}
+				done <- err
+			}()
+			var buf [][]byte
+			var err error
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if buf, err = s.ReadMessage(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
