@@ -1,0 +1,89 @@
+package zap
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// CurveAllowAny, given as the location to [Authenticator.ConfigureCurve],
+// lets any client key authenticate in that domain. It is pyzmq's
+// zmq.auth.CURVE_ALLOW_ANY and CZMQ's "*".
+const CurveAllowAny = "*"
+
+// errStoreIncomplete is what a CURVE lookup reports when the key was not
+// found and the certificate directory could not be read in full.
+var errStoreIncomplete = errors.New("zap: certificate directory could not be read in full")
+
+// A curveDomain is the CURVE configuration of one domain: any key, or the
+// keys of a certificate directory.
+type curveDomain struct {
+	domain   string
+	allowAny bool
+	store    *cert.Store // nil if allowAny
+
+	mu      sync.Mutex // guards failure
+	failure string     // last refresh error, reported once until it changes
+}
+
+// lookup refreshes the store and looks key up. A key that is not found while
+// the directory could not be read in full gives an error wrapping the
+// refresh error, since the key may be in a file that failed: the request
+// then gets 500 rather than 400.
+func (c *curveDomain) lookup(key cert.PublicKey, log *slog.Logger) (*cert.Certificate, bool, error) {
+	_, rerr := c.store.Refresh()
+	c.noteRefresh(rerr, log)
+	crt, ok := c.store.Lookup(key)
+	if ok {
+		return crt, true, nil
+	}
+	if rerr != nil {
+		return nil, false, errors.Join(errStoreIncomplete, rerr)
+	}
+	return nil, false, nil
+}
+
+// noteRefresh logs a refresh error when it differs from the last one.
+func (c *curveDomain) noteRefresh(err error, log *slog.Logger) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	c.mu.Lock()
+	changed := msg != c.failure
+	c.failure = msg
+	c.mu.Unlock()
+	if !changed || log == nil {
+		return
+	}
+	if err != nil {
+		log.Error("zap: certificate directory read with errors; the files concerned are left out",
+			"domain", c.domain, "dir", c.store.Dir(), "err", err)
+	} else {
+		log.Info("zap: certificate directory read without errors again", "domain", c.domain, "dir", c.store.Dir())
+	}
+}
+
+// certMetadata returns the metadata of crt as ZAP reply metadata, in file
+// order. Entries whose names are not valid ZMTP property names (ZPL allows
+// "$", "@", "&" and "/", ZMTP does not) are left out and logged.
+func certMetadata(crt *cert.Certificate, log *slog.Logger) zmtp.Metadata {
+	if len(crt.Metadata) == 0 {
+		return nil
+	}
+	md := make(zmtp.Metadata, 0, len(crt.Metadata))
+	for _, e := range crt.Metadata {
+		if !zmtp.ValidPropertyName(e.Name) {
+			if log != nil {
+				log.Warn("zap: certificate metadata name is not a ZMTP property name; left out",
+					"path", crt.Path, "name", e.Name)
+			}
+			continue
+		}
+		md = append(md, zmtp.Property{Name: e.Name, Value: []byte(e.Value)})
+	}
+	return md
+}
