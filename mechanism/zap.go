@@ -8,7 +8,7 @@ import (
 )
 
 // libzmqRequestID is the request id libzmq puts in every ZAP request.
-var libzmqRequestID = []byte("1")
+const libzmqRequestID = "1"
 
 // authenticate asks the ZAP handler in p, the way libzmq fills a request
 // (request id "1", the server's own routing id as identity), and returns the
@@ -24,7 +24,7 @@ func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (
 	}
 	req := &zap.Request{
 		Version:     zap.Version,
-		RequestID:   libzmqRequestID,
+		RequestID:   []byte(libzmqRequestID),
 		Domain:      p.Domain,
 		Address:     p.PeerAddress,
 		Identity:    append([]byte(nil), p.Identity...),

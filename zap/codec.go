@@ -132,9 +132,12 @@ func ParseReply(frames [][]byte) (*Reply, error) {
 	if len(code) != 3 || code[1] != '0' || code[2] != '0' || code[0] < '2' || code[0] > '5' {
 		return nil, badReply("status code %q", code)
 	}
-	for i, name := range map[int]string{1: "request id", 3: "status text", 4: "user id"} {
-		if len(frames[i]) > maxField {
-			return nil, badReply("%s of %d bytes, at most %d", name, len(frames[i]), maxField)
+	for _, f := range [...]struct {
+		i    int
+		name string
+	}{{1, "request id"}, {3, "status text"}, {4, "user id"}} {
+		if len(frames[f.i]) > maxField {
+			return nil, badReply("%s of %d bytes, at most %d", f.name, len(frames[f.i]), maxField)
 		}
 	}
 	md, err := zmtp.ParseMetadata(frames[5])

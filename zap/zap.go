@@ -102,16 +102,19 @@ func (e *Error) Unwrap() error { return e.Err }
 // reply with status 500 and a non-nil *Error describing what went wrong;
 // the caller answers the peer with 500 either way.
 func Ask(ctx context.Context, h Handler, req *Request) (rep *Reply, err error) {
+	var id []byte
+	if req != nil {
+		id = req.RequestID
+	}
+	fail := func(reason string, cause error) (*Reply, error) {
+		return &Reply{Version: Version, RequestID: id, StatusCode: StatusInternalError}, &Error{Reason: reason, Err: cause}
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			rep = &Reply{Version: Version, RequestID: req.RequestID, StatusCode: StatusInternalError}
-			err = &Error{Reason: fmt.Sprintf("handler panicked: %v", p)}
+			rep, err = fail(fmt.Sprintf("handler panicked: %v", p), nil)
 		}
 	}()
 	rep, err = h.Authenticate(ctx, req)
-	fail := func(reason string, cause error) (*Reply, error) {
-		return &Reply{Version: Version, RequestID: req.RequestID, StatusCode: StatusInternalError}, &Error{Reason: reason, Err: cause}
-	}
 	switch {
 	case err != nil:
 		return fail("handler failed", err)
@@ -121,8 +124,11 @@ func Ask(ctx context.Context, h Handler, req *Request) (rep *Reply, err error) {
 		return fail(fmt.Sprintf("reply version %q", rep.Version), nil)
 	case !rep.StatusCode.Valid():
 		return fail(fmt.Sprintf("reply status code %d", int(rep.StatusCode)), nil)
-	case rep.Metadata.Validate() != nil:
-		return fail("reply metadata", rep.Metadata.Validate())
+	case len(rep.StatusText) > maxField || len(rep.UserID) > maxField:
+		return fail("reply status text or user id longer than 255 bytes", nil)
+	}
+	if verr := rep.Metadata.Validate(); verr != nil {
+		return fail("reply metadata", verr)
 	}
 	return rep, nil
 }
