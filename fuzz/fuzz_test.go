@@ -343,17 +343,18 @@ func checkSent(t *testing.T, cfg *transport.Config, out []byte) {
 	}
 }
 
-// readAll reads messages until an error and checks that no more bytes come
-// out than went in.
-func readAll(t *testing.T, c *transport.Conn, inLen int) {
+// readAll reads messages until an error, checks that no more bytes come
+// out than went in, and returns copies of the messages.
+func readAll(t *testing.T, c *transport.Conn, inLen int) [][][]byte {
 	t.Helper()
 	total := 0
 	var buf [][]byte
+	var all [][][]byte
 	for i := 0; ; i++ {
 		msg, err := c.ReadMessage(buf)
 		if err != nil {
 			checkErrorText(t, err)
-			return
+			return all
 		}
 		if len(msg) == 0 {
 			t.Fatal("ReadMessage returned an empty message and no error")
@@ -367,6 +368,11 @@ func readAll(t *testing.T, c *transport.Conn, inLen int) {
 		if i > inLen {
 			t.Fatalf("%d messages from %d bytes of input", i, inLen)
 		}
+		cp := make([][]byte, len(msg))
+		for j, fr := range msg {
+			cp[j] = append([]byte{}, fr...)
+		}
+		all = append(all, cp)
 		buf = msg
 	}
 }
@@ -404,9 +410,79 @@ func FuzzReadMessage(f *testing.F) {
 			if err := c.Handshake(); err != nil {
 				t.Fatalf("valid handshake failed: %v", err)
 			}
-			readAll(t, c, len(data))
+			got := readAll(t, c, len(data))
+			want := referenceMessages(data)
+			if len(got) != len(want) {
+				t.Fatalf("ReadMessage returned %d messages, the reference decoder %d:\n got %q\nwant %q", len(got), len(want), got, want)
+			}
+			for i := range want {
+				if len(got[i]) != len(want[i]) {
+					t.Fatalf("message %d: %q, want %q", i, got[i], want[i])
+				}
+				for j := range want[i] {
+					if !bytes.Equal(got[i][j], want[i][j]) {
+						t.Fatalf("message %d frame %d: %q, want %q", i, j, got[i][j], want[i][j])
+					}
+				}
+			}
 		})
 	})
+}
+
+// referenceMessages decodes post-handshake traffic the slow, obvious way,
+// independently of zmtp.Reader, and returns the messages an application
+// should see before the first error or the end of input: data frames
+// grouped by MORE; a SUBSCRIBE or CANCEL command as [0x01 topic] or
+// [0x00 topic]; every other command (PING, PONG, unknown, malformed)
+// dropped. A command frame with MORE, a size with its top bit set, or a
+// command between the frames of a message ends the stream.
+func referenceMessages(b []byte) [][][]byte {
+	var msgs [][][]byte
+	var cur [][]byte
+	for len(b) >= 2 {
+		flags := b[0]
+		more, long, cmd := flags&1 != 0, flags&2 != 0, flags&4 != 0
+		if more && cmd {
+			return msgs
+		}
+		var size uint64
+		hdr := 2
+		if long {
+			if len(b) < 9 {
+				return msgs
+			}
+			size, hdr = uint64(b[1])<<56|uint64(b[2])<<48|uint64(b[3])<<40|uint64(b[4])<<32|
+				uint64(b[5])<<24|uint64(b[6])<<16|uint64(b[7])<<8|uint64(b[8]), 9
+			if size>>63 != 0 {
+				return msgs
+			}
+		} else {
+			size = uint64(b[1])
+		}
+		if uint64(len(b)-hdr) < size {
+			return msgs
+		}
+		body := b[hdr : hdr+int(size)]
+		b = b[hdr+int(size):]
+		if cmd {
+			if len(cur) > 0 {
+				return msgs
+			}
+			switch {
+			case len(body) >= 10 && string(body[:10]) == "\x09SUBSCRIBE":
+				msgs = append(msgs, [][]byte{append([]byte{1}, body[10:]...)})
+			case len(body) >= 7 && string(body[:7]) == "\x06CANCEL":
+				msgs = append(msgs, [][]byte{append([]byte{0}, body[7:]...)})
+			}
+			continue
+		}
+		cur = append(cur, append([]byte{}, body...))
+		if !more {
+			msgs = append(msgs, cur)
+			cur = nil
+		}
+	}
+	return msgs
 }
 
 // TestMemConnEOF: the fake connection behaves as the targets assume.

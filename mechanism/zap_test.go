@@ -96,6 +96,8 @@ func TestNullZAP(t *testing.T) {
 			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
 		{name: "wrong version", rec: &recorder{reply: &zap.Reply{Version: "2.0", StatusCode: 200}},
 			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
+		{name: "user id over 255 bytes", rec: &recorder{reply: &zap.Reply{StatusCode: 200, UserID: strings.Repeat("u", 256)}},
+			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
 		{name: "invalid reply metadata", rec: &recorder{reply: &zap.Reply{StatusCode: 200, Metadata: md("bad name", "v")}},
 			wantOut: `04 0A 05 "ERROR" 03 "500"`, status: 500},
 	}
@@ -133,6 +135,16 @@ func TestNullZAP(t *testing.T) {
 			}
 			if string(identity) != "SRV" {
 				t.Error("the request's Identity aliases Params.Identity")
+			}
+			// Nor does scribbling on the request id reach the next request.
+			if len(req.RequestID) > 0 {
+				req.RequestID[0] = 'X'
+			}
+			next := &recorder{reply: &zap.Reply{StatusCode: 200}}
+			h2 := newHandshake(t, mechanism.Null(), mechanism.Params{ZAP: next, Domain: "global"})
+			h2.Start(ctx)
+			if len(next.reqs) != 1 || string(next.reqs[0].RequestID) != "1" {
+				t.Error("a handler's write to RequestID reached the next request")
 			}
 
 			var sent []byte
