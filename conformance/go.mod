@@ -7,6 +7,10 @@ require (
 	github.com/zmtpsec/zmtpsec v0.0.0-00010101000000-000000000000
 )
 
-require github.com/tilinna/z85 v1.0.0 // indirect
+require (
+	github.com/tilinna/z85 v1.0.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
 
 replace github.com/zmtpsec/zmtpsec => ../
