@@ -47,17 +47,18 @@ type Conn struct {
 	cmdBuf []byte
 
 	// Liveness, used when heartbeats are on or the peer asked for a TTL.
-	lastRecv  atomic.Int64 // UnixNano of the last incoming frame
-	watching  atomic.Bool  // lastRecv is being kept up to date
-	peerTTL   atomic.Int64 // nanoseconds the peer asked for, 0 = none
-	timerMu   sync.Mutex
-	hbTimer   *time.Timer
-	ttlTimer  *time.Timer
-	lastPing  time.Time
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	asyncErr  atomic.Pointer[error] // set by a timer that ended the connection
+	lastRecv   atomic.Int64 // UnixNano of the last incoming frame
+	watching   atomic.Bool  // lastRecv is being kept up to date
+	peerTTL    atomic.Int64 // nanoseconds the peer asked for, 0 = none
+	timerMu    sync.Mutex
+	hbTimer    *time.Timer
+	ttlTimer   *time.Timer
+	pingSent   time.Time // first PING not yet followed by traffic; under timerMu
+	lastPingAt time.Time // when the last PING went out; under timerMu
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
 }
 
 // Client returns a client-side Conn on conn (the connecting side). It does no

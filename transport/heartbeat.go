@@ -21,35 +21,57 @@ func (c *Conn) startTimers() {
 	c.hbTimer = time.AfterFunc(ivl, c.heartbeat)
 }
 
-// heartbeat runs every HeartbeatInterval: it ends a connection that has been
-// silent for longer than the timeout since the last PING, then sends a PING.
+// heartbeat runs every HeartbeatInterval, and when a PING's timeout is
+// due. Like libzmq, it ends the connection when nothing has arrived within
+// HeartbeatTimeout of the first PING that is still unanswered by any
+// traffic, then sends a PING.
 func (c *Conn) heartbeat() {
 	if c.closed.Load() {
 		return
 	}
 	now := time.Now()
+	timeout := c.cfg.heartbeatTimeout()
 	c.timerMu.Lock()
-	last := c.lastPing
+	if !c.pingSent.IsZero() && c.lastRecv.Load() >= c.pingSent.UnixNano() {
+		c.pingSent = time.Time{} // traffic arrived since that PING
+	}
+	overdue := !c.pingSent.IsZero() && now.Sub(c.pingSent) >= timeout
+	due := now.Sub(c.lastPingAt) >= c.cfg.HeartbeatInterval || c.lastPingAt.IsZero()
 	c.timerMu.Unlock()
-	if !last.IsZero() {
-		silent := now.Sub(time.Unix(0, c.lastRecv.Load()))
-		if silent > c.cfg.heartbeatTimeout() && now.Sub(last) >= c.cfg.heartbeatTimeout() {
-			c.failAsync(ErrHeartbeatTimeout)
+	if overdue {
+		c.failAsync(ErrHeartbeatTimeout)
+		return
+	}
+	if due {
+		ttl := c.cfg.HeartbeatTTL / (100 * time.Millisecond)
+		if ttl > 0xFFFF {
+			ttl = 0xFFFF
+		}
+		if err := c.writePing(uint16(ttl)); err != nil {
 			return
 		}
 	}
-	ttl := c.cfg.HeartbeatTTL / (100 * time.Millisecond)
-	if ttl > 0xFFFF {
-		ttl = 0xFFFF
-	}
-	if err := c.writePing(uint16(ttl)); err != nil {
-		return
-	}
 	c.timerMu.Lock()
 	defer c.timerMu.Unlock()
-	c.lastPing = now
+	if due {
+		c.lastPingAt = now
+		if c.pingSent.IsZero() {
+			c.pingSent = now
+		}
+	}
+	// Wake for the next PING or for the pending PING's timeout, whichever
+	// comes first.
+	next := c.lastPingAt.Add(c.cfg.HeartbeatInterval).Sub(now)
+	if !c.pingSent.IsZero() {
+		if d := c.pingSent.Add(timeout).Sub(now); d < next {
+			next = d
+		}
+	}
+	if next < time.Millisecond {
+		next = time.Millisecond
+	}
 	if !c.closed.Load() {
-		c.hbTimer.Reset(c.cfg.HeartbeatInterval)
+		c.hbTimer.Reset(next)
 	}
 }
 
