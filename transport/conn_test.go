@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -746,7 +747,6 @@ func TestHeartbeatTimeoutSilentPeer(t *testing.T) {
 
 // TestHeartbeatAnswered: a peer that answers our PINGs stays connected.
 func TestHeartbeatAnswered(t *testing.T) {
-	knownBug(t, "heartbeat() measures silence from the last frame received, not from the last PING sent, so a peer that answers every PING within its RTT is cut off at the second tick when HeartbeatTimeout == HeartbeatInterval")
 	c, r := rawPeer(t, tcpConns, false, &Config{SocketType: zmtp.ROUTER, HeartbeatInterval: 30 * time.Millisecond})
 	errc := handshakeAsync(c)
 	r.greet(1, "Socket-Type", "DEALER", "Identity", "")
@@ -771,9 +771,11 @@ func TestHeartbeatAnswered(t *testing.T) {
 // TestHeartbeatBothSides: two of our connections with heartbeats stay up
 // while both read.
 func TestHeartbeatBothSides(t *testing.T) {
-	knownBug(t, "heartbeat() measures silence from the last frame received, not from the last PING sent; see TestHeartbeatAnswered")
 	for _, p := range netPipes {
 		t.Run(p.name, func(t *testing.T) {
+			if p.name == "pipe" {
+				knownBug(t, pongDeadlock)
+			}
 			checkGoroutines(t)
 			cfg := func(typ zmtp.SocketType) *Config {
 				return &Config{SocketType: typ, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTTL: 200 * time.Millisecond}
@@ -799,12 +801,63 @@ func TestHeartbeatBothSides(t *testing.T) {
 	}
 }
 
+// pongDeadlock describes the bug TestHeartbeatBothSides/pipe and
+// TestBulkBothWaysWithHeartbeats show.
+const pongDeadlock = "ReadMessage writes the PONG itself, under outMu: when both sides ping, each reader can wait for its own outMu, held by a writer (WriteMessage or the heartbeat's PING) that waits for the peer's reader, which is in the same state; nothing times out, the connection hangs for good"
+
+// TestBulkBothWaysWithHeartbeats: both sides stream large messages to each
+// other with heartbeats on; both must keep making progress.
+func TestBulkBothWaysWithHeartbeats(t *testing.T) {
+	knownBug(t, pongDeadlock)
+	a, b := tcpConns(t)
+	cfg := &Config{SocketType: zmtp.DEALER, HeartbeatInterval: 5 * time.Millisecond}
+	c, s := handshaken(t, a, b, cfg, cfg)
+	var got [2]atomic.Int64
+	big := [][]byte{make([]byte, 4<<20)}
+	var wg sync.WaitGroup
+	for i, x := range []*Conn{c, s} {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for x.WriteMessage(big) == nil {
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			var buf [][]byte
+			for {
+				m, err := x.ReadMessage(buf)
+				if err != nil {
+					return
+				}
+				buf = m
+				got[i].Add(1)
+			}
+		}()
+	}
+	defer func() { c.Close(); s.Close(); wg.Wait() }()
+	var last [2]int64
+	stalls := 0
+	for k := 0; k < 30; k++ {
+		time.Sleep(100 * time.Millisecond)
+		n := [2]int64{got[0].Load(), got[1].Load()}
+		if n[0] == last[0] || n[1] == last[1] {
+			stalls++
+			if stalls >= 10 {
+				t.Fatalf("no progress for 1 s: %v messages read; the connection is deadlocked", n)
+			}
+		} else {
+			stalls = 0
+		}
+		last = n
+	}
+}
+
 // TestHeartbeatTimeoutLongerThanInterval: with a HeartbeatTimeout longer
 // than the interval, a silent peer is still cut off about one timeout after
 // the first unanswered PING (libzmq arms its timeout timer when it sends a
 // PING and none is armed).
 func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
-	knownBug(t, "heartbeat() requires now-lastPing >= HeartbeatTimeout, but lastPing is refreshed every interval, so a timeout longer than the interval never fires")
 	c, r := rawPeer(t, tcpConns, false, &Config{SocketType: zmtp.ROUTER, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 100 * time.Millisecond})
 	errc := handshakeAsync(c)
 	r.greet(1, "Socket-Type", "DEALER", "Identity", "")
