@@ -13,6 +13,9 @@ var (
 	// in its greeting.
 	ErrMechanismMismatch = errors.New("mechanism: peer uses a different security mechanism")
 
+	// ErrNotStarted is returned by Handle called before Start, a misuse.
+	ErrNotStarted = errors.New("mechanism: Handle called before Start")
+
 	// ErrHandshakeFailed is returned by a handshake that has already failed.
 	ErrHandshakeFailed = errors.New("mechanism: handshake already failed")
 )

@@ -67,7 +67,10 @@ func (h *nullHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Co
 	if h.err != nil {
 		return nil, h.err
 	}
-	if !h.sentReady || h.gotReady {
+	if !h.sentReady {
+		return nil, h.fail(ErrNotStarted)
+	}
+	if h.gotReady {
 		return nil, h.fail(&UnexpectedCommandError{Mechanism: NullName, Got: cmd.Name})
 	}
 	switch cmd.Name {

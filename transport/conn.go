@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -59,6 +60,16 @@ type Conn struct {
 	closeOnce  sync.Once
 	closeErr   error
 	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
+
+	// The caller's deadlines, restored after the handshake.
+	readDeadline, writeDeadline deadline
+
+	// A PONG the reader could not send at once because a writer held
+	// outMu; the next holder of outMu sends it (see unlockOut).
+	pongMu      sync.Mutex
+	pongPending bool
+	pongLen     int
+	pongCtx     [zmtp.MaxPingContext]byte
 }
 
 // Client returns a client-side Conn on conn (the connecting side). It does no
@@ -73,7 +84,23 @@ func Client(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, true) 
 func Server(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, false) }
 
 func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
-	return &Conn{conn: conn, cfg: cfg, isClient: isClient, in: zmtp.NewReader(conn)}
+	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
+	c.in = zmtp.NewReader(livenessReader{c})
+	return c
+}
+
+// livenessReader reads from the connection and, while heartbeats or a peer
+// TTL are being watched, notes the time of every read that brought bytes:
+// as in libzmq, any incoming traffic is a sign of life, not only whole
+// frames (a large frame may take longer to arrive than a heartbeat timeout).
+type livenessReader struct{ c *Conn }
+
+func (r livenessReader) Read(p []byte) (int, error) {
+	n, err := r.c.conn.Read(p)
+	if n > 0 && r.c.watching.Load() {
+		r.c.lastRecv.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // NetConn returns the underlying connection. Reading from or writing to it
@@ -90,13 +117,23 @@ func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 // A read that times out between messages may be retried; one that times out
 // in the middle of a multipart message, and any write that times out, ends
 // the connection.
-func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.readDeadline.set(t)
+	c.writeDeadline.set(t)
+	return c.conn.SetDeadline(t)
+}
 
 // SetReadDeadline sets the read deadline of the underlying connection.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.set(t)
+	return c.conn.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the write deadline of the underlying connection.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.writeDeadline.set(t)
+	return c.conn.SetWriteDeadline(t)
+}
 
 // Close closes the connection and stops its timers. It is safe to call more
 // than once and concurrently with everything else.
@@ -157,16 +194,28 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
+	// The handshake runs under the earlier of the context's deadline and the
+	// caller's own deadlines, which are restored afterwards.
+	userRead, userWrite := c.readDeadline.get(), c.writeDeadline.get()
 	if d, ok := ctx.Deadline(); ok {
-		c.conn.SetDeadline(d)
-		defer c.conn.SetDeadline(time.Time{})
+		c.conn.SetReadDeadline(earlier(userRead, d))
+		c.conn.SetWriteDeadline(earlier(userWrite, d))
 	}
 	// A cancelled context interrupts blocked I/O by expiring the deadline.
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.conn.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	defer func() {
-		if !stop() && err != nil && ctx.Err() != nil {
-			err = &HandshakeError{Step: "handshake", Err: ctx.Err()}
+		if !stop() {
+			<-fired // the past deadline is set; now it can be undone
 		}
+		if err != nil && ctx.Err() != nil {
+			err = &HandshakeError{Step: "handshake", Err: fmt.Errorf("%w (%w)", ctx.Err(), err)}
+		}
+		c.conn.SetReadDeadline(userRead)
+		c.conn.SetWriteDeadline(userWrite)
 	}()
 
 	mech := c.cfg.mechanism()
@@ -177,19 +226,24 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		AsServer:  mech.AsServer(),
 	}
 	// Send the whole greeting at once (wire-format.md §1, recipe (a)), then
-	// read the peer's, checking it as it arrives.
-	// Flights are written by a helper goroutine while this one reads, so
-	// that two peers that both write first never deadlock on a connection
-	// without buffering (net.Pipe). It is always joined before returning.
-	var fw flightWriter
+	// read the peer's, checking it as it arrives. Flights are queued to a
+	// writer goroutine while this one reads, so that two peers that both
+	// write before reading never deadlock on a connection without buffering
+	// (net.Pipe). The writer is always joined before returning.
+	fw := newFlightWriter(c.conn)
 	defer func() {
-		// A last flight (an ERROR) still goes out before the caller closes
-		// the connection; the handshake deadline bounds the wait.
+		// A last ERROR still goes out before the connection is closed (the
+		// handshake deadline bounds the wait). After any other failure the
+		// flights already queued get a short grace, then the connection
+		// closes: a peer that does not read cannot hold us.
+		if err != nil && !fw.lastIsError {
+			c.conn.SetWriteDeadline(earlier(time.Now().Add(failFlushGrace), userWrite))
+		}
 		if werr := fw.wait(); werr != nil && err == nil {
 			err = &HandshakeError{Step: "handshake", Err: werr}
 		}
 	}()
-	fw.start(c, greeting.Append(nil))
+	fw.send(greeting.Append(nil), false)
 	c.in.SetMaxFrameSize(c.cfg.preAuthMaxFrameSize())
 	peer, err := c.in.ReadGreeting()
 	if err != nil {
@@ -224,9 +278,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		return &HandshakeError{Step: "handshake", Err: err}
 	}
 	out, err := hs.Start(ctx)
-	if werr := c.writeCommands(&fw, out); werr != nil && err == nil {
-		err = werr
-	}
+	c.writeCommands(fw, out)
 	for err == nil && !hs.Done() {
 		var f zmtp.Frame
 		if f, err = c.in.ReadFrame(); err != nil {
@@ -239,12 +291,14 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			break
 		}
 		out, err = hs.Handle(ctx, cmd)
-		if werr := c.writeCommands(&fw, out); werr != nil && err == nil {
-			err = werr
-		}
+		c.writeCommands(fw, out)
 	}
 	if err != nil {
-		return &HandshakeError{Step: "handshake", Err: err}
+		var ste *SocketTypeError
+		if errors.As(err, &ste) {
+			return &HandshakeError{Step: "socket type check", Err: ste}
+		}
+		return &HandshakeError{Step: mech.Name() + " handshake", Err: err}
 	}
 
 	sess := hs.Session()
@@ -280,47 +334,88 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	return nil
 }
 
-// flightWriter writes handshake flights from a helper goroutine, one at a
-// time, in order.
+// flightWriter writes handshake flights from a goroutine of its own, in
+// order, so that the handshake can read while a flight is still going out.
 type flightWriter struct {
-	done chan error
+	queue       chan []byte
+	done        chan error
+	lastIsError bool // the last flight queued carries an ERROR command
 }
 
-// start waits for the previous flight and starts writing b.
-func (fw *flightWriter) start(c *Conn, b []byte) error {
-	if err := fw.wait(); err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	fw.done = done
+// failFlushGrace is how long a failed handshake still lets its queued
+// flights go out.
+const failFlushGrace = 100 * time.Millisecond
+
+// maxFlights bounds the flights of one handshake: the greeting and at most
+// two command flights per side for every mechanism.
+const maxFlights = 4
+
+func newFlightWriter(conn net.Conn) *flightWriter {
+	fw := &flightWriter{queue: make(chan []byte, maxFlights), done: make(chan error, 1)}
 	go func() {
-		_, err := c.conn.Write(b)
-		done <- err
+		var err error
+		for b := range fw.queue {
+			if err == nil {
+				_, err = conn.Write(b)
+			}
+		}
+		fw.done <- err
 	}()
-	return nil
+	return fw
 }
 
-// wait waits for the flight being written, if any, and returns its error.
+// send queues a flight.
+func (fw *flightWriter) send(b []byte, isError bool) {
+	fw.lastIsError = isError
+	fw.queue <- b
+}
+
+// wait ends the queue, waits for the writer and returns its first error.
 func (fw *flightWriter) wait() error {
-	if fw.done == nil {
-		return nil
-	}
-	err := <-fw.done
-	fw.done = nil
-	return err
+	close(fw.queue)
+	return <-fw.done
 }
 
-// writeCommands sends a handshake flight in one write.
-func (c *Conn) writeCommands(fw *flightWriter, cmds []zmtp.Command) error {
+// writeCommands queues a handshake flight, written in one write.
+func (c *Conn) writeCommands(fw *flightWriter, cmds []zmtp.Command) {
 	if len(cmds) == 0 {
-		return nil
+		return
 	}
 	var b []byte
+	isError := false
 	for _, cmd := range cmds {
 		b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, cmd.Len())
 		b = cmd.Append(b)
+		isError = isError || cmd.Name == zmtp.CmdError
 	}
-	return fw.start(c, b)
+	fw.send(b, isError)
+}
+
+// earlier returns the earlier of two deadlines, where zero means none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// deadline is a deadline set by the caller, kept so that the handshake can
+// restore it.
+type deadline struct{ ns atomic.Int64 }
+
+func (d *deadline) set(t time.Time) {
+	if t.IsZero() {
+		d.ns.Store(0)
+	} else {
+		d.ns.Store(t.UnixNano())
+	}
+}
+
+func (d *deadline) get() time.Time {
+	if ns := d.ns.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // ConnectionState returns a snapshot of the connection's state. Before the
@@ -329,7 +424,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 	if !c.handshakeDone.Load() || c.handshakeErr != nil {
 		return ConnectionState{}
 	}
-	return c.state
+	return c.state.clone()
 }
 
 // peerProtocol31 reports whether the peer speaks ZMTP 3.1 or later, and so
@@ -367,9 +462,6 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 				c.partial = true
 			}
 			return msg, c.fail(err)
-		}
-		if c.watching.Load() {
-			c.lastRecv.Store(time.Now().UnixNano())
 		}
 		if c.opener != nil {
 			var done bool
@@ -479,7 +571,8 @@ func (c *Conn) handleCommand(body []byte) (sub subscription, ok bool, err error)
 		if p.TTL > 0 {
 			c.armPeerTTL(time.Duration(p.TTL) * 100 * time.Millisecond)
 		}
-		return sub, false, c.writePong(p.Context)
+		c.queuePong(p.Context)
+		return sub, false, nil
 	case zmtp.CmdSubscribe:
 		return subscription{prefix: subscribePrefix, topic: cmd.Data}, true, nil
 	case zmtp.CmdCancel:

@@ -2,6 +2,8 @@ package transport
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"time"
 )
 
@@ -123,10 +125,24 @@ func (c *Conn) failAsync(err error) {
 // fail ends the connection because of err and returns err, or the error
 // that ended it first from a timer.
 func (c *Conn) fail(err error) error {
-	if p := c.asyncErr.Load(); p != nil {
-		err = *p
-	}
+	err = c.closedErr(err)
 	c.Close()
+	return err
+}
+
+// closedErr returns the error to report for err: the error a timer ended
+// the connection with, if any; else, once Close has been called, an error
+// that unwraps to net.ErrClosed (net.Pipe reports io.ErrClosedPipe).
+func (c *Conn) closedErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if p := c.asyncErr.Load(); p != nil {
+		return *p
+	}
+	if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("transport: %w (%w)", net.ErrClosed, err)
+	}
 	return err
 }
 

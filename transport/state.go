@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net"
+	"strings"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -47,10 +48,12 @@ type ConnectionState struct {
 // Unlike libzmq, a User-Id the peer put in its own metadata is never
 // returned: without ZAP there is no User-Id, so a peer cannot forge one.
 func (s ConnectionState) Property(name string) ([]byte, bool) {
-	switch name {
-	case "Peer-Address":
+	// These two are the connection's, never the peer's, whatever casing
+	// the peer used for its own properties.
+	switch {
+	case strings.EqualFold(name, "Peer-Address"):
 		return []byte(s.PeerAddress), s.PeerAddress != ""
-	case zmtp.PropUserID:
+	case strings.EqualFold(name, zmtp.PropUserID):
 		return []byte(s.UserID), s.zapAsked
 	}
 	if v, ok := s.ZAPMetadata.GetExact(name); ok {
@@ -73,4 +76,19 @@ func peerAddress(a net.Addr) string {
 		return host
 	}
 	return ""
+}
+
+// clone returns a deep copy of s, so that callers cannot change the
+// connection's own state through the slices of a snapshot.
+func (s ConnectionState) clone() ConnectionState {
+	if s.PeerIdentity != nil { // nil means "sent none"; keep the difference
+		s.PeerIdentity = append([]byte{}, s.PeerIdentity...)
+	}
+	s.PeerMetadata = s.PeerMetadata.Clone()
+	s.ZAPMetadata = s.ZAPMetadata.Clone()
+	if s.PeerPublicKey != nil {
+		k := *s.PeerPublicKey
+		s.PeerPublicKey = &k
+	}
+	return s
 }

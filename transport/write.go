@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -25,10 +26,13 @@ func (c *Conn) WriteMessage(msg [][]byte) error {
 	if len(msg) == 0 {
 		return ErrEmptyMessage
 	}
+	if c.closed.Load() {
+		return c.closedErr(net.ErrClosed)
+	}
 	c.outMu.Lock()
-	defer c.outMu.Unlock()
+	defer c.unlockOut()
 	if c.outErr != nil {
-		return c.outErr
+		return c.closedErr(c.outErr)
 	}
 	b := c.out[:0]
 	var err error
@@ -99,18 +103,52 @@ func (c *Conn) isSubscriber() bool {
 	return c.cfg.SocketType == zmtp.SUB || c.cfg.SocketType == zmtp.XSUB
 }
 
-// writePong answers a PING.
-func (c *Conn) writePong(context []byte) error {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	c.scratch = zmtp.AppendPong(c.scratch[:0], context)
-	return c.writeCommandLocked(c.scratch)
+// queuePong answers a PING. The reader must never wait for outMu: a writer
+// holding it may be blocked on a peer whose own reader is waiting the same
+// way, and neither would ever read again. So the PONG is parked, and sent
+// now if outMu is free, or else by the writer when it lets go (unlockOut).
+// A newer PING's context replaces an unsent one.
+func (c *Conn) queuePong(context []byte) {
+	c.pongMu.Lock()
+	c.pongLen = copy(c.pongCtx[:], context)
+	c.pongPending = true
+	c.pongMu.Unlock()
+	if c.outMu.TryLock() {
+		c.unlockOut()
+	}
 }
 
-// writePing sends a heartbeat PING.
+// unlockOut releases outMu, first sending any parked PONG, and checks again
+// after releasing so that a PONG parked meanwhile is not left behind.
+func (c *Conn) unlockOut() {
+	for {
+		c.pongMu.Lock()
+		pending := c.pongPending
+		c.pongPending = false
+		n := c.pongLen
+		c.pongMu.Unlock()
+		if pending && c.outErr == nil {
+			c.scratch = zmtp.AppendPong(c.scratch[:0], c.pongCtx[:n])
+			c.writeCommandLocked(c.scratch)
+		}
+		c.outMu.Unlock()
+		c.pongMu.Lock()
+		again := c.pongPending
+		c.pongMu.Unlock()
+		if !again || !c.outMu.TryLock() {
+			return
+		}
+	}
+}
+
+// writePing sends a heartbeat PING, unless a writer holds outMu: then
+// traffic is going out anyway, or the peer is not reading and a PING could
+// not go out either. It never blocks the timer on outMu.
 func (c *Conn) writePing(ttl uint16) error {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
+	if !c.outMu.TryLock() {
+		return nil
+	}
+	defer c.unlockOut()
 	c.scratch = zmtp.AppendPing(c.scratch[:0], zmtp.Ping{TTL: ttl})
 	return c.writeCommandLocked(c.scratch)
 }
