@@ -222,7 +222,7 @@ func TestNullScript(t *testing.T) {
 		},
 		{
 			name: "READY before Start", noStart: true, in: []zmtp.Command{readyEmpty},
-			wantErr: unexpected(nil, "READY"), errDesc: "UnexpectedCommandError{Got: READY}",
+			wantErr: func(err error) bool { return errors.Is(err, mechanism.ErrNotStarted) }, errDesc: "ErrNotStarted",
 		},
 		{
 			name: "ERROR 400", in: []zmtp.Command{errorCmd("400")}, wantOut: ourReady,
