@@ -126,6 +126,11 @@ var depsRules = []depsRule{
 		imports: []string{"+*"},
 		why:     "fuzz targets may import anything in the module",
 	},
+	{
+		pkg:     "scripts/...",
+		imports: []string{"+std"},
+		why:     "helpers of the Makefile's scripts: std only",
+	},
 }
 
 // A depsDenial forbids an import in every file of every package of the
@@ -142,6 +147,7 @@ var globalDenials = []depsDenial{
 	{pattern: "github.com/pebbe/zmq4/...", why: "libzmq bindings belong in conformance/ or bench/"},
 	{pattern: "./cmd/...", exceptIn: []string{"cmd/..."}, why: "nothing imports the commands"},
 	{pattern: "./fuzz/...", exceptIn: []string{"fuzz/..."}, why: "nothing imports the fuzz targets"},
+	{pattern: "./scripts/...", exceptIn: []string{"scripts/..."}, why: "nothing imports the scripts' helpers"},
 }
 
 // depsPkg is what the checker knows about one package of the module.
