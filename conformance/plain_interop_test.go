@@ -1,0 +1,408 @@
+package conformance
+
+// PLAIN interop with libzmq 4.3.4, both directions (libzmq-behaviour.md §5,
+// §7, §8.5; wire-format.md §4):
+//
+//   - our PLAIN client against a libzmq PLAIN server whose ZAP handler is a
+//     scripted REP socket on inproc://zeromq.zap.01 in the server's context;
+//   - a libzmq PLAIN client against our PLAIN server with our
+//     zap.Authenticator (ConfigurePlain and ConfigurePlainFile) or a scripted
+//     zap.HandlerFunc.
+//
+// A recording TCP proxy sits between the two where the test asserts the
+// bytes: libzmq's PLAIN server sends the malformed 5E "RROR" ERROR, ours the
+// RFC form 05 "ERROR".
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/transport"
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// TestPlainOurClientLibzmqServer: our PLAIN client, libzmq PLAIN server.
+func TestPlainOurClientLibzmqServer(t *testing.T) {
+	t.Parallel()
+
+	t.Run("accepted", func(t *testing.T) {
+		t.Parallel()
+		lib := newCurveLib(t)
+		s, zh, mon, ep := plainzLibServer(t, lib, plainzLibDecide)
+		c, err := transport.Dial(ep, plainzClientConfig(t, "admin", "secret"))
+		if err != nil {
+			t.Fatalf("our client: %v", err)
+		}
+		defer c.Close()
+		st := c.ConnectionState()
+		if st.Mechanism != "PLAIN" || st.PeerSocketType != zmtp.DEALER || string(st.PeerIdentity) != plainzServerID {
+			t.Errorf("ConnectionState: mechanism %q, peer %q, identity %q; want PLAIN, DEALER, %q",
+				st.Mechanism, st.PeerSocketType, st.PeerIdentity, plainzServerID)
+		}
+		if st.UserID != "" || st.ZAPMetadata != nil {
+			t.Errorf("client ConnectionState has ZAP data %q %v; a client never asks ZAP", st.UserID, st.ZAPMetadata)
+		}
+		// The handler saw exactly libzmq's request: version, id "1",
+		// domain, our address, the server's OWN routing id, PLAIN, the
+		// credentials (libzmq-behaviour.md §8.3).
+		want := curveFrames("1.0", "1", plainzDomain, "127.0.0.1", plainzServerID, "PLAIN", "admin", "secret")
+		if got := zh.lastRequest(); !curveEqualMsg(got, want) {
+			t.Errorf("ZAP request %s; want %s", curveShort(got), curveShort(want))
+		}
+		if err := c.WriteMessage(curveFrames("hello", "plain")); err != nil {
+			t.Fatal(err)
+		}
+		msg, md, err := s.RecvMessageWithMetadata(0, "User-Id", "Socket-Type", "Peer-Address")
+		if err != nil || !slices.Equal(msg, []string{"hello", "plain"}) {
+			t.Fatalf("libzmq received %q, %v", msg, err)
+		}
+		if md["User-Id"] != "admin" || md["Socket-Type"] != "DEALER" || md["Peer-Address"] != "127.0.0.1" {
+			t.Errorf("libzmq properties %q; want User-Id admin, Socket-Type DEALER, Peer-Address 127.0.0.1", md)
+		}
+		if _, err := s.SendMessage("back", "to us"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		got, err := c.ReadMessage(nil)
+		if err != nil || !curveEqualMsg(got, curveFrames("back", "to us")) {
+			t.Fatalf("we received %s, %v", curveShort(got), err)
+		}
+		if e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, 2*time.Second); !ok || e.Value != 0 {
+			t.Errorf("libzmq server monitor %v; want HANDSHAKE_SUCCEEDED", seen)
+		}
+	})
+
+	// Refusals. The proxy records what libzmq sent after its greeting.
+	refusals := []struct {
+		name       string
+		user, pass string
+		decide     func([][]byte) curveZAPAnswer
+		status     string // the ZAP status; "" for a refusal by the handler table
+	}{
+		{"wrong-password", "admin", "wrong", plainzLibDecide, "400"},
+		{"unknown-user", "mallory", "secret", plainzLibDecide, "400"},
+		{"unknown-user-empty-password", "mallory", "", plainzLibDecide, "400"},
+		{"empty-username-and-password", "", "", plainzLibDecide, "400"},
+		{"status-400", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "400", Text: "no"} }, "400"},
+		{"status-500", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "500", Text: "broken"} }, "500"},
+		{"status-300", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "300", Text: "later"} }, "300"},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lib := newCurveLib(t)
+			s, zh, mon, ep := plainzLibServer(t, lib, tc.decide)
+			proxy := plainzStartProxy(t, ep)
+			cfg := plainzClientConfig(t, tc.user, tc.pass)
+			cfg.HandshakeTimeout = 500 * time.Millisecond
+			start := time.Now()
+			c, err := transport.Dial(proxy.endpoint, cfg)
+			elapsed := time.Since(start)
+			if err == nil {
+				c.Close()
+				t.Fatal("our client connected; want a refusal")
+			}
+			want := curveFrames("1.0", "1", plainzDomain, "127.0.0.1", plainzServerID, "PLAIN", tc.user, tc.pass)
+			if got := zh.lastRequest(); !curveEqualMsg(got, want) {
+				t.Errorf("ZAP request %s; want %s (credentials verbatim, empty ones as empty frames)", curveShort(got), curveShort(want))
+			}
+			pe := plainzPeerError(err)
+			// libzmq's greeting has as-server 0 even on a server
+			// (libzmq-behaviour.md §15 item 4).
+			after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", false)
+			switch tc.status {
+			case "400", "500":
+				// libzmq sent 04 09 5E "RROR" 03 "400": our client reads it
+				// as ERROR "400".
+				if pe == nil || pe.Reason != tc.status || pe.Status().String() != tc.status {
+					t.Errorf("our client's error = %v; want *mechanism.PeerError with Status() %s", err, tc.status)
+				}
+				if wantB := plainzLibzmqPlainError(tc.status); !bytes.Equal(after, wantB) {
+					t.Errorf("libzmq sent after its greeting %s; want exactly %s", plainzString(after), plainzString(wantB))
+				}
+			case "300":
+				// No ERROR. libzmq 4.3.4 leaves the connection open and
+				// silent (the ZAP reply came after the mechanism looked),
+				// or closes it: either our handshake timeout or a close.
+				if pe != nil {
+					t.Errorf("our client's error = %v; want no PeerError for ZAP 300", err)
+				}
+				if !plainzTimedOut(err) && !curveIsClosed(err) {
+					t.Errorf("our client's error = %v; want our handshake timeout or a closed connection", err)
+				}
+				if elapsed > 2*time.Second {
+					t.Errorf("our client gave up after %v; the 500 ms handshake timeout must bound it", elapsed)
+				}
+				if len(after) != 0 {
+					t.Errorf("libzmq sent %s after its greeting for ZAP 300; want nothing", plainzString(after))
+				}
+				t.Logf("ZAP 300: our client ended after %v: timeout %v, closed %v", elapsed.Round(time.Millisecond), plainzTimedOut(err), curveIsClosed(err))
+			}
+			e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 2*time.Second)
+			if !ok || e.Value != plainzAtoi(tc.status) {
+				t.Errorf("libzmq server monitor %v; want HANDSHAKE_FAILED_AUTH %s", seen, tc.status)
+			}
+			curveExpectNothing(t, s, 10*time.Millisecond)
+		})
+	}
+}
+
+func plainzAtoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// plainzAuthSetup configures a fresh zap.Authenticator with the users of
+// plainzUsers in domain "*" (our server sets no domain, so the request's
+// empty domain falls back to "*"), either in memory or through a password
+// file.
+type plainzAuthSetup struct {
+	name  string
+	setup func(t *testing.T) *zap.Authenticator
+}
+
+var plainzAuthSetups = []plainzAuthSetup{
+	{"ConfigurePlain", func(t *testing.T) *zap.Authenticator {
+		a := zap.NewAuthenticator()
+		a.ConfigurePlain("*", plainzUsers)
+		return a
+	}},
+	{"ConfigurePlainFile", func(t *testing.T) *zap.Authenticator {
+		path := filepath.Join(t.TempDir(), "passwords")
+		var b bytes.Buffer
+		b.WriteString("# CZMQ zauth password file\n")
+		for u, p := range plainzUsers {
+			b.WriteString(u + "=" + p + "\n")
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a := zap.NewAuthenticator()
+		if err := a.ConfigurePlainFile("*", path); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}},
+}
+
+// TestPlainLibzmqClientOurServer: a libzmq PLAIN client, our PLAIN server.
+func TestPlainLibzmqClientOurServer(t *testing.T) {
+	t.Parallel()
+	for _, as := range plainzAuthSetups {
+		t.Run(as.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("accepted", func(t *testing.T) {
+				t.Parallel()
+				rec := plainzRecord(as.setup(t))
+				srv := curveServe(t, plainzServerConfig(true, rec, ""))
+				lib := newCurveLib(t)
+				cli := plainzLibClient(lib, zmq.DEALER, "alice", "wonderland")
+				curveCheck(t, cli.SetIdentity("CLI"))
+				mon := lib.monitor(cli, plainzEvents)
+				curveCheck(t, cli.Connect(srv.endpoint))
+				a := srv.next(3 * time.Second)
+				if a.err != nil {
+					t.Fatalf("our server: %v", a.err)
+				}
+				st := a.conn.ConnectionState()
+				if st.UserID != "alice" || st.Mechanism != "PLAIN" || string(st.PeerIdentity) != "CLI" {
+					t.Errorf("ConnectionState: UserID %q, mechanism %q, peer identity %q; want alice, PLAIN, CLI", st.UserID, st.Mechanism, st.PeerIdentity)
+				}
+				if v, ok := st.Property("User-Id"); !ok || string(v) != "alice" {
+					t.Errorf("Property(User-Id) = %q, %v", v, ok)
+				}
+				r := rec.first()
+				if r == nil || r.Version != "1.0" || string(r.RequestID) != "1" || r.Domain != "" || r.Address != "127.0.0.1" ||
+					string(r.Identity) != plainzServerID || r.Mechanism != "PLAIN" ||
+					!curveEqualMsg(r.Credentials, curveFrames("alice", "wonderland")) {
+					t.Errorf("ZAP request %+v; want libzmq's fields with our own routing id", r)
+				}
+				plainzBounce(t, cli, a.conn)
+				if e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, 2*time.Second); !ok || e.Value != 0 {
+					t.Errorf("libzmq client monitor %v; want HANDSHAKE_SUCCEEDED", seen)
+				}
+			})
+
+			// Refused by the Authenticator with 400 and an ERROR "400" in the
+			// RFC form. A libzmq PLAIN client matches only its own 5E form,
+			// so it reports ZMTP_UNEXPECTED_COMMAND, not AUTH 400; either way
+			// it is a protocol error and it never reconnects
+			// (libzmq-behaviour.md §1 item 2, §2.7).
+			for _, tc := range []struct {
+				name, user, pass, text string
+			}{
+				{"wrong-password", "alice", "rabbit", zap.TextInvalidPassword},
+				{"unknown-user", "mallory", "wonderland", zap.TextInvalidUsername},
+				// libzmq sends the unset password as an empty string. An
+				// unknown user with an empty password must not pass (it does
+				// with pebbe/zmq4's handler, ecosystem.md §2.3).
+				{"unknown-user-empty-password", "mallory", "", zap.TextInvalidUsername},
+				{"known-user-empty-password", "alice", "", zap.TextInvalidPassword},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					rec := plainzRecord(as.setup(t))
+					srv := curveServe(t, plainzServerConfig(true, rec, ""))
+					proxy := plainzStartProxy(t, srv.endpoint)
+					lib := newCurveLib(t)
+					cli := plainzLibClient(lib, zmq.DEALER, tc.user, tc.pass)
+					mon := lib.monitor(cli, plainzEvents)
+					curveCheck(t, cli.Connect(proxy.endpoint))
+					plainzSendQueued(cli, "must not pass")
+					err := plainzRefused(t, srv, 3*time.Second)
+					var ae *mechanism.AuthError
+					if !errors.As(err, &ae) || ae.Status != zap.StatusAuthenticationError || ae.Text != tc.text {
+						t.Errorf("our server's error = %v; want *mechanism.AuthError 400 %q", err, tc.text)
+					}
+					if r := rec.first(); r == nil || !curveEqualMsg(r.Credentials, curveFrames(tc.user, tc.pass)) {
+						t.Errorf("ZAP request %+v; want credentials [%q %q]", r, tc.user, tc.pass)
+					}
+					after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", true)
+					if want := plainzSpecError("400"); !bytes.Equal(after, want) {
+						t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(after), plainzString(want))
+					}
+					es := mon.collect(500 * time.Millisecond)
+					want := []string{"EVENT_CONNECTED", "EVENT_HANDSHAKE_FAILED_PROTOCOL(0x10000001)", "EVENT_DISCONNECTED"}
+					if got := plainzKinds(es); !slices.Equal(got, want) {
+						t.Errorf("libzmq client monitor %v; want %v and no reconnect", got, want)
+					}
+					if n := proxy.count(); n != 1 {
+						t.Errorf("%d connections in 500 ms with RECONNECT_IVL 50 ms; want 1 (no reconnect after ERROR)", n)
+					}
+				})
+			}
+		})
+	}
+
+	// Scripted handlers for the statuses an Authenticator never sends.
+	t.Run("status-300", func(t *testing.T) {
+		t.Parallel()
+		r := plainzRunRefused(t, true, plainzFixed(zap.StatusTemporaryFailure), "")
+		if plainzAuthStatus(r.err) != zap.StatusTemporaryFailure {
+			t.Errorf("our server's error = %v; want *mechanism.AuthError 300", r.err)
+		}
+		r.expectSilentClose(t)
+	})
+	t.Run("status-500", func(t *testing.T) {
+		t.Parallel()
+		r := plainzRunRefused(t, true, plainzFixed(zap.StatusInternalError), "")
+		if plainzAuthStatus(r.err) != zap.StatusInternalError {
+			t.Errorf("our server's error = %v; want *mechanism.AuthError 500", r.err)
+		}
+		r.expectError(t, "500")
+	})
+	// No handler: refused without ERROR (ErrNoZAPHandler), as libzmq's PLAIN
+	// server closes (EFAULT event there); the libzmq client sees the close
+	// and reconnects.
+	t.Run("no-handler", func(t *testing.T) {
+		t.Parallel()
+		r := plainzRunRefused(t, true, nil, "")
+		if !errors.Is(r.err, mechanism.ErrNoZAPHandler) {
+			t.Errorf("our server's error = %v; want mechanism.ErrNoZAPHandler", r.err)
+		}
+		r.expectSilentClose(t)
+	})
+}
+
+// plainzRun is the outcome of a libzmq DEALER client (PLAIN admin/secret,
+// or NULL) connecting through the recording proxy to our server and being
+// refused.
+type plainzRun struct {
+	plain bool
+	err   error        // our server's first handshake result
+	after []byte       // what our server sent on the first connection, after its greeting
+	es    []curveEvent // the libzmq client's monitor over 600 ms
+	conns int          // connections in that time
+	cli   *zmq.Socket
+}
+
+// plainzRunRefused runs one refusal: our server with handler h (PLAIN or
+// NULL with domain), a libzmq client that queues a message, the events over
+// 600 ms. It checks that our server accepted nothing and the libzmq client
+// received nothing.
+func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string) *plainzRun {
+	t.Helper()
+	srv := curveServe(t, plainzServerConfig(plain, h, domain))
+	proxy := plainzStartProxy(t, srv.endpoint)
+	lib := newCurveLib(t)
+	var cli *zmq.Socket
+	if plain {
+		cli = plainzLibClient(lib, zmq.DEALER, "admin", "secret")
+	} else {
+		cli = lib.socket(zmq.DEALER)
+	}
+	mon := lib.monitor(cli, plainzEvents)
+	curveCheck(t, cli.Connect(proxy.endpoint))
+	plainzSendQueued(cli, "must not pass")
+	r := &plainzRun{plain: plain, cli: cli}
+	r.err = plainzRefused(t, srv, 3*time.Second)
+	mech := "NULL"
+	if plain {
+		mech = "PLAIN"
+	}
+	r.after = plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), mech, plain)
+	r.es = mon.collect(600 * time.Millisecond)
+	r.conns = proxy.count()
+	for _, a := range srv.drain(10 * time.Millisecond) {
+		if a.err == nil {
+			t.Errorf("our server accepted a reconnect; want every attempt refused")
+		}
+	}
+	curveExpectNothing(t, cli, 10*time.Millisecond)
+	return r
+}
+
+// expectError checks an ERROR with reason status: exactly the RFC bytes, and
+// the libzmq client's reaction: AUTH <status> for NULL (libzmq reads the RFC
+// form), ZMTP_UNEXPECTED_COMMAND for PLAIN (libzmq's PLAIN client reads only
+// its own 5E form); a protocol error either way, so no reconnect.
+func (r *plainzRun) expectError(t *testing.T, status string) {
+	t.Helper()
+	if want := plainzSpecError(status); !bytes.Equal(r.after, want) {
+		t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(r.after), plainzString(want))
+	}
+	failed := "EVENT_HANDSHAKE_FAILED_AUTH(" + status + ")"
+	if r.plain {
+		failed = "EVENT_HANDSHAKE_FAILED_PROTOCOL(0x10000001)"
+	}
+	want := []string{"EVENT_CONNECTED", failed, "EVENT_DISCONNECTED"}
+	if got := plainzKinds(r.es); !slices.Equal(got, want) {
+		t.Errorf("libzmq client monitor %v; want %v and no reconnect", got, want)
+	}
+	if r.conns != 1 {
+		t.Errorf("%d connections in 600 ms with RECONNECT_IVL 50 ms; want 1 (no reconnect after ERROR)", r.conns)
+	}
+}
+
+// expectSilentClose checks a refusal without ERROR: our server sent nothing
+// after its greeting and closed; the libzmq client saw only the close
+// (NO_DETAIL EPIPE/ECONNRESET, the events test_security_zap ignores) and
+// reconnected.
+func (r *plainzRun) expectSilentClose(t *testing.T) {
+	t.Helper()
+	if len(r.after) != 0 {
+		t.Errorf("our server sent %s after its greeting; want nothing", plainzString(r.after))
+	}
+	for _, e := range r.es {
+		switch {
+		case e.Event == zmq.EVENT_CONNECTED || e.Event == zmq.EVENT_DISCONNECTED || plainzIsPeerClose(e):
+		default:
+			t.Errorf("libzmq client event %v; want only CONNECTED, NO_DETAIL (peer closed), DISCONNECTED", e)
+		}
+	}
+	if curveCount(r.es, zmq.EVENT_CONNECTED) < 2 || r.conns < 2 {
+		t.Errorf("libzmq client events %v, %d connections; want it to reconnect after a close", plainzKinds(r.es), r.conns)
+	}
+}
