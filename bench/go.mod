@@ -3,14 +3,18 @@ module github.com/zmtpsec/zmtpsec/bench
 go 1.26.8
 
 require (
+	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/pebbe/zmq4 v1.4.0
 	github.com/zmtpsec/zmtpsec v0.0.0-00010101000000-000000000000
 )
 
 require (
+	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	github.com/tilinna/z85 v1.0.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 replace github.com/zmtpsec/zmtpsec => ../
