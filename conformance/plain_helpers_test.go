@@ -463,3 +463,15 @@ func plainzIsPeerClose(e curveEvent) bool {
 
 // plainzString prints a byte string as hex with the printable runs quoted.
 func plainzString(b []byte) string { return fmt.Sprintf("% x (%q)", b, b) }
+
+// plainzEventually polls cond every 5 ms for up to d.
+func plainzEventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
