@@ -32,7 +32,8 @@
 // go-zeromq/zmq4 has no CURVE, so impl=gozmq4 appears in the mech=null
 // rows only.
 //
-// Every benchmark calls b.SetBytes and b.ReportAllocs. allocs/op counts
+// Every benchmark calls b.ReportAllocs, and those of messages b.SetBytes
+// (BenchmarkHandshake reports handshakes/s instead). allocs/op counts
 // the whole process, both ends: zmtpsec's steady state allocates nothing,
 // so anything but 0 there is a regression. libzmq's figures include
 // pebbe/zmq4's cgo binding, which copies every received message into a new
@@ -83,6 +84,13 @@
 //
 // Compare across commits the usual way, one file per commit:
 // benchstat old.txt new.txt.
+//
+// Small-message throughput is bimodal for every implementation: while the
+// receiver keeps up, each message wakes it (a netpoller or I/O-thread
+// wake-up per message); once it falls behind, it drains many messages per
+// read and the rate jumps. Which mode a run settles in depends on
+// scheduling, so expect wide intervals there and compare medians over many
+// passes.
 //
 // The absolute numbers depend on the machine; the ratios are the point,
 // and they also move with the number of cores, since libzmq runs an I/O
