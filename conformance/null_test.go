@@ -721,3 +721,93 @@ func nullCannotSend(t *testing.T, s *zmq.Socket) {
 		t.Errorf("libzmq PUSH send after the refusal: %v; want EAGAIN (no peer)", err)
 	}
 }
+
+// ---------------------------------------------------------------------------
+// long subscriptions
+
+// TestNullLongSubscription: a topic of 250 bytes makes a SUBSCRIBE body of
+// 260 bytes, which needs an 8-byte size. Ours is right and libzmq's PUB
+// honours it. libzmq 4.3.4's own SUB gets it wrong (libzmq issue #4564,
+// libzmq-behaviour.md §2.5): it writes the 8-byte size without the LONG
+// flag, so any strict peer, ours included, reads garbage from there on.
+func TestNullLongSubscription(t *testing.T) {
+	topic := strings.Repeat("T", 250)
+	t.Run("our-SUB-libzmq-PUB", func(t *testing.T) {
+		t.Parallel()
+		lib := newCurveLib(t)
+		s := nullSocket(t, lib, zmq.PUB, "")
+		c := nullConnect(t, lib, s, nullConfig(zmtp.SUB, ""))
+		c.subscribe(t, topic)
+		ours := nullSplit(t, c.rec.Transcript().Stream(transcript.Ours))
+		if f := ours[len(ours)-1]; f.flags != zmtp.FlagCommand || !f.long || string(f.body) != "\x09SUBSCRIBE"+topic {
+			t.Fatalf("our SUBSCRIBE: flags %02x, long %v, body %q", byte(f.flags), f.long, f.body)
+		}
+		read, _ := nullPublish(t, s, c, topic, "T", topic)
+		if len(read) != 1 {
+			t.Fatalf("our SUB read %s before the subscribed topic", curveShort(read[0]))
+		}
+	})
+	t.Run("libzmq-SUB-our-PUB/libzmq-bug-4564", func(t *testing.T) {
+		t.Parallel()
+		lib := newCurveLib(t)
+		s := nullSocket(t, lib, zmq.SUB, "")
+		curveCheck(t, s.SetSubscribe(topic))
+		c := nullListen(t, lib, s, nullConfig(zmtp.PUB, ""))
+		// libzmq's frame: flags 04 (no LONG), then an 8-byte size 260;
+		// read as a short frame, that is an empty command (dropped, as
+		// libzmq drops malformed commands), then empty data frames.
+		c.expect(t, []byte{})
+		stream := c.rec.Transcript().Stream(transcript.Peer)
+		ready := nullSplit(t, stream)[0]
+		at := zmtp.GreetingSize + 2 + len(ready.body)
+		want := append([]byte("\x04\x00\x00\x00\x00\x00\x00\x01\x04\x09SUBSCRIBE"), topic[:8]...)
+		if len(stream) < at+len(want) || !bytes.Equal(stream[at:at+len(want)], want) {
+			t.Fatalf("libzmq's SUBSCRIBE frame starts %x; want %x (4.3.4's bug)", stream[at:min(len(stream), at+len(want))], want)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// message size limits
+
+// TestNullMaxMessageSize: our MaxMessageSize and libzmq's ZMQ_MAXMSGSIZE
+// bound every frame after the handshake, each on the frame's header.
+func TestNullMaxMessageSize(t *testing.T) {
+	t.Run("our-PULL-limit-libzmq-PUSH", func(t *testing.T) {
+		t.Parallel()
+		lib := newCurveLib(t)
+		s := nullSocket(t, lib, zmq.PUSH, "")
+		cfg := nullConfig(zmtp.PULL, "")
+		cfg.MaxMessageSize = 300
+		c := nullListen(t, lib, s, cfg)
+		ok := nullMsg("small", strings.Repeat("x", 300))
+		nullSend(t, s, ok...)
+		nullSend(t, s, nullMsg("big", strings.Repeat("y", 301))...)
+		c.expect(t, ok...)
+		_, err := c.tryRead(nullWait)
+		var fe *zmtp.FrameTooLargeError
+		if !errors.As(err, &fe) || !errors.Is(err, zmtp.ErrFrameTooLarge) {
+			t.Fatalf("our read of a 301-byte frame with MaxMessageSize 300: %v; want a *zmtp.FrameTooLargeError", err)
+		}
+	})
+	t.Run("our-PUSH-libzmq-PULL-limit", func(t *testing.T) {
+		t.Parallel()
+		lib := newCurveLib(t)
+		s := nullSocket(t, lib, zmq.PULL, "")
+		curveCheck(t, s.SetMaxmsgsize(300))
+		mon := lib.monitor(s, zmq.EVENT_ALL)
+		c := nullConnect(t, lib, s, nullConfig(zmtp.PUSH, ""))
+		ok := nullMsg("small", strings.Repeat("x", 300))
+		c.write(t, ok...)
+		nullSame(t, "libzmq PULL received", nullRecv(t, s), ok)
+		c.write(t, nullMsg("big", strings.Repeat("y", 301))...)
+		// libzmq drops the connection: our next read sees it close.
+		if _, err := c.tryRead(nullWait); !nullIsClosed(err) {
+			t.Fatalf("our read after libzmq's limit: %v; want the connection closed by libzmq", err)
+		}
+		if _, seen, found := mon.waitFor(zmq.EVENT_DISCONNECTED, nullWait); !found {
+			t.Fatalf("libzmq events: %v; want DISCONNECTED", seen)
+		}
+		curveExpectNothing(t, s, 50*time.Millisecond)
+	})
+}

@@ -135,8 +135,10 @@ func TestNullZMTP30Peer(t *testing.T) {
 		nullSame(t, "our SUB read", msg, nullMsg("A-1"))
 	})
 
-	// PING and PONG are not gated on the version, as in libzmq: a 3.0 peer's
-	// PING is answered, and our heartbeats go to it.
+	// PING and PONG are not gated on the version, as in libzmq
+	// (libzmq-behaviour.md §2.5): a 3.0 peer's PING is answered, and our
+	// heartbeats go to it. (docs/design.md says "no PING" for 3.0 peers;
+	// the code, like libzmq, sends them.)
 	t.Run("raw-3.0-DEALER-heartbeats-with-our-ROUTER", func(t *testing.T) {
 		t.Parallel()
 		cfg := nullConfig(zmtp.ROUTER, "")
