@@ -33,7 +33,7 @@ type nullPatternCase struct {
 
 var nullPatternCases = []nullPatternCase{
 	{"our-DEALER-libzmq-ROUTER", nullDealerRouter},
-	{"our-DEALER-libzmq-ROUTER/no-routing-ids", nullDealerRouterAnonymous},
+	{"our-DEALER-libzmq-ROUTER-no-routing-ids", nullDealerRouterAnonymous},
 	{"our-ROUTER-libzmq-DEALER", nullRouterDealer},
 	{"our-REQ-libzmq-REP", nullReqRep},
 	{"our-REP-libzmq-REQ", nullRepReq},
@@ -81,14 +81,19 @@ func nullStr(s string) *string { return &s }
 // first frame, and the one it routes replies by.
 func nullDealerRouter(t *testing.T, lib *curveLib, d nullDir) {
 	s := nullSocket(t, lib, zmq.ROUTER, "LIB-ROUTER")
-	c := d.open(t, lib, s, nullConfig(zmtp.DEALER, "GO-DEALER"))
+	cfg := nullConfig(zmtp.DEALER, "GO-DEALER")
+	cfg.Metadata = zmtp.Metadata{{Name: "X-Hello", Value: []byte("world")}}
+	c := d.open(t, lib, s, cfg)
 	nullCheckState(t, c, zmtp.ROUTER, []byte("LIB-ROUTER"))
 
 	msg := nullSized("to-router", 'a')
 	c.write(t, msg...)
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
+	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity", "X-Hello", "Peer-Address")
 	nullSame(t, "libzmq ROUTER received", got, nullCat(nullMsg("GO-DEALER"), msg...))
 	nullCheckLibMeta(t, md, "DEALER", nullStr("GO-DEALER"))
+	if md["X-Hello"] != "world" || md["Peer-Address"] != "127.0.0.1" {
+		t.Errorf("libzmq's zmq_msg_gets: X-Hello %q, Peer-Address %q; want world, 127.0.0.1", md["X-Hello"], md["Peer-Address"])
+	}
 
 	reply := nullSized("to-dealer", 'x')
 	nullSend(t, s, nullCat(nullMsg("GO-DEALER"), reply...)...)
@@ -747,7 +752,7 @@ func TestNullLongSubscription(t *testing.T) {
 			t.Fatalf("our SUB read %s before the subscribed topic", curveShort(read[0]))
 		}
 	})
-	t.Run("libzmq-SUB-our-PUB/libzmq-bug-4564", func(t *testing.T) {
+	t.Run("libzmq-SUB-our-PUB-libzmq-bug-4564", func(t *testing.T) {
 		t.Parallel()
 		lib := newCurveLib(t)
 		s := nullSocket(t, lib, zmq.SUB, "")
