@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The README's main job: a CURVE server with an in-process ZAP authenticator
-# over a client-certificate directory, on loopback, and its clients: an
-# allowed one exchanges messages (the server shows its User-Id), an unknown
-# one is refused with ZAP 400. Needs only Go. Run from anywhere: make demo.
+# make demo: zmtpcat, netcat for ZMTP, on loopback, in three acts:
+#   1. NULL REQ/REP over tcp: an echo server and a client.
+#   2. NULL PUB/SUB: a subscriber sees only the topic it subscribed to.
+#   3. CURVE with a ZAP authenticator over a client-certificate directory:
+#      an allowed client talks, an unknown one is refused with ZAP 400,
+#      and a removed certificate takes effect on the next handshake.
+# Each act is a function; add one by writing it and listing it at the end.
+# Needs only Go. Run from anywhere; finishes in a few seconds.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -10,67 +14,137 @@ GO=${GO:-go}
 work=$(mktemp -d)
 pids=()
 cleanup() {
+	exec 3>&-
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-say() { printf '\n== %s\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-
-# free_port prints a TCP port nobody listens on.
-free_port() {
-	"$GO" run ./scripts/freeport 2>/dev/null || echo $((20000 + RANDOM % 20000))
+say() { printf '\n== %s ==\n' "$*"; }
+show() { printf '$ %s\n' "$*"; }
+fail() {
+	echo "demo: $*" >&2
+	exit 1
 }
 
-say "building zmtpcat and curvekeygen"
-"$GO" build -o "$work/bin/" ./cmd/zmtpcat ./cmd/curvekeygen
-export PATH="$work/bin:$PATH"
-cd "$work"
+# serve NAME ARGS...: starts `zmtpcat -bind ARGS` in the background, its
+# stdin from NAME.in (default /dev/null), stdout and stderr into NAME.out
+# and NAME.err; waits until it listens and sets ep to its endpoint and
+# server to its process id. Give it
+# port 0: the system picks a free port and zmtpcat says which.
+serve() {
+	local name=$1
+	shift
+	local in=/dev/null
+	[ -e "$name.in" ] && in=$name.in
+	show "zmtpcat -bind $*"
+	zmtpcat -bind "$@" <"$in" >"$name.out" 2>"$name.err" 3>&- &
+	server=$!
+	pids+=("$server")
+	ep=
+	for _ in $(seq 200); do
+		ep=$(sed -n 's/^zmtpcat: listening on //p' "$name.err")
+		[ -n "$ep" ] && break
+		kill -0 "$server" 2>/dev/null || fail "$name did not start: $(cat "$name.err")"
+		sleep 0.02
+	done
+	[ -n "$ep" ] || fail "$name did not start listening"
+	echo "(listening on $ep)"
+}
 
-say "certificates: one for the server, one for alice (allowed), one for mallory (not)"
-run curvekeygen -cert server -dir certs -meta name=demo-server
-run curvekeygen -cert alice -dir alice -meta name=alice -meta email=alice@example.invalid
-run curvekeygen -cert mallory -dir mallory -meta name=mallory
-run mkdir clients
-run cp alice/alice.key clients/
-echo "clients/ holds the public certificates the server accepts: $(ls clients)"
+build() {
+	say "building zmtpcat and curvekeygen"
+	"$GO" build -o "$work/bin/" ./cmd/zmtpcat ./cmd/curvekeygen
+	export PATH="$work/bin:$PATH"
+	cd "$work"
+}
 
-port=$(cd - >/dev/null && free_port)
-ep="tcp://127.0.0.1:$port"
-say "a CURVE server (ROUTER, echo) on $ep, asking ZAP about every client key"
-printf '$ %s\n' "zmtpcat -bind -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients $ep"
-zmtpcat -bind -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients "$ep" \
-	>server.out 2>server.err </dev/null &
-pids+=($!)
-for _ in $(seq 100); do grep -q 'listening on' server.err 2>/dev/null && break; sleep 0.05; done
+null_reqrep() {
+	say "NULL REQ/REP over tcp"
+	echo "An echo server (REP) answers each request with the request itself."
+	serve rep -type REP -echo tcp://127.0.0.1:0
+	printf 'hello\nmultipart\tmessage\ncheerio\n' >req.in
+	echo "A REQ client sends three requests, one per line (a TAB separates frames), and waits for three replies:"
+	show "zmtpcat -type REQ -n 3 $ep < req.in"
+	zmtpcat -type REQ -n 3 "$ep" <req.in
+	echo "What the server printed (the REQ envelope stripped):"
+	cat rep.out
+	echo "Its log, one line per connection:"
+	cat rep.err
+}
 
-say "alice connects with her certificate and the server's public key; three messages go round"
-printf 'hello from alice\nmultipart\tmessage\tparts\nthe end\n' >alice.in
-printf '$ %s\n' "zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 $ep < alice.in"
-zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 "$ep" <alice.in
+null_pubsub() {
+	say "NULL PUB/SUB with a subscription filter"
+	echo "A publisher (PUB) sends sport.* and weather.* lines; the subscriber wants weather. only."
+	mkfifo pub.in
+	exec 3<>pub.in # the publisher's stdin: we write its lines on fd 3
+	serve pub -type PUB tcp://127.0.0.1:0
+	local pub=$server
+	show "zmtpcat -type SUB -subscribe weather. -n 3 $ep"
+	zmtpcat -type SUB -subscribe weather. -n 3 "$ep" >sub.out 2>sub.err 3>&- &
+	local sub=$!
+	pids+=("$sub")
+	# A subscription reaches the publisher a moment after the connection:
+	# publish until the subscriber has its three messages.
+	local i=0
+	while kill -0 "$sub" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le 250 ] || fail "the subscriber got nothing: $(cat sub.err)"
+		printf 'sport.%d\tgoal!\nweather.%d\tsunny\n' "$i" "$i" >&3
+		sleep 0.02
+	done
+	wait "$sub" || fail "the subscriber failed: $(cat sub.err)"
+	echo "The subscriber printed (no sport):"
+	cat sub.out
+	grep -q sport sub.out && fail "the filter let sport through"
+	exec 3>&- # the end of the publisher's stdin: it sends what is queued and exits 0
+	wait "$pub" || fail "the publisher failed: $(cat pub.err)"
+}
 
-say "mallory's key is not in clients/: ZAP answers 400 and the server sends ERROR"
-printf '$ %s\n' "echo hi | zmtpcat -mechanism curve -cert mallory/mallory.key_secret -server-key certs/server.key -n 1 $ep"
-if echo hi | zmtpcat -mechanism curve -cert mallory/mallory.key_secret -server-key certs/server.key -n 1 "$ep"; then
-	echo "demo: mallory was let in" >&2
-	exit 1
-fi
+curve_zap() {
+	say "CURVE with a ZAP authenticator over a certificate directory"
+	echo "Certificates: one for the server, one for alice (allowed), one for mallory (not)."
+	show "curvekeygen -cert server -dir certs -meta name=demo-server"
+	curvekeygen -cert server -dir certs -meta name=demo-server
+	show "curvekeygen -cert alice -dir alice -meta name=alice -meta email=alice@example.invalid"
+	curvekeygen -cert alice -dir alice -meta name=alice -meta email=alice@example.invalid
+	show "curvekeygen -cert mallory -dir mallory -meta name=mallory"
+	curvekeygen -cert mallory -dir mallory -meta name=mallory
+	mkdir clients
+	cp alice/alice.key clients/
+	echo "clients/ holds the public certificates the server accepts: $(ls clients)"
 
-say "alice's certificate is removed; the directory is re-read on the next handshake"
-run rm clients/alice.key
-printf '$ %s\n' "echo hi | zmtpcat -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 1 $ep"
-if echo hi | zmtpcat -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 1 "$ep" 2>alice2.err; then
-	echo "demo: a removed certificate still let alice in" >&2
-	exit 1
-fi
-cat alice2.err
+	echo "A CURVE server (ROUTER, echo) asks ZAP about every client key:"
+	serve curve -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients tcp://127.0.0.1:0
 
-sleep 0.2
-say "what the server printed (a ROUTER: the first frame is the client's routing id)"
-cat server.out
-say "the server's log: alice's User-Id (her key in Z85), mallory's refusal"
-cat server.err
+	echo "alice connects with her certificate and the server's public key; three messages go round:"
+	printf 'hello from alice\nmultipart\tmessage\tparts\nthe end\n' >alice.in
+	show "zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 $ep < alice.in"
+	zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 "$ep" <alice.in
 
+	echo "mallory's key is not in clients/: ZAP answers 400 and the server sends ERROR (exit status 1):"
+	show "echo hi | zmtpcat -mechanism curve -cert mallory/mallory.key_secret -server-key certs/server.key -n 1 $ep"
+	if echo hi | zmtpcat -mechanism curve -cert mallory/mallory.key_secret -server-key certs/server.key -n 1 "$ep"; then
+		fail "mallory was let in"
+	fi
+
+	echo "alice's certificate is removed; the directory is read again on the next handshake:"
+	show "rm clients/alice.key"
+	rm clients/alice.key
+	show "echo hi | zmtpcat -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 1 $ep"
+	if echo hi | zmtpcat -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 1 "$ep"; then
+		fail "a removed certificate still let alice in"
+	fi
+
+	echo "What the server printed (a ROUTER: the first frame is the client's routing id):"
+	cat curve.out
+	echo "Its log: alice's User-Id (her key in Z85), the refusals:"
+	cat curve.err
+}
+
+build
+null_reqrep
+null_pubsub
+curve_zap
 say "demo done"

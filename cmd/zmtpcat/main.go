@@ -1,7 +1,7 @@
 // Command zmtpcat is netcat for ZMTP: it connects to, or listens on, a ZMTP
-// endpoint and carries messages between the peer and standard input and
-// output, under the NULL, PLAIN or CURVE mechanism, with an in-process ZAP
-// authenticator when it serves.
+// 3.x endpoint and carries messages between its peers and standard input
+// and output, under the NULL, PLAIN or CURVE mechanism, with an in-process
+// ZAP authenticator when it serves.
 //
 // Usage:
 //
@@ -9,19 +9,35 @@
 //
 // ENDPOINT is tcp://HOST:PORT or ipc:///PATH. Each line of standard input is
 // one message, its frames separated by a TAB; each message received is
-// printed as one line the same way (-hex: frames in hex). REQ adds and REP
-// strips the empty delimiter frame. ROUTER prints the peer's routing id as
-// the first frame and routes what it sends by its first frame. The outcome
-// of each handshake goes to standard error. Exit status: 0 on success, 1 when
-// a connection or handshake fails, 2 for a usage error.
+// printed as one line the same way. A byte that would break a line (a
+// control byte, and the backslash itself) is printed as \xNN, and \xNN in
+// input stands for that byte; with -hex every frame is in hex instead.
+//
+// The socket type (-type) decides the envelopes and the routing: REQ adds
+// the empty delimiter frame to what it sends and strips it from what it
+// receives; REP strips the envelope from a request and puts it back on the
+// reply (the -echo, or the next stdin line); ROUTER prints the peer's
+// routing id as the first frame and sends each line to the peer whose
+// routing id is its first frame; PUB sends each line only to the peers
+// whose subscriptions match its first frame; DEALER, PUSH and REQ take turns
+// among their peers. With -bind, connections are accepted and shaken hands
+// with concurrently, so a silent or slow peer never delays another.
+//
+// The outcome of each handshake (mechanism, peer socket type, peer user-id,
+// peer address) goes to standard error, one line per connection. Exit
+// status: 0 on success, 1 when the connection or its handshake fails, 2 for
+// a usage error.
 //
 // Examples:
 //
 //	zmtpcat -bind -type REP -echo tcp://127.0.0.1:5555
 //	echo hello | zmtpcat -type REQ -n 1 tcp://127.0.0.1:5555
 //
-//	zmtpcat -bind -type PUB tcp://*:5556 < feed.txt
+//	zmtpcat -bind -type PUB tcp://*:5556            # type lines to publish them
 //	zmtpcat -type SUB -subscribe weather. tcp://127.0.0.1:5556
+//
+//	zmtpcat -bind -type ROUTER ipc:///tmp/router.sock
+//	printf 'a\tb\n' | zmtpcat -identity C1 -n 1 ipc:///tmp/router.sock
 //
 //	curvekeygen -cert server -dir certs; curvekeygen -cert client -dir clients
 //	zmtpcat -bind -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients tcp://127.0.0.1:5557
@@ -32,7 +48,175 @@
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/zmtpsec/zmtpsec/transport"
+	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// usage is the help text; it lists every flag (a test checks that).
+const usage = `usage: zmtpcat [flags] ENDPOINT
+
+Connects to (with -bind: listens on) ENDPOINT, tcp://HOST:PORT or ipc:///PATH.
+Each stdin line is one message, frames separated by a TAB; each message
+received is printed as one line the same way. Bytes that would break a line
+are printed as \xNN, and \xNN in input is that byte.
+
+Socket:
+  -bind                 listen and serve every connection, concurrently
+  -type TYPE            our socket type: PAIR DEALER ROUTER REQ REP PUB SUB
+                        XPUB XSUB PUSH PULL (default DEALER)
+  -identity ID          our routing id (sent by REQ, DEALER and ROUTER)
+  -subscribe TOPIC      SUB, XSUB: subscribe to TOPIC; repeatable
+                        (default: everything)
+  -handshake-timeout D  bound on each handshake (default 30s)
+
+Messages:
+  -n N                  exit 0 after receiving N messages
+  -echo                 send every message received back to the connection
+                        it came from (REP: as the reply)
+  -hex                  frames in hex, in and out
+
+Security (default NULL):
+  -mechanism M          null, plain or curve
+  -domain D             ZAP domain; NULL asks ZAP only when it is set
+  -allow ADDR           ZAP: accept only peers from ADDR (IP or CIDR;
+                        repeatable)
+  -deny ADDR            ZAP: refuse peers from ADDR (IP or CIDR; repeatable)
+  -plain-user NAME      PLAIN client: user name
+  -plain-password PW    PLAIN client: password
+  -plain-server         be the PLAIN server
+  -passwords FILE       PLAIN server: name=password lines, re-read when changed
+  -curve-server         be the CURVE server
+  -cert FILE            our CURVE secret certificate (a client without one
+                        uses a fresh key pair)
+  -server-key KEY       CURVE client: the server's public key, a certificate
+                        file or 40 Z85 characters
+  -client-certs DIR     CURVE server: accept the clients whose public
+                        certificates are in DIR, re-read on every handshake
+  -allow-any            CURVE server: accept any client key
+
+Routing: REQ adds and REP strips the empty delimiter frame; ROUTER prints
+the peer's routing id as the first frame and sends each line to the peer
+whose routing id is the line's first frame; PUB sends each line to the peers
+whose subscriptions match its first frame, and drops it when none does;
+DEALER, PUSH and REQ take turns among their peers and wait for one.
+
+At the end of stdin, zmtpcat sends what is queued and exits 0, unless -n is
+still waiting for messages or it is an echo server (-bind -echo), which
+serve on. When connecting, it also ends with its connection: 0 if the peer
+closed it and -n is not waiting, 1 otherwise.
+
+Exit status: 0 success, 1 connection or handshake failure, 2 usage error.
+`
+
+// options is the parsed command line.
+type options struct {
+	endpoint         string
+	bind             bool
+	socketType       zmtp.SocketType
+	identity         string
+	subscribe        []string
+	handshakeTimeout time.Duration
+	n                int
+	echo             bool
+	hex              bool
+	security
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// socketTypes are the types -type takes.
+var socketTypes = []zmtp.SocketType{zmtp.PAIR, zmtp.DEALER, zmtp.ROUTER, zmtp.REQ, zmtp.REP,
+	zmtp.PUB, zmtp.SUB, zmtp.XPUB, zmtp.XSUB, zmtp.PUSH, zmtp.PULL}
+
+// errUsage is wrapped by every error that exits with status 2; errFlags is
+// one the flag package has already reported.
+var (
+	errUsage = errors.New("usage")
+	errFlags = fmt.Errorf("%w: bad flags", errUsage)
+)
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// newFlagSet defines every flag, storing into o.
+func newFlagSet(o *options, typ *string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("zmtpcat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.BoolVar(&o.bind, "bind", false, "")
+	fs.StringVar(typ, "type", "DEALER", "")
+	fs.StringVar(&o.identity, "identity", "", "")
+	fs.Var((*listFlag)(&o.subscribe), "subscribe", "")
+	fs.DurationVar(&o.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout, "")
+	fs.IntVar(&o.n, "n", 0, "")
+	fs.BoolVar(&o.echo, "echo", false, "")
+	fs.BoolVar(&o.hex, "hex", false, "")
+	o.security.define(fs)
+	return fs
+}
+
+// parseFlags parses args. A returned error wraps errUsage, or is
+// flag.ErrHelp after -h.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	var typ string
+	fs := newFlagSet(o, &typ, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errFlags
+	}
+	if fs.NArg() != 1 {
+		return nil, usageErr("want one ENDPOINT after the flags, got %d arguments", fs.NArg())
+	}
+	o.endpoint = fs.Arg(0)
+	if _, _, err := transport.ParseEndpoint(o.endpoint); err != nil {
+		return nil, usageErr("%v", err)
+	}
+	o.socketType = zmtp.SocketType(strings.ToUpper(typ))
+	known := false
+	for _, t := range socketTypes {
+		known = known || t == o.socketType
+	}
+	switch {
+	case !known:
+		return nil, usageErr("unknown socket type %q", typ)
+	case len(o.subscribe) > 0 && o.socketType != zmtp.SUB && o.socketType != zmtp.XSUB:
+		return nil, usageErr("-subscribe is for SUB and XSUB sockets")
+	case o.echo && !canSend(o.socketType):
+		return nil, usageErr("-echo: a %s socket does not send", o.socketType)
+	case o.echo && !canReceive(o.socketType):
+		return nil, usageErr("-echo: a %s socket does not receive", o.socketType)
+	case o.n < 0:
+		return nil, usageErr("-n must not be negative")
+	case o.n > 0 && !canReceive(o.socketType):
+		return nil, usageErr("-n: a %s socket does not receive", o.socketType)
+	case len(o.identity) > 255:
+		return nil, usageErr("-identity is at most 255 bytes")
+	}
+	if err := o.security.check(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// canSend and canReceive say which socket types send or receive messages
+// (the subscriptions a SUB sends and a PUB receives are not messages).
+func canSend(t zmtp.SocketType) bool    { return t != zmtp.SUB && t != zmtp.PULL }
+func canReceive(t zmtp.SocketType) bool { return t != zmtp.PUB && t != zmtp.PUSH }

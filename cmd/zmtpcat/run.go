@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/transport"
@@ -23,23 +22,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // runUntil is run that also ends, with status 0, when stop is closed.
 func runUntil(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		if err != errFlags {
-			fmt.Fprintln(stderr, "zmtpcat:", err)
+			fmt.Fprintf(stderr, "zmtpcat: %v\n(zmtpcat -h lists the flags)\n", err)
 		}
 		return 2
 	}
-	cfg, err := config(o)
-	if err != nil {
+	cfg := &transport.Config{
+		SocketType:       o.socketType,
+		Identity:         []byte(o.identity),
+		HandshakeTimeout: o.handshakeTimeout,
+	}
+	if err := o.security.apply(cfg); err != nil {
 		fmt.Fprintln(stderr, "zmtpcat:", err)
-		if errors.Is(err, errUsage) {
-			return 2
-		}
 		return 1
 	}
-	a := &app{o: o, cfg: cfg, stdout: stdout, stderr: stderr, done: make(chan int, 1)}
+	a := newApp(o, cfg, stdout, stderr)
+	defer a.cancel()
 	if stop != nil {
-		go func() { <-stop; a.finish(0) }()
+		go func() {
+			select {
+			case <-stop:
+				a.finish(0)
+			case <-a.done:
+			}
+		}()
 	}
 	if o.bind {
 		return a.serve(stdin)
@@ -47,36 +57,69 @@ func runUntil(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-c
 	return a.connect(stdin)
 }
 
+// exitLinger bounds how long an exit after -n waits for the messages still
+// queued (an -echo of the last message) to go out.
+const exitLinger = 2 * time.Second
+
 // app is one run of zmtpcat.
 type app struct {
-	o              *options
-	cfg            *transport.Config
-	outMu          sync.Mutex // serialises lines on stdout and stderr
+	o   *options
+	cfg *transport.Config
+
+	outMu          sync.Mutex // one line at a time on stdout and stderr
 	stdout, stderr io.Writer
-	received       atomic.Int64
-	done           chan int // the exit status, once decided
-	doneOnce       sync.Once
+	line           []byte // under outMu
+	received       int    // messages printed, under outMu
 
-	peersMu sync.Mutex
-	peers   []*peer
-	next    int      // round robin
-	lastReq *request // REP: the request a stdin line answers
+	ctx      context.Context // cancelled at exit; bounds handshakes
+	cancel   context.CancelFunc
+	done     chan struct{} // closed by finish
+	code     int           // the exit status, set by finish
+	doneOnce sync.Once
+
+	mu       sync.Mutex
+	changed  *sync.Cond                 // on mu: peers, requests or closing changed
+	closing  bool                       // shutting down: no new connections
+	conns    map[*transport.Conn]string // every open connection, shaken hands or not
+	peers    []*peer                    // connections whose handshake succeeded
+	next     int                        // round robin position in peers
+	lastID   uint32                     // ROUTER: the last routing id made up
+	requests []request                  // REP: requests to answer from stdin, oldest first
+
+	registered     chan struct{} // closed when the first peer is registered
+	registeredOnce sync.Once
+
+	ownSubs subscriptions // SUB: our subscriptions, to filter what arrives
+	wg      sync.WaitGroup
 }
 
-// peer is one handshaken connection.
-type peer struct {
-	c    *transport.Conn
-	id   []byte // the peer's routing id (Identity), for ROUTER
-	subs subscriptions
+func newApp(o *options, cfg *transport.Config, stdout, stderr io.Writer) *app {
+	a := &app{o: o, cfg: cfg, stdout: stdout, stderr: stderr,
+		done: make(chan struct{}), registered: make(chan struct{}), conns: map[*transport.Conn]string{}}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.changed = sync.NewCond(&a.mu)
+	for _, t := range a.topics() {
+		a.ownSubs.add(t)
+	}
+	return a
 }
 
-// request is a REP's pending request: the envelope to put back on the reply.
-type request struct {
-	p        *peer
-	envelope [][]byte
+// finish decides the exit status; the first call wins.
+func (a *app) finish(code int) {
+	a.doneOnce.Do(func() {
+		a.code = code
+		close(a.done)
+	})
 }
 
-func (a *app) finish(code int) { a.doneOnce.Do(func() { a.done <- code }) }
+func (a *app) finished() bool {
+	select {
+	case <-a.done:
+		return true
+	default:
+		return false
+	}
+}
 
 func (a *app) logf(format string, args ...any) {
 	a.outMu.Lock()
@@ -84,265 +127,146 @@ func (a *app) logf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "zmtpcat: "+format+"\n", args...)
 }
 
-// outcome prints the result of a handshake.
-func (a *app) outcome(what string, c *transport.Conn) {
-	st := c.ConnectionState()
-	a.logf("%s %s: mechanism %s, peer type %s, peer user-id %q, peer address %s",
-		what, c.RemoteAddr(), st.Mechanism, orNone(string(st.PeerSocketType)), st.UserID, orNone(st.PeerAddress))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
-
-// connect dials the endpoint and runs until -n messages, stdin EOF or a
-// failure.
+// connect dials the endpoint and serves the one connection until -n
+// messages, the end of stdin, or the end of the connection: status 0 if
+// the peer closed it while -n was not waiting, else 1.
 func (a *app) connect(stdin io.Reader) int {
-	ctx := context.Background()
-	c, err := transport.DialContext(ctx, a.o.endpoint, a.cfg)
+	c, err := transport.DialContext(a.ctx, a.o.endpoint, a.cfg)
 	if err != nil {
-		a.logf("%v", err)
+		a.logf("%s: %v", a.o.endpoint, err)
 		return 1
 	}
-	defer c.Close()
-	a.outcome("connected to", c)
-	p := &peer{c: c, id: c.ConnectionState().PeerIdentity}
-	a.peers = []*peer{p}
-	if err := a.subscribe(c); err != nil {
-		a.logf("%v", err)
+	if !a.track(c, a.o.endpoint) {
 		return 1
 	}
-	go func() {
-		err := a.readLoop(p)
-		if a.o.n > 0 && a.received.Load() >= int64(a.o.n) {
+	a.wg.Go(func() {
+		defer a.untrack(c)
+		err := a.servePeer(c, "connected to")
+		if a.finished() || a.nReached() {
 			return
 		}
-		a.logf("connection lost: %v", err)
-		a.finish(1)
-	}()
-	go a.stdinLoop(stdin)
-	return <-a.done
-}
-
-// subscribe sends the -subscribe topics (everything by default).
-func (a *app) subscribe(c *transport.Conn) error {
-	if a.o.socketType != zmtp.SUB && a.o.socketType != zmtp.XSUB {
-		return nil
-	}
-	topics := a.o.subscribe
-	if len(topics) == 0 {
-		topics = []string{""}
-	}
-	for _, t := range topics {
-		if err := c.Subscribe([]byte(t)); err != nil {
-			return err
+		a.logf("%s: %v", a.o.endpoint, err)
+		if errors.Is(err, errPeerClosed) && a.o.n == 0 {
+			a.finish(0) // as netcat: the peer hung up, nothing was wrong
+			return
 		}
-	}
-	return nil
+		a.finish(1)
+	})
+	go func() {
+		// Lines go out once the peer is registered, so that none is
+		// dropped for want of a peer.
+		select {
+		case <-a.registered:
+			a.stdinLoop(stdin)
+		case <-a.done:
+		}
+	}()
+	<-a.done
+	a.shutdown()
+	return a.code
 }
 
-// serve listens and serves connections concurrently: each handshakes in its
-// own goroutine, so a silent or slow peer never delays another.
+// serve listens and serves every connection in goroutines of its own, so
+// that a peer that is silent or slow, in its handshake or after, never
+// delays another.
 func (a *app) serve(stdin io.Reader) int {
 	l, err := transport.Listen(a.o.endpoint, a.cfg)
 	if err != nil {
-		a.logf("%v", err)
+		a.logf("%s: %v", a.o.endpoint, err)
 		return 1
 	}
-	defer l.Close()
 	a.logf("listening on %s", l.Endpoint())
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
+	a.wg.Go(func() { a.acceptLoop(l) })
+	go a.stdinLoop(stdin)
+	<-a.done
+	l.Close()
+	a.shutdown()
+	return a.code
+}
+
+func (a *app) acceptLoop(l *transport.Listener) {
+	for {
+		c, err := l.Accept()
+		if a.finished() {
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
 				a.logf("accept: %v", err)
 				a.finish(1)
 				return
 			}
-			go a.servePeer(c)
-		}
-	}()
-	go a.stdinLoop(stdin)
-	code := <-a.done
-	a.peersMu.Lock()
-	for _, p := range a.peers {
-		p.c.Close()
-	}
-	a.peersMu.Unlock()
-	return code
-}
-
-func (a *app) servePeer(c *transport.Conn) {
-	defer c.Close()
-	if err := c.Handshake(); err != nil {
-		a.logf("%s: %v", c.RemoteAddr(), err)
-		return
-	}
-	a.outcome("accepted", c)
-	p := &peer{c: c, id: c.ConnectionState().PeerIdentity}
-	a.peersMu.Lock()
-	a.peers = append(a.peers, p)
-	a.peersMu.Unlock()
-	err := a.readLoop(p)
-	a.peersMu.Lock()
-	for i, q := range a.peers {
-		if q == p {
-			a.peers = append(a.peers[:i], a.peers[i+1:]...)
-			break
-		}
-	}
-	a.peersMu.Unlock()
-	if !errors.Is(err, io.EOF) {
-		a.logf("%s: %v", c.RemoteAddr(), err)
-	}
-}
-
-// readLoop prints what p sends until its connection ends.
-func (a *app) readLoop(p *peer) error {
-	var msg [][]byte
-	var line []byte
-	for {
-		var err error
-		if msg, err = p.c.ReadMessage(msg); err != nil {
-			return err
-		}
-		if a.o.socketType == zmtp.PUB || a.o.socketType == zmtp.XPUB {
-			if p.subs.apply(msg) && a.o.socketType == zmtp.PUB {
-				continue
-			}
-		}
-		body := msg
-		var envelope [][]byte
-		switch a.o.socketType {
-		case zmtp.REQ:
-			if len(body) > 0 && len(body[0]) == 0 {
-				body = body[1:]
-			}
-		case zmtp.REP:
-			for i, f := range body {
-				if len(f) == 0 {
-					envelope = clone(body[:i+1])
-					body = body[i+1:]
-					break
-				}
-			}
-			a.peersMu.Lock()
-			a.lastReq = &request{p: p, envelope: envelope}
-			a.peersMu.Unlock()
-		}
-		printed := body
-		if a.o.socketType == zmtp.ROUTER {
-			printed = append([][]byte{p.id}, body...)
-		}
-		a.outMu.Lock()
-		line = appendLine(line[:0], printed, a.o.hex)
-		a.stdout.Write(line)
-		a.outMu.Unlock()
-		if a.o.echo {
-			reply := body
-			if a.o.socketType == zmtp.REP {
-				reply = append(envelope, body...)
-			} else if a.o.socketType == zmtp.REQ {
-				reply = append([][]byte{{}}, body...)
-			}
-			if err := p.c.WriteMessage(reply); err != nil {
-				return err
-			}
-		}
-		if n := a.received.Add(1); a.o.n > 0 && n >= int64(a.o.n) {
-			a.finish(0)
-		}
-	}
-}
-
-func clone(msg [][]byte) [][]byte {
-	c := make([][]byte, len(msg))
-	for i, f := range msg {
-		c[i] = append([]byte{}, f...)
-	}
-	return c
-}
-
-// stdinLoop sends each input line. At EOF it ends the run with status 0,
-// unless -n is still waiting for messages or a server echoes (-bind -echo
-// serves until it is stopped or -n is reached).
-func (a *app) stdinLoop(stdin io.Reader) {
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for sc.Scan() {
-		msg, err := parseLine(sc.Bytes(), a.o.hex)
-		if err != nil {
-			a.logf("input: %v", err)
+			a.logf("accept: %v", err) // out of descriptors, say: wait, then go on
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		if err := a.send(msg); err != nil {
-			a.logf("send: %v", err)
-			a.finish(1)
+		name := c.RemoteAddr().String()
+		if name == "" || name == "@" {
+			name = "ipc peer" // a Unix socket's peer has no name
+		}
+		if !a.track(c, name) {
 			return
 		}
-	}
-	if err := sc.Err(); err != nil {
-		a.logf("reading standard input: %v", err)
-		a.finish(1)
-		return
-	}
-	if a.o.n == 0 && !(a.o.bind && a.o.echo) {
-		a.finish(0)
+		a.wg.Go(func() {
+			defer a.untrack(c)
+			if err := a.servePeer(c, "accepted"); err != nil && !a.finished() {
+				a.logf("%s: %v", name, err)
+			}
+		})
 	}
 }
 
-// send routes one message from stdin as the socket type would.
-func (a *app) send(msg [][]byte) error {
-	for {
-		a.peersMu.Lock()
-		p, out, ok := a.route(msg)
-		a.peersMu.Unlock()
-		if ok {
-			if p == nil {
-				return nil // dropped (no matching subscriber or routing id)
-			}
-			return p.c.WriteMessage(out)
-		}
-		time.Sleep(10 * time.Millisecond) // no peer yet: wait, as libzmq queues
+// track records an open connection, so that shutdown closes it; false
+// means the run is ending and c is closed.
+func (a *app) track(c *transport.Conn, name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		c.Close()
+		return false
 	}
+	a.conns[c] = name
+	return true
 }
 
-// route picks the peer for msg and the frames to send; ok is false while
-// there is no peer to send to. Caller holds peersMu.
-func (a *app) route(msg [][]byte) (p *peer, out [][]byte, ok bool) {
-	if len(a.peers) == 0 {
-		return nil, nil, false
+func (a *app) untrack(c *transport.Conn) {
+	c.Close()
+	a.mu.Lock()
+	delete(a.conns, c)
+	a.mu.Unlock()
+}
+
+// shutdown closes every connection, wakes every waiting sender and waits
+// for the goroutines of the connections.
+func (a *app) shutdown() {
+	a.cancel()
+	a.mu.Lock()
+	a.closing = true
+	for c := range a.conns {
+		c.Close()
 	}
-	switch a.o.socketType {
-	case zmtp.ROUTER:
-		for _, q := range a.peers {
-			if bytes.Equal(q.id, msg[0]) {
-				return q, msg[1:], true
-			}
-		}
-		return nil, nil, true
-	case zmtp.PUB, zmtp.XPUB:
-		for _, q := range a.peers {
-			if q.subs.match(msg[0]) {
-				if err := q.c.WriteMessage(msg); err != nil {
-					a.logf("%s: %v", q.c.RemoteAddr(), err)
-				}
-			}
-		}
-		return nil, nil, true
-	case zmtp.REP:
-		if a.lastReq == nil {
-			return nil, nil, false
-		}
-		r := a.lastReq
-		a.lastReq = nil
-		return r.p, append(clone(r.envelope), msg...), true
-	case zmtp.REQ:
-		msg = append([][]byte{{}}, msg...)
+	a.changed.Broadcast()
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+// topics are the subscriptions of a SUB or XSUB: -subscribe, or everything.
+func (a *app) topics() []string {
+	if a.o.socketType != zmtp.SUB && a.o.socketType != zmtp.XSUB {
+		return nil
 	}
-	a.next = (a.next + 1) % len(a.peers)
-	return a.peers[a.next], msg, true
+	if len(a.o.subscribe) == 0 {
+		return []string{""}
+	}
+	return a.o.subscribe
+}
+
+// nReached reports whether -n messages have been received.
+func (a *app) nReached() bool {
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	return a.o.n > 0 && a.received >= a.o.n
 }

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"net/netip"
 	"os"
-	"time"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -11,14 +12,106 @@ import (
 	"github.com/zmtpsec/zmtpsec/zap"
 )
 
-// config builds the transport configuration the flags ask for.
-func config(o *options) (*transport.Config, error) {
-	cfg := &transport.Config{
-		SocketType:       o.socketType,
-		Identity:         []byte(o.identity),
-		ZAPDomain:        o.domain,
-		HandshakeTimeout: time.Duration(o.timeout) * time.Millisecond,
+// security holds the security flags. Everything about mechanisms lives in
+// this file: the flags (define), their validation (check) and the
+// transport configuration they make (apply). A new mechanism or option is
+// added in these three places only.
+type security struct {
+	mechanism     string
+	domain        string
+	allow, deny   []string
+	plainUser     string
+	plainPassword string
+	plainServer   bool
+	passwords     string
+	curveServer   bool
+	certFile      string
+	serverKey     string
+	clientCerts   string
+	allowAny      bool
+}
+
+func (s *security) define(fs *flag.FlagSet) {
+	fs.StringVar(&s.mechanism, "mechanism", "null", "")
+	fs.StringVar(&s.domain, "domain", "", "")
+	fs.Var((*listFlag)(&s.allow), "allow", "")
+	fs.Var((*listFlag)(&s.deny), "deny", "")
+	fs.StringVar(&s.plainUser, "plain-user", "", "")
+	fs.StringVar(&s.plainPassword, "plain-password", "", "")
+	fs.BoolVar(&s.plainServer, "plain-server", false, "")
+	fs.StringVar(&s.passwords, "passwords", "", "")
+	fs.BoolVar(&s.curveServer, "curve-server", false, "")
+	fs.StringVar(&s.certFile, "cert", "", "")
+	fs.StringVar(&s.serverKey, "server-key", "", "")
+	fs.StringVar(&s.clientCerts, "client-certs", "", "")
+	fs.BoolVar(&s.allowAny, "allow-any", false, "")
+}
+
+// check validates the security flags; its errors wrap errUsage.
+func (s *security) check() error {
+	plainFlags := s.plainUser != "" || s.plainPassword != "" || s.plainServer || s.passwords != ""
+	curveFlags := s.curveServer || s.certFile != "" || s.serverKey != "" || s.clientCerts != "" || s.allowAny
+	asksZAP := false // whether this side will ask ZAP, so that -allow/-deny mean something
+	switch s.mechanism {
+	case "null":
+		if plainFlags || curveFlags {
+			return usageErr("PLAIN and CURVE flags need -mechanism plain or curve")
+		}
+		asksZAP = s.domain != ""
+	case "plain":
+		switch {
+		case curveFlags:
+			return usageErr("CURVE flags with -mechanism plain")
+		case s.plainServer && (s.plainUser != "" || s.plainPassword != ""):
+			return usageErr("-plain-server takes -passwords, not -plain-user/-plain-password")
+		case !s.plainServer && s.passwords != "":
+			return usageErr("-passwords needs -plain-server")
+		}
+		asksZAP = s.plainServer
+	case "curve":
+		switch {
+		case plainFlags:
+			return usageErr("PLAIN flags with -mechanism curve")
+		case s.curveServer && s.certFile == "":
+			return usageErr("-curve-server needs -cert (the server's secret certificate)")
+		case s.curveServer && s.serverKey != "":
+			return usageErr("-server-key is for CURVE clients")
+		case s.curveServer && s.clientCerts != "" && s.allowAny:
+			return usageErr("-client-certs and -allow-any cannot be used together")
+		case !s.curveServer && s.serverKey == "":
+			return usageErr("a CURVE client needs -server-key")
+		case !s.curveServer && (s.clientCerts != "" || s.allowAny):
+			return usageErr("-client-certs and -allow-any are for -curve-server")
+		}
+		asksZAP = s.curveServer
+	default:
+		return usageErr("-mechanism %q: want null, plain or curve", s.mechanism)
 	}
+	if len(s.allow) > 0 || len(s.deny) > 0 {
+		switch {
+		case len(s.allow) > 0 && len(s.deny) > 0:
+			return usageErr("-allow and -deny cannot be used together")
+		case s.mechanism == "null" && !asksZAP:
+			return usageErr("-allow and -deny with NULL need -domain (NULL asks ZAP only when a domain is set)")
+		case !asksZAP:
+			return usageErr("-allow and -deny are for the side that asks ZAP: -plain-server or -curve-server")
+		}
+		for _, a := range append(append([]string{}, s.allow...), s.deny...) {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err := netip.ParseAddr(a); err != nil {
+					return usageErr("%q is not an IP address or CIDR range", a)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// apply sets cfg's mechanism and ZAP handler. PLAIN and CURVE server
+// settings go to the "*" domain, which every domain falls back to, so they
+// hold with or without -domain.
+func (s *security) apply(cfg *transport.Config) error {
+	cfg.ZAPDomain = s.domain
 	var auth *zap.Authenticator
 	authenticator := func() *zap.Authenticator {
 		if auth == nil {
@@ -27,76 +120,64 @@ func config(o *options) (*transport.Config, error) {
 		}
 		return auth
 	}
-	switch o.mechanism {
+	switch s.mechanism {
+	case "null":
+		if s.domain != "" {
+			authenticator() // NULL asks ZAP, which accepts unless -allow/-deny refuse
+		}
 	case "plain":
-		if o.plainServer {
+		if s.plainServer {
 			cfg.Mechanism = mechanism.PlainServer()
-			a := authenticator()
-			if o.passwords != "" {
-				if err := a.ConfigurePlainFile("*", o.passwords); err != nil {
-					return nil, err
+			a := authenticator() // with no -passwords it refuses everyone, as libzmq
+			if s.passwords != "" {
+				if err := a.ConfigurePlainFile("*", s.passwords); err != nil {
+					return err
 				}
 			}
-		} else {
-			m, err := mechanism.PlainClient(o.plainUser, o.plainPassword)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Mechanism = m
+			break
 		}
+		m, err := mechanism.PlainClient(s.plainUser, s.plainPassword)
+		if err != nil {
+			return err
+		}
+		cfg.Mechanism = m
 	case "curve":
-		own, err := ownKeys(o.certFile)
+		own, err := ownKeys(s.certFile)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if o.curveServer {
-			if cfg.Mechanism, err = mechanism.CurveServer(own); err != nil {
-				return nil, err
-			}
-			switch {
-			case o.allowAny:
-				err = authenticator().ConfigureCurve("*", zap.CurveAllowAny)
-			case o.clientCerts != "":
-				err = authenticator().ConfigureCurve("*", o.clientCerts)
-			}
+		if !s.curveServer {
+			server, err := serverKey(s.serverKey)
 			if err != nil {
-				return nil, err
+				return err
 			}
-		} else {
-			server, err := serverKey(o.serverKey)
-			if err != nil {
-				return nil, err
-			}
-			if cfg.Mechanism, err = mechanism.CurveClient(server, own); err != nil {
-				return nil, err
-			}
+			cfg.Mechanism, err = mechanism.CurveClient(server, own)
+			return err
 		}
-	}
-	// Address lists: for PLAIN and CURVE servers, and for NULL when a domain
-	// is set (NULL asks ZAP only then, as libzmq).
-	if len(o.allow) > 0 || len(o.deny) > 0 {
-		if o.mechanism == "null" && o.domain == "" {
-			return nil, fmt.Errorf("%w: -allow and -deny with NULL need -domain (NULL asks ZAP only when a domain is set)", errUsage)
+		if cfg.Mechanism, err = mechanism.CurveServer(own); err != nil {
+			return err
 		}
-		a := authenticator()
-		var err error
-		if len(o.allow) > 0 {
-			err = a.Allow(o.allow...)
-		} else {
-			err = a.Deny(o.deny...)
+		switch {
+		case s.allowAny:
+			err = authenticator().ConfigureCurve("*", zap.CurveAllowAny)
+		case s.clientCerts != "":
+			err = authenticator().ConfigureCurve("*", s.clientCerts)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if o.mechanism == "null" && o.domain != "" {
-		authenticator()
+	if len(s.allow) > 0 {
+		return authenticator().Allow(s.allow...)
 	}
-	return cfg, nil
+	if len(s.deny) > 0 {
+		return authenticator().Deny(s.deny...)
+	}
+	return nil
 }
 
 // ownKeys reads our key pair from a secret certificate file; with no file
-// a CURVE client uses a fresh key pair.
+// (a CURVE client) it makes a fresh key pair.
 func ownKeys(path string) (cert.KeyPair, error) {
 	if path == "" {
 		return cert.GenerateKeyPair(nil)
@@ -111,8 +192,8 @@ func ownKeys(path string) (cert.KeyPair, error) {
 	return cert.KeyPair{Public: c.Public, Secret: *c.Secret}, nil
 }
 
-// serverKey reads -server-key: an existing file is a public certificate,
-// anything else must be 40 Z85 characters.
+// serverKey reads -server-key: an existing file is a public certificate
+// (either layout); anything else must be 40 Z85 characters.
 func serverKey(arg string) (cert.PublicKey, error) {
 	if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
 		c, err := cert.LoadCertificate(arg)

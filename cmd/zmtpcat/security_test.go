@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zmtpsec/zmtpsec/cert"
+)
+
+// saveCert writes a new certificate pair NAME.key, NAME.key_secret into
+// dir/NAME and returns the two paths.
+func saveCert(t *testing.T, dir, name string) (public, secret string) {
+	t.Helper()
+	kp, err := cert.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, name)
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &cert.Certificate{Public: kp.Public, Secret: &kp.Secret}
+	public, secret, err = c.Save(sub, name, cert.LayoutPyzmq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return public, secret
+}
+
+func TestCurve(t *testing.T) {
+	dir := t.TempDir()
+	serverPublic, serverSecret := saveCert(t, dir, "server")
+	clientPublic, clientSecret := saveCert(t, dir, "client")
+	_, strangerSecret := saveCert(t, dir, "stranger")
+	srv, ep := server(t, "-type", "ROUTER", "-echo", "-mechanism", "curve", "-curve-server",
+		"-cert", serverSecret, "-client-certs", filepath.Join(dir, "client"), anyPort)
+
+	code, out, errs := client(t, "secret\tstuff\n", "-mechanism", "curve", "-cert", clientSecret, "-server-key", serverPublic, "-n", "1", ep)
+	if code != 0 || out != "secret\tstuff\n" || !strings.Contains(errs, "mechanism CURVE, peer type ROUTER") {
+		t.Fatalf("allowed client: exit %d, %q, %s", code, out, errs)
+	}
+	// The server reports the client's key as its user id.
+	c, err := cert.LoadCertificate(clientPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `mechanism CURVE, peer type DEALER, peer user-id "` + c.Public.String() + `"`; !strings.Contains(srv.stderr.String(), want) {
+		t.Errorf("server log %q, want %q", srv.stderr.String(), want)
+	}
+	// -server-key also takes the key itself.
+	s, err := cert.LoadCertificate(serverPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := client(t, "z85\n", "-mechanism", "curve", "-cert", clientSecret, "-server-key", s.Public.String(), "-n", "1", ep); code != 0 || out != "z85\n" {
+		t.Fatalf("-server-key in Z85: exit %d, %q, %s", code, out, errs)
+	}
+	// A key not in -client-certs is refused with ZAP 400, and so is a
+	// client without a certificate (a fresh key).
+	for _, args := range [][]string{{"-cert", strangerSecret}, {}} {
+		args = append(append([]string{"-mechanism", "curve", "-server-key", serverPublic, "-n", "1"}, args...), ep)
+		if code, _, errs := client(t, "x\n", args...); code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+			t.Errorf("%q: exit %d, %s", args, code, errs)
+		}
+	}
+	// A client that has the wrong server key fails too.
+	if code, _, errs := client(t, "x\n", "-mechanism", "curve", "-cert", clientSecret, "-server-key", clientPublic, "-n", "1", ep); code != 1 {
+		t.Errorf("wrong server key: exit %d, %s", code, errs)
+	}
+}
+
+func TestCurveAllowAny(t *testing.T) {
+	dir := t.TempDir()
+	serverPublic, serverSecret := saveCert(t, dir, "server")
+	_, ep := server(t, "-type", "REP", "-echo", "-mechanism", "curve", "-curve-server", "-cert", serverSecret, "-allow-any", anyPort)
+	code, out, errs := client(t, "anyone\n", "-type", "REQ", "-mechanism", "curve", "-server-key", serverPublic, "-n", "1", ep)
+	if code != 0 || out != "anyone\n" {
+		t.Fatalf("exit %d, %q, %s", code, out, errs)
+	}
+}
+
+func TestPlain(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "passwords")
+	if err := os.WriteFile(pw, []byte("admin=secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, ep := server(t, "-type", "REP", "-echo", "-mechanism", "plain", "-plain-server", "-passwords", pw, anyPort)
+	code, out, errs := client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password", "secret", "-n", "1", ep)
+	if code != 0 || out != "hi\n" || !strings.Contains(errs, "mechanism PLAIN, peer type REP") {
+		t.Fatalf("PLAIN: exit %d, %q, %s", code, out, errs)
+	}
+	if !strings.Contains(srv.stderr.String(), `mechanism PLAIN, peer type REQ, peer user-id "admin", peer address 127.0.0.1`) {
+		t.Errorf("server did not report the user id: %s", srv.stderr.String())
+	}
+	code, _, errs = client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password", "nope", "-n", "1", ep)
+	if code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+		t.Fatalf("wrong password: exit %d, %s", code, errs)
+	}
+	// A NULL client meets a PLAIN server: a mechanism mismatch.
+	code, _, errs = client(t, "hi\n", "-type", "REQ", "-n", "1", ep)
+	if code != 1 || !strings.Contains(errs, `peer uses mechanism "PLAIN"`) {
+		t.Fatalf("NULL client: exit %d, %s", code, errs)
+	}
+}
+
+// TestNullDomain: with -domain, NULL asks ZAP, and the address lists decide.
+func TestNullDomain(t *testing.T) {
+	_, ep := server(t, "-type", "ROUTER", "-echo", "-domain", "global", "-allow", "127.0.0.0/8", anyPort)
+	code, out, errs := client(t, "let in\n", "-n", "1", ep)
+	if code != 0 || out != "let in\n" {
+		t.Fatalf("allowed: exit %d, %q, %s", code, out, errs)
+	}
+	_, ep = server(t, "-type", "ROUTER", "-echo", "-domain", "global", "-deny", "127.0.0.1", anyPort)
+	if code, _, errs := client(t, "kept out\n", "-n", "1", ep); code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+		t.Fatalf("denied: exit %d, %s", code, errs)
+	}
+}
