@@ -93,6 +93,7 @@ type curveClientHandshake struct {
 	nonce     uint64           // our next short nonce
 	peerNonce uint64           // the READY nonce
 	peer      zmtp.Metadata
+	sess      *Session // built once: a second Sealer would reuse nonces
 }
 
 func (h *curveClientHandshake) fail(cmd string, err error) error {
@@ -149,6 +150,9 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 func (h *curveClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
 	if h.err != nil {
 		return nil, h.err
+	}
+	if h.state == curveClientStart {
+		return nil, h.fail("", ErrNotStarted)
 	}
 	if cmd.Name == zmtp.CmdError && (h.state == curveClientWaitWelcome || h.state == curveClientWaitReady) {
 		return nil, h.fail("", peerError(CurveName, cmd.Data))
@@ -246,8 +250,17 @@ func (h *curveClientHandshake) Session() Session {
 	if !h.Done() {
 		return Session{}
 	}
+	if h.sess == nil {
+		h.sess = h.newSession()
+		h.msgKey.Zero()
+	}
+	return *h.sess
+}
+
+// newSession builds the Session; Session calls it once.
+func (h *curveClientHandshake) newSession() *Session {
 	server := h.m.server
-	return Session{
+	return &Session{
 		PeerMetadata:  h.peer,
 		PeerPublicKey: &server,
 		Sealer:        &Sealer{key: h.msgKey, prefix: nonceMessageC, next: h.nonce},

@@ -84,6 +84,7 @@ type curveServerHandshake struct {
 	peerNonce uint64           // the last short nonce the client used
 	client    cert.PublicKey   // C
 	peer      zmtp.Metadata
+	sess      *Session // built once: a second Sealer would reuse nonces
 	zap       *zap.Reply
 }
 
@@ -118,6 +119,9 @@ func (h *curveServerHandshake) Start(context.Context) ([]zmtp.Command, error) {
 func (h *curveServerHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
 	if h.err != nil {
 		return nil, h.err
+	}
+	if h.state == curveServerStart {
+		return nil, h.fail("", ErrNotStarted)
 	}
 	switch h.state {
 	case curveServerWaitHello:
@@ -279,8 +283,17 @@ func (h *curveServerHandshake) Session() Session {
 	if !h.Done() {
 		return Session{}
 	}
+	if h.sess == nil {
+		h.sess = h.newSession()
+		h.msgKey.Zero()
+	}
+	return *h.sess
+}
+
+// newSession builds the Session; Session calls it once.
+func (h *curveServerHandshake) newSession() *Session {
 	client := h.client
-	return Session{
+	return &Session{
 		PeerMetadata:  h.peer,
 		ZAP:           h.zap,
 		PeerPublicKey: &client,

@@ -196,3 +196,23 @@ func TestCurveHelloKnownAnswer(t *testing.T) {
 		t.Fatalf("signature box %s", got)
 	}
 }
+
+// TestCurveSessionOnce: every Session call returns the same Sealer, so two
+// callers can never seal with the same nonce under the same key.
+func TestCurveSessionOnce(t *testing.T) {
+	ch, sh := newCurvePair(t, nil)
+	if cerr, serr := pump(t, ch, sh); cerr != nil || serr != nil {
+		t.Fatal(cerr, serr)
+	}
+	for _, h := range []Handshake{ch, sh} {
+		a, b := h.Session(), h.Session()
+		if a.Sealer != b.Sealer || a.Opener != b.Opener {
+			t.Fatal("Session built a second Sealer/Opener")
+		}
+	}
+	x, _ := ch.Session().Sealer.Seal(nil, 0, []byte("x"))
+	y, _ := ch.Session().Sealer.Seal(nil, 0, []byte("y"))
+	if bytes.Equal(x[8:16], y[8:16]) {
+		t.Fatal("nonce reused")
+	}
+}

@@ -116,6 +116,9 @@ func (h *plainClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]
 	if h.err != nil {
 		return nil, h.err
 	}
+	if h.state == plainClientStart {
+		return nil, h.fail(ErrNotStarted)
+	}
 	switch h.state {
 	case plainClientWaitWelcome:
 		return h.readWelcome(cmd)
@@ -196,6 +199,9 @@ func (h *plainServerHandshake) Start(context.Context) ([]zmtp.Command, error) {
 func (h *plainServerHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
 	if h.err != nil {
 		return nil, h.err
+	}
+	if !h.started {
+		return nil, h.fail(ErrNotStarted)
 	}
 	switch h.state {
 	case plainServerWaitHello:
