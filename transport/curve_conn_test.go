@@ -54,3 +54,36 @@ func TestCurveRoundTrip(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 }
+
+// TestCurveAllocations: steady-state CURVE WriteMessage and ReadMessage
+// allocate nothing: frames are sealed from the caller's buffers into the
+// reused output buffer and opened into the slots ReadMessage reuses.
+func TestCurveAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are not stable in -short mode")
+	}
+	ccfg, scfg, _ := curveConfigs(t)
+	c, s := pair(t, ccfg, scfg)
+	for _, n := range []int{16, 1 << 10, 64 << 10} {
+		msg := [][]byte{make([]byte, n), make([]byte, n)}
+		var buf [][]byte
+		var err error
+		roundTrip := func() {
+			if werr := c.WriteMessage(msg); werr != nil {
+				err = werr
+				return
+			}
+			buf, err = s.ReadMessage(buf)
+		}
+		for i := 0; i < 10; i++ {
+			roundTrip()
+		}
+		allocs := testing.AllocsPerRun(100, roundTrip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allocs != 0 {
+			t.Errorf("%d-byte frames: %v allocations per CURVE round trip, want 0", n, allocs)
+		}
+	}
+}
