@@ -127,6 +127,11 @@ var depsRules = []depsRule{
 		why:     "fuzz targets may import anything in the module",
 	},
 	{
+		pkg:     "hostile",
+		imports: []string{"+*"},
+		why:     "the hostile-peer suite attacks the exported API and may import anything in the module",
+	},
+	{
 		pkg:     "scripts/...",
 		imports: []string{"+std"},
 		why:     "helpers of the Makefile's scripts: std only",
@@ -147,6 +152,7 @@ var globalDenials = []depsDenial{
 	{pattern: "github.com/pebbe/zmq4/...", why: "libzmq bindings belong in conformance/ or bench/"},
 	{pattern: "./cmd/...", exceptIn: []string{"cmd/..."}, why: "nothing imports the commands"},
 	{pattern: "./fuzz/...", exceptIn: []string{"fuzz/..."}, why: "nothing imports the fuzz targets"},
+	{pattern: "./hostile", exceptIn: []string{"hostile"}, why: "nothing imports the hostile-peer suite"},
 	{pattern: "./scripts/...", exceptIn: []string{"scripts/..."}, why: "nothing imports the scripts' helpers"},
 }
 
