@@ -267,3 +267,12 @@ func (h *curveClientHandshake) newSession() *Session {
 		Opener:        &Opener{key: h.msgKey, prefix: nonceMessageS, last: h.peerNonce},
 	}
 }
+
+// Close forgets the transient and session keys the handshake still holds.
+func (h *curveClientHandshake) Close() {
+	if h.err == nil && !h.Done() {
+		h.err = ErrClosed
+	}
+	h.drop()
+	h.msgKey.Zero()
+}

@@ -59,6 +59,13 @@ func (s *Sealer) Seal(dst []byte, flags byte, payload []byte) ([]byte, error) {
 	return box.SealFlagged(dst, flags, payload, &nonce, &s.key), nil
 }
 
+// Close zeroes the session key. Every later Seal fails with
+// [ErrNonceExhausted]. The caller must not call it while Seal runs.
+func (s *Sealer) Close() {
+	s.key.Zero()
+	s.next = 0
+}
+
 // Opener turns CURVE MESSAGE command bodies back into frames for one
 // direction of one connection. It is not safe for concurrent use.
 type Opener struct {
@@ -94,4 +101,11 @@ func (o *Opener) Open(dst []byte, body []byte) (flags byte, out []byte, err erro
 	}
 	o.last = n
 	return flags & (MessageMore | MessageCommand), out, nil
+}
+
+// Close zeroes the session key. Every later Open fails with
+// [ErrNonceReplay]. The caller must not call it while Open runs.
+func (o *Opener) Close() {
+	o.key.Zero()
+	o.last = math.MaxUint64
 }

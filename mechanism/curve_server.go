@@ -301,3 +301,12 @@ func (h *curveServerHandshake) newSession() *Session {
 		Opener:        &Opener{key: h.msgKey, prefix: nonceMessageC, last: h.peerNonce},
 	}
 }
+
+// Close forgets the transient and session keys the handshake still holds.
+func (h *curveServerHandshake) Close() {
+	if h.err == nil && !h.Done() {
+		h.err = ErrClosed
+	}
+	h.drop()
+	h.msgKey.Zero()
+}

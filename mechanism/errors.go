@@ -16,6 +16,9 @@ var (
 	// ErrNotStarted is returned by Handle called before Start, a misuse.
 	ErrNotStarted = errors.New("mechanism: Handle called before Start")
 
+	// ErrClosed is returned by Start and Handle after Close.
+	ErrClosed = errors.New("mechanism: handshake closed")
+
 	// ErrHandshakeFailed is returned by a handshake that has already failed.
 	ErrHandshakeFailed = errors.New("mechanism: handshake already failed")
 )

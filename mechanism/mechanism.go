@@ -73,6 +73,14 @@ type Handshake interface {
 	// Session returns what the handshake established. It is valid once Done
 	// reports true.
 	Session() Session
+	// Close ends the handshake and forgets every secret it still holds
+	// (transient keys, cookie key, and session keys not yet handed over in
+	// a Session). The driver calls it once the handshake has ended,
+	// whatever the outcome: after Session on success, and on failure,
+	// timeout or EOF. It is safe to call more than once. After Close, Start
+	// and Handle return an error wrapping [ErrClosed] unless the handshake
+	// had already ended.
+	Close()
 }
 
 // Session is what a completed handshake established.

@@ -93,3 +93,10 @@ func (h *nullHandshake) Done() bool { return h.err == nil && h.sentReady && h.go
 func (h *nullHandshake) Session() Session {
 	return Session{PeerMetadata: h.peer, ZAP: h.zap}
 }
+
+// Close ends the handshake; it holds no secrets of its own.
+func (h *nullHandshake) Close() {
+	if h.err == nil && !h.Done() {
+		h.err = ErrClosed
+	}
+}

@@ -267,3 +267,17 @@ func (h *plainServerHandshake) readInitiate(cmd zmtp.Command) ([]zmtp.Command, e
 func (h *plainServerHandshake) Done() bool { return h.err == nil && h.state == plainServerDone }
 
 func (h *plainServerHandshake) Session() Session { return Session{PeerMetadata: h.peer, ZAP: h.zap} }
+
+// Close ends the handshake; it holds no secrets of its own.
+func (h *plainClientHandshake) Close() {
+	if h.err == nil && !h.Done() {
+		h.err = ErrClosed
+	}
+}
+
+// Close ends the handshake; it holds no secrets of its own.
+func (h *plainServerHandshake) Close() {
+	if h.err == nil && !h.Done() {
+		h.err = ErrClosed
+	}
+}

@@ -277,6 +277,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if err != nil {
 		return &HandshakeError{Step: "handshake", Err: err}
 	}
+	// Whatever happens next, the handshake's secrets are forgotten when
+	// this returns (Session, on success, is taken before).
+	defer hs.Close()
 	out, err := hs.Start(ctx)
 	c.writeCommands(fw, out)
 	for err == nil && !hs.Done() {
