@@ -187,14 +187,26 @@ func newKeys(t *testing.T) cert.KeyPair {
 }
 
 // TestCurveNonCanonicalHelloKey: HELLOs whose C' has bit 255 set (they open,
-// since X25519 ignores the bit) are refused with ErrNonCanonicalKey.
+// since X25519 ignores the bit), or is 2^255-10 (the base point spelled
+// above the field prime), are refused with ErrNonCanonicalKey.
 func TestCurveNonCanonicalHelloKey(t *testing.T) {
 	leakCheck(t)
 	s, ccfg, sk := curveServer(t, nil)
 	w := watchMemory()
-	for range curveAttackRounds {
+	// 2^255-10, the base point 9 plus 2^255-19: bit 255 clear, yet not
+	// below 2^255-19.
+	nine := [32]byte{0xf6}
+	for i := 1; i < 31; i++ {
+		nine[i] = 0xff
+	}
+	nine[31] = 0x7f
+	for i := range curveAttackRounds {
 		a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
-		a.send(zmtp.CmdHello, a.hello(twinKey(a.trPK)))
+		if i%4 == 3 {
+			a.send(zmtp.CmdHello, a.hello(nine))
+		} else {
+			a.send(zmtp.CmdHello, a.hello(twinKey(a.trPK)))
+		}
 		expectClosed(t, a.c, 3*time.Second)
 		wantServerErr(t, s, mechanism.ErrNonCanonicalKey)
 	}

@@ -35,7 +35,9 @@ var (
 	// [cert.PublicKey.IsCanonical]). X25519 would treat it as the same key
 	// as its canonical twin, so one secret key could show ZAP two
 	// identities; libzmq accepts such keys, no key generator makes them.
-	ErrNonCanonicalKey = errors.New("mechanism: CURVE public key is not canonical")
+	// An error that wraps it also matches [cert.ErrNonCanonicalKey] under
+	// errors.Is.
+	ErrNonCanonicalKey error = nonCanonicalError{}
 	// ErrVouch reports an INITIATE whose vouch does not name the client's
 	// transient key and this server's permanent key.
 	ErrVouch = errors.New("mechanism: CURVE vouch does not match")
@@ -146,6 +148,15 @@ func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
 	copy(pub[:], priv.PublicKey().Bytes())
 	return priv, pub, nil
 }
+
+// nonCanonicalError is the type of ErrNonCanonicalKey: it also is
+// cert.ErrNonCanonicalKey, so one errors.Is test covers keys refused by
+// the handshake and by the cert package.
+type nonCanonicalError struct{}
+
+func (nonCanonicalError) Error() string { return "mechanism: CURVE public key is not canonical" }
+
+func (nonCanonicalError) Is(target error) bool { return target == cert.ErrNonCanonicalKey }
 
 // checkCanonical returns ErrNonCanonicalKey unless k is a canonical X25519
 // public key.

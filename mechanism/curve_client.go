@@ -32,8 +32,9 @@ import (
 // secret are zeroed as soon as they have been used.
 //
 // A crypto/ecdh.PrivateKey cannot be zeroed: Go keeps its bytes until the
-// garbage collector reuses the memory, so c' and the permanent secret stay
-// in memory, unreachable, for a while after they are dropped.
+// garbage collector reuses the memory, so c' once dropped, and the
+// permanent secret once the Mechanism is dropped, stay in memory,
+// unreachable, for a while.
 func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, error) {
 	defer clear(client.Secret[:])
 	if isZero(serverKey[:]) {

@@ -59,6 +59,9 @@ func TestCurveServerRefusesNonCanonicalHello(t *testing.T) {
 		if len(out) != 0 {
 			t.Errorf("refused HELLO answered with %v", out)
 		}
+		if !errors.Is(err, cert.ErrNonCanonicalKey) {
+			t.Errorf("%v does not match cert.ErrNonCanonicalKey", err)
+		}
 		if want := "mechanism: CURVE HELLO: public key is not canonical"; err.Error() != want {
 			t.Errorf("error text %q, want %q", err, want)
 		}

@@ -42,8 +42,9 @@ import (
 // they have been used.
 //
 // A crypto/ecdh.PrivateKey cannot be zeroed: Go keeps its bytes until the
-// garbage collector reuses the memory, so s' and the permanent secret stay
-// in memory, unreachable, for a while after they are dropped.
+// garbage collector reuses the memory, so s' once dropped, and the
+// permanent secret once the Mechanism is dropped, stay in memory,
+// unreachable, for a while.
 func CurveServer(server cert.KeyPair) (Mechanism, error) {
 	defer clear(server.Secret[:])
 	priv, err := parseKeyPair(server)
