@@ -105,7 +105,8 @@ func ParseSecretKey(s string) (SecretKey, error) {
 	return k, nil
 }
 
-// Bytes returns a copy of the 32 bytes of k.
+// Bytes returns a copy of the 32 bytes of k. The copy is the caller's to
+// clear (clear(b)) once it has been used.
 func (k SecretKey) Bytes() []byte {
 	b := make([]byte, KeySize)
 	copy(b, k[:])
@@ -140,6 +141,7 @@ func (k SecretKey) IsZero() bool {
 // PublicKey returns the public key that belongs to k, X25519(k, 9), computed
 // with crypto/ecdh.
 func (k SecretKey) PublicKey() (PublicKey, error) {
+	defer clear(k[:]) // k is a copy; the caller's key is untouched
 	priv, err := ecdh.X25519().NewPrivateKey(k[:])
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("cert: X25519 secret key: %w", err)
