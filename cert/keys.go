@@ -4,6 +4,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 
@@ -21,15 +22,55 @@ const KeyTextSize = 40
 // length 32.
 type PublicKey [KeySize]byte
 
+// ErrNonCanonicalKey means a public key is not in canonical form: its bit
+// 255 is set, or it is not below 2^255-19 (see [PublicKey.IsCanonical]).
+// [ParsePublicKey] returns it wrapped in a [*Z85Error].
+var ErrNonCanonicalKey = errors.New("cert: public key is not canonical")
+
 // ParsePublicKey parses the 40-character Z85 text of a public key. Errors are
-// [*Z85Error] values. To use 32 raw bytes instead, convert them (see
-// [PublicKey]).
+// [*Z85Error] values; one that wraps [ErrNonCanonicalKey] reports text that
+// decodes to a key that is not canonical (see [PublicKey.IsCanonical]),
+// which is refused so that a store of keys never holds two spellings of one
+// key. To use 32 raw bytes instead, convert them (see [PublicKey]).
 func ParsePublicKey(s string) (PublicKey, error) {
 	var k PublicKey
 	if err := parseKey(k[:], s, "parse public key", false); err != nil {
 		return PublicKey{}, err
 	}
+	if !k.IsCanonical() {
+		return PublicKey{}, &Z85Error{Op: "parse public key", Err: ErrNonCanonicalKey, Len: len(s), Offset: -1}
+	}
 	return k, nil
+}
+
+// IsCanonical reports whether k is the canonical encoding of an X25519
+// public key: a little-endian number below 2^255-19, and so with bit 255
+// clear.
+//
+// X25519 (RFC 7748, section 5) ignores bit 255 and reduces the rest modulo
+// 2^255-19, so each canonical key has a twin with bit 255 set (and the 19
+// keys below 19 have two more twins each) that agrees on the same secrets:
+// one secret key would have two or more public keys, and a rule that denies
+// one of them could be evaded with another. Every key pair generator
+// produces canonical keys (libsodium's crypto_box_keypair and crypto/ecdh
+// both reduce fully and clear bit 255), so refusing the other encodings
+// costs no real peer anything.
+func (k PublicKey) IsCanonical() bool {
+	if k[31]&0x80 != 0 {
+		return false
+	}
+	// With bit 255 clear, k >= 2^255-19 only for 7f ff..ff (ed..ff), in
+	// little-endian order: the top byte 0x7f, bytes 30..1 all 0xff and the
+	// low byte at least 0xed.
+	if k[31] != 0x7f || k[0] < 0xed {
+		return true
+	}
+	for _, b := range k[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
 }
 
 // String returns the 40-character Z85 text of k.
@@ -64,7 +105,8 @@ func ParseSecretKey(s string) (SecretKey, error) {
 	return k, nil
 }
 
-// Bytes returns a copy of the 32 bytes of k.
+// Bytes returns a copy of the 32 bytes of k. The copy is the caller's to
+// clear (clear(b)) once it has been used.
 func (k SecretKey) Bytes() []byte {
 	b := make([]byte, KeySize)
 	copy(b, k[:])
@@ -99,6 +141,7 @@ func (k SecretKey) IsZero() bool {
 // PublicKey returns the public key that belongs to k, X25519(k, 9), computed
 // with crypto/ecdh.
 func (k SecretKey) PublicKey() (PublicKey, error) {
+	defer clear(k[:]) // k is a copy; the caller's key is untouched
 	priv, err := ecdh.X25519().NewPrivateKey(k[:])
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("cert: X25519 secret key: %w", err)
@@ -131,10 +174,10 @@ func GenerateKeyPair(rand io.Reader) (KeyPair, error) {
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("cert: generate key pair: %w", err)
 	}
-	return KeyPair{
-		Public: PublicKey(priv.PublicKey().Bytes()),
-		Secret: SecretKey(priv.Bytes()),
-	}, nil
+	secret := priv.Bytes()
+	kp := KeyPair{Public: PublicKey(priv.PublicKey().Bytes()), Secret: SecretKey(secret)}
+	clear(secret) // the copy Bytes made; priv keeps its own, which Go cannot clear
+	return kp, nil
 }
 
 // randReader is crypto/rand.Reader, named apart from GenerateKeyPair's

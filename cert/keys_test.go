@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -188,4 +189,125 @@ func TestSecretKeyBytesIsCopy(t *testing.T) {
 	if !s.IsZero() {
 		t.Error("Bytes returned the key's own storage")
 	}
+}
+
+// p25519 is 2^255-19.
+var p25519 = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+
+// canonicalByBig is IsCanonical computed with math/big: the little-endian
+// number below 2^255-19.
+func canonicalByBig(k PublicKey) bool {
+	be := make([]byte, KeySize)
+	for i := range k {
+		be[KeySize-1-i] = k[i]
+	}
+	return new(big.Int).SetBytes(be).Cmp(p25519) < 0
+}
+
+// leKey returns the little-endian key of the number n.
+func leKey(n *big.Int) PublicKey {
+	var k PublicKey
+	be := n.FillBytes(make([]byte, KeySize))
+	for i := range k {
+		k[i] = be[KeySize-1-i]
+	}
+	return k
+}
+
+func TestPublicKeyIsCanonical(t *testing.T) {
+	one := big.NewInt(1)
+	two255 := new(big.Int).Lsh(one, 255)
+	tests := []struct {
+		n    *big.Int
+		want bool
+	}{
+		{big.NewInt(0), true},
+		{big.NewInt(9), true},
+		{new(big.Int).Sub(p25519, one), true},
+		{p25519, false},
+		{new(big.Int).Add(p25519, one), false},
+		{new(big.Int).Sub(two255, one), false},
+		{two255, false},
+		{new(big.Int).Add(two255, big.NewInt(9)), false},
+		{new(big.Int).Sub(new(big.Int).Lsh(one, 256), one), false},
+		{new(big.Int).Sub(new(big.Int).Lsh(one, 248), one), true}, // ff..ff with the top byte 00
+	}
+	for _, tt := range tests {
+		k := leKey(tt.n)
+		if got := k.IsCanonical(); got != tt.want {
+			t.Errorf("IsCanonical(%x) = %v, want %v", k[:], got, tt.want)
+		}
+	}
+	for _, p := range libzmqPairs {
+		k, err := ParsePublicKey(p.public)
+		if err != nil || !k.IsCanonical() {
+			t.Errorf("%s: ParsePublicKey = %v; IsCanonical = %v", p.name, err, k.IsCanonical())
+		}
+	}
+	for range 100 {
+		kp, err := GenerateKeyPair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !kp.Public.IsCanonical() {
+			t.Fatalf("GenerateKeyPair made a non-canonical key %x", kp.Public[:])
+		}
+	}
+}
+
+// TestParsePublicKeyNonCanonical parses the twin of a libzmq key, the same
+// X25519 key with bit 255 set: it is refused with ErrNonCanonicalKey, in a
+// *Z85Error, and so is a certificate that holds it.
+func TestParsePublicKeyNonCanonical(t *testing.T) {
+	pub, err := ParsePublicKey(libzmqPairs[1].public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin := pub
+	twin[31] |= 0x80
+	_, err = ParsePublicKey(twin.String())
+	var ze *Z85Error
+	if !errors.Is(err, ErrNonCanonicalKey) || !errors.As(err, &ze) {
+		t.Fatalf("ParsePublicKey(twin) = %v, want a *Z85Error wrapping ErrNonCanonicalKey", err)
+	}
+	if want := "cert: parse public key: not a canonical X25519 key (bit 255 set, or not below 2^255-19)"; err.Error() != want {
+		t.Errorf("error text %q, want %q", err, want)
+	}
+	for _, k := range []PublicKey{leKey(p25519), leKey(new(big.Int).Add(p25519, big.NewInt(18)))} {
+		if _, err := ParsePublicKey(k.String()); !errors.Is(err, ErrNonCanonicalKey) {
+			t.Errorf("ParsePublicKey(%x) = %v, want ErrNonCanonicalKey", k[:], err)
+		}
+	}
+	file := "metadata\ncurve\n    public-key = \"" + twin.String() + "\"\n"
+	_, err = ParseCertificate([]byte(file))
+	var pe *ParseError
+	if !errors.Is(err, ErrNonCanonicalKey) || !errors.As(err, &pe) || pe.Line != 3 {
+		t.Errorf("ParseCertificate with a twin key = %v, want a *ParseError at line 3 wrapping ErrNonCanonicalKey", err)
+	}
+}
+
+// FuzzPublicKeyIsCanonical checks IsCanonical against math/big, and that
+// ParsePublicKey accepts exactly the canonical keys, giving them back.
+func FuzzPublicKeyIsCanonical(f *testing.F) {
+	f.Add(make([]byte, KeySize))
+	f.Add(bytes.Repeat([]byte{0xff}, KeySize))
+	f.Add(append([]byte{0xec}, append(bytes.Repeat([]byte{0xff}, 30), 0x7f)...))
+	f.Add(append([]byte{0xed}, append(bytes.Repeat([]byte{0xff}, 30), 0x7f)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != KeySize {
+			return
+		}
+		k := PublicKey(b)
+		want := canonicalByBig(k)
+		if got := k.IsCanonical(); got != want {
+			t.Fatalf("IsCanonical(%x) = %v, math/big says %v", b, got, want)
+		}
+		got, err := ParsePublicKey(k.String())
+		switch {
+		case want && (err != nil || got != k):
+			t.Fatalf("ParsePublicKey(%x) = %x, %v", b, got[:], err)
+		case !want && !errors.Is(err, ErrNonCanonicalKey):
+			t.Fatalf("ParsePublicKey(%x) = %v, want ErrNonCanonicalKey", b, err)
+		}
+	})
 }

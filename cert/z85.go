@@ -26,7 +26,8 @@ type Z85Error struct {
 	// Op is what was being done: "Z85 encode", "Z85 decode",
 	// "parse public key" or "parse secret key".
 	Op string
-	// Err is ErrZ85Length, ErrZ85Char or ErrZ85Overflow.
+	// Err is ErrZ85Length, ErrZ85Char or ErrZ85Overflow, or
+	// ErrNonCanonicalKey from ParsePublicKey.
 	Err error
 	// Len is the length of the input in bytes.
 	Len int
@@ -71,6 +72,8 @@ func (e *Z85Error) detail() string {
 		} else {
 			detail = fmt.Sprintf("group %q at offset %d exceeds 0xFFFFFFFF", e.Text, e.Offset)
 		}
+	case ErrNonCanonicalKey:
+		detail = "not a canonical X25519 key (bit 255 set, or not below 2^255-19)"
 	default:
 		detail = fmt.Sprint(e.Err)
 	}

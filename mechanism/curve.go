@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
 )
 
@@ -29,6 +30,14 @@ var (
 	// ErrLowOrderKey reports a public key that is a low-order point (the
 	// all-zero key among them): the shared secret would be public.
 	ErrLowOrderKey = errors.New("mechanism: CURVE public key is a low-order point")
+	// ErrNonCanonicalKey reports a public key (C', C or S') that is not in
+	// canonical form: bit 255 set, or not below 2^255-19 (see
+	// [cert.PublicKey.IsCanonical]). X25519 would treat it as the same key
+	// as its canonical twin, so one secret key could show ZAP two
+	// identities; libzmq accepts such keys, no key generator makes them.
+	// An error that wraps it also matches [cert.ErrNonCanonicalKey] under
+	// errors.Is.
+	ErrNonCanonicalKey error = nonCanonicalError{}
 	// ErrVouch reports an INITIATE whose vouch does not name the client's
 	// transient key and this server's permanent key.
 	ErrVouch = errors.New("mechanism: CURVE vouch does not match")
@@ -49,6 +58,19 @@ func (e *CurveError) Error() string {
 
 // Unwrap returns the cause.
 func (e *CurveError) Unwrap() error { return e.Err }
+
+// setupError is an error of CurveClient or CurveServer: "mechanism: CURVE
+// " once, then the role and the cause without its own prefix.
+type setupError struct {
+	role string
+	err  error
+}
+
+func (e *setupError) Error() string {
+	return "mechanism: CURVE " + e.role + ": " + trimMechPrefix(e.err.Error())
+}
+
+func (e *setupError) Unwrap() error { return e.err }
 
 func trimMechPrefix(s string) string {
 	for _, p := range []string{"mechanism: CURVE ", "mechanism: "} {
@@ -125,6 +147,24 @@ func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
 	var pub [32]byte
 	copy(pub[:], priv.PublicKey().Bytes())
 	return priv, pub, nil
+}
+
+// nonCanonicalError is the type of ErrNonCanonicalKey: it also is
+// cert.ErrNonCanonicalKey, so one errors.Is test covers keys refused by
+// the handshake and by the cert package.
+type nonCanonicalError struct{}
+
+func (nonCanonicalError) Error() string { return "mechanism: CURVE public key is not canonical" }
+
+func (nonCanonicalError) Is(target error) bool { return target == cert.ErrNonCanonicalKey }
+
+// checkCanonical returns ErrNonCanonicalKey unless k is a canonical X25519
+// public key.
+func checkCanonical(k *[32]byte) error {
+	if !cert.PublicKey(*k).IsCanonical() {
+		return ErrNonCanonicalKey
+	}
+	return nil
 }
 
 // shared wraps box.Shared, mapping a low-order key to ErrLowOrderKey.

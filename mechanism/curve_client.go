@@ -17,10 +17,31 @@ import (
 // serverKey, and itself by the permanent key pair client.
 //
 // The key pair is checked (the secret key must give the public key) and the
-// secret is parsed once here; an all-zero server key is refused.
+// secret is parsed once here; an all-zero server key is refused, and so is
+// one that is not canonical ([ErrNonCanonicalKey]).
+//
+// What is kept of secrets, and for how long: the Mechanism keeps the
+// permanent secret key for its whole life in a crypto/ecdh.PrivateKey and
+// nowhere else (the working copy of client made here is cleared before
+// CurveClient returns; the caller's KeyPair is the caller's to clear). Each
+// Handshake keeps c' in a crypto/ecdh.PrivateKey until INITIATE is sent,
+// and the box keys (c', S) and (c', S') as arrays it zeroes: the first once
+// INITIATE is sent, the second once [Handshake.Session] has copied it into
+// the Sealer and Opener (whose Close zeroes them), and every one on
+// failure and on [Handshake.Close]. The vouch key and every byte copy of a
+// secret are zeroed as soon as they have been used.
+//
+// A crypto/ecdh.PrivateKey cannot be zeroed: Go keeps its bytes until the
+// garbage collector reuses the memory, so c' once dropped, and the
+// permanent secret once the Mechanism is dropped, stay in memory,
+// unreachable, for a while.
 func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, error) {
+	defer clear(client.Secret[:])
 	if isZero(serverKey[:]) {
-		return nil, fmt.Errorf("mechanism: CURVE client: %w", ErrLowOrderKey)
+		return nil, &setupError{role: "client: server key", err: ErrLowOrderKey}
+	}
+	if !serverKey.IsCanonical() {
+		return nil, &setupError{role: "client: server key", err: ErrNonCanonicalKey}
 	}
 	priv, err := parseKeyPair(client)
 	if err != nil {
@@ -30,9 +51,12 @@ func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, erro
 }
 
 // parseKeyPair parses the secret key of kp and checks that it gives the
-// public key.
+// public key. It clears kp's secret (its own copy) before it returns; the
+// one copy of the secret left is inside the *ecdh.PrivateKey, which Go
+// offers no way to clear.
 func parseKeyPair(kp cert.KeyPair) (*ecdh.PrivateKey, error) {
-	priv, err := ecdh.X25519().NewPrivateKey(kp.Secret.Bytes())
+	defer clear(kp.Secret[:])
+	priv, err := ecdh.X25519().NewPrivateKey(kp.Secret[:])
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +208,9 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	}
 	sPrime := [32]byte(plain[:keyLen])
 	cookie := plain[keyLen:]
+	if err := checkCanonical(&sPrime); err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
 	var err error
 	if h.msgKey, err = shared(h.cPrime, &sPrime); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)

@@ -25,8 +25,28 @@ import (
 // the laxness would open a hole and libzmq clients never rely on it: the
 // vouch must name this server's permanent key S as well as C' (libzmq
 // checks only C'), the HELLO signature must open to 64 zero bytes, and the
-// INITIATE short nonce must be greater than the HELLO's.
+// INITIATE short nonce must be greater than the HELLO's; and C' and C must
+// be canonical public keys ([ErrNonCanonicalKey]), so that one client
+// secret key shows ZAP one identity, never a twin with bit 255 set.
+//
+// What is kept of secrets, and for how long: the Mechanism keeps the
+// permanent secret key for its whole life in a crypto/ecdh.PrivateKey and
+// nowhere else (the working copy of server made here is cleared before
+// CurveServer returns). Each Handshake keeps s' in a crypto/ecdh.PrivateKey
+// until the vouch is checked, the cookie key K until INITIATE arrives, the
+// box key (s, C') until WELCOME is built, and (s', C') until
+// [Handshake.Session] has copied it into the Sealer and Opener (whose Close
+// zeroes them); the keys are arrays it zeroes, and every one is zeroed (s'
+// dropped) on failure and on [Handshake.Close]. The vouch key, the cookie's
+// plaintext (which holds s') and every byte copy of s' are zeroed as soon as
+// they have been used.
+//
+// A crypto/ecdh.PrivateKey cannot be zeroed: Go keeps its bytes until the
+// garbage collector reuses the memory, so s' once dropped, and the
+// permanent secret once the Mechanism is dropped, stay in memory,
+// unreachable, for a while.
 func CurveServer(server cert.KeyPair) (Mechanism, error) {
+	defer clear(server.Secret[:])
 	priv, err := parseKeyPair(server)
 	if err != nil {
 		return nil, fmt.Errorf("mechanism: CURVE server: %w", err)
@@ -151,6 +171,9 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	rest := data[2+helloPaddingLen:]
 	copy(h.cPrime[:], rest[:keyLen])
 	n := binary.BigEndian.Uint64(rest[keyLen : keyLen+8])
+	if err := checkCanonical(&h.cPrime); err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
+	}
 	var err error
 	if h.helloKey, err = shared(h.m.secret, &h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
@@ -168,6 +191,7 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
 	var random [keyLen + 16 + 16]byte // K, cookie nonce, WELCOME nonce
+	defer clear(random[:keyLen])
 	if _, err := io.ReadFull(h.rand, random[:]); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, fmt.Errorf("reading randomness: %w", err))
 	}
@@ -204,7 +228,8 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	}
 	// The cookie must be the one we sent: it opens with K and holds C'
 	// and s'. K is dropped once it has been used.
-	var cookie [64]byte
+	var cookie [64]byte // C' and s'
+	defer clear(cookie[:])
 	_, ok := box.Open(cookie[:0], data[16:cookieLen], longNonce(nonceCookie, data[:16]), &h.cookieKey)
 	h.cookieKey.Zero()
 	if !ok {
@@ -234,6 +259,10 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	client := [32]byte(plain[:keyLen])
 	vouch := plain[keyLen : keyLen+vouchLen]
 	metadata := plain[keyLen+vouchLen:]
+	// C goes to ZAP as it is: it must be the one spelling of the key.
+	if err := checkCanonical(&client); err != nil {
+		return nil, h.fail(zmtp.CmdInitiate, err)
+	}
 
 	// The vouch: Box[C' + S](c -> S') proves the client holds c.
 	vouchKey, err := shared(h.sPrime, &client)

@@ -295,7 +295,8 @@ func plainFuzzStatus(creds [][]byte) zap.StatusCode {
 func plainFuzzHandler(calls *[]fuzzZAPCall) zap.Handler {
 	return zap.HandlerFunc(func(ctx context.Context, r *zap.Request) (*zap.Reply, error) {
 		s := plainFuzzStatus(r.Credentials)
-		*calls = append(*calls, fuzzZAPCall{req: r, status: s})
+		// A copy: the mechanism zeroes the password once the handler returns.
+		*calls = append(*calls, fuzzZAPCall{req: cloneRequest(r), status: s})
 		switch s {
 		case zap.StatusOK:
 			return &zap.Reply{StatusCode: s, UserID: "admin"}, nil
@@ -304,6 +305,16 @@ func plainFuzzHandler(calls *[]fuzzZAPCall) zap.Handler {
 		}
 		return &zap.Reply{StatusCode: s, StatusText: "refused"}, nil
 	})
+}
+
+// cloneRequest copies r deeply enough to outlive the handler call.
+func cloneRequest(r *zap.Request) *zap.Request {
+	c := *r
+	c.Credentials = make([][]byte, len(r.Credentials))
+	for i, b := range r.Credentials {
+		c.Credentials[i] = bytes.Clone(b)
+	}
+	return &c
 }
 
 // routerPeerCheck is the CheckPeerMetadata of the fuzzed PLAIN server: a
@@ -972,6 +983,8 @@ func FuzzCurveServer(f *testing.F) {
 					switch {
 					case len(d) != helloDataLen || d[0] != 1 || d[1] != 0:
 						wantCurveError(t, err, zmtp.CmdHello, zmtp.ErrMalformed)
+					case !cert.PublicKey(d[2+helloPaddingLen:][:keyLen]).IsCanonical():
+						wantCurveError(t, err, zmtp.CmdHello, ErrNonCanonicalKey)
 					case lowOrder(fx.priv, d[2+helloPaddingLen:][:keyLen]):
 						wantCurveError(t, err, zmtp.CmdHello, ErrLowOrderKey)
 					default:

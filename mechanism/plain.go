@@ -79,11 +79,12 @@ const (
 )
 
 type plainClientHandshake struct {
-	m     *plainClient
-	p     Params
-	state plainClientState
-	peer  zmtp.Metadata
-	err   error
+	m         *plainClient
+	p         Params
+	state     plainClientState
+	peer      zmtp.Metadata
+	err       error
+	helloData []byte // the HELLO data, which holds the password; zeroed by Close
 }
 
 func (h *plainClientHandshake) fail(err error) error {
@@ -109,6 +110,7 @@ func (h *plainClientHandshake) hello() zmtp.Command {
 	data = append(data, h.m.username...)
 	data = append(data, byte(len(h.m.password)))
 	data = append(data, h.m.password...)
+	h.helloData = data
 	return zmtp.Command{Name: zmtp.CmdHello, Data: data}
 }
 
@@ -268,11 +270,15 @@ func (h *plainServerHandshake) Done() bool { return h.err == nil && h.state == p
 
 func (h *plainServerHandshake) Session() Session { return Session{PeerMetadata: h.peer, ZAP: h.zap} }
 
-// Close ends the handshake; it holds no secrets of its own.
+// Close ends the handshake and zeroes the HELLO data it built, which holds
+// the password: the driver must have sent it by then. The password itself
+// is a string in the Mechanism, which Go cannot clear.
 func (h *plainClientHandshake) Close() {
 	if h.err == nil && !h.Done() {
 		h.err = ErrClosed
 	}
+	clear(h.helloData)
+	h.helloData = nil
 }
 
 // Close ends the handshake; it holds no secrets of its own.

@@ -15,6 +15,10 @@ const libzmqRequestID = "1"
 // reply, or an *AuthError for any status but 200. The commands to send for a
 // refusal are returned with it: ERROR "400"/"500" for 400/500, nothing for
 // 300, as libzmq does.
+//
+// The handler gets its own copies of creds; a PLAIN password's copy is
+// zeroed once the handler has returned, so a handler must not keep
+// Request.Credentials after it returns.
 func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (*zap.Reply, []zmtp.Command, error) {
 	// The handler gets its own copies: the credentials alias the frame
 	// buffer, and a handler cut off by the deadline may still be running.
@@ -32,6 +36,12 @@ func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (
 		Credentials: own,
 	}
 	rep, zerr := zap.Ask(ctx, p.ZAP, req)
+	// A PLAIN password is a secret: once the handler has returned, its
+	// copy is zeroed. A handler cut off by ctx may still be reading it, so
+	// then the copy is left to it (and to the garbage collector).
+	if mech == PlainName && len(own) == 2 && ctx.Err() == nil {
+		clear(own[1])
+	}
 	if rep.StatusCode == zap.StatusOK {
 		return rep, nil, nil
 	}

@@ -26,12 +26,19 @@ type recorder struct {
 	reply  *zap.Reply
 	err    error
 	panics bool
-	reqs   []*zap.Request
+	reqs   []*zap.Request // copies, taken during the call
+	raw    []*zap.Request // the requests as the handler got them
 	ctxs   []context.Context
 }
 
 func (r *recorder) Authenticate(ctx context.Context, req *zap.Request) (*zap.Reply, error) {
-	r.reqs = append(r.reqs, req)
+	c := *req
+	c.Credentials = nil
+	for _, b := range req.Credentials {
+		c.Credentials = append(c.Credentials, bytes.Clone(b))
+	}
+	r.reqs = append(r.reqs, &c)
+	r.raw = append(r.raw, req)
 	r.ctxs = append(r.ctxs, ctx)
 	if r.panics {
 		panic("handler bug")
@@ -240,5 +247,43 @@ func TestAuthErrorText(t *testing.T) {
 	s := e.Error()
 	if !strings.HasPrefix(s, "mechanism: NULL:") || !strings.Contains(s, "400") || strings.Contains(s, "\n") {
 		t.Fatalf("Error() = %q", s)
+	}
+}
+
+// TestPlainZAPPasswordZeroed: the copy of the PLAIN password handed to the
+// ZAP handler is zeroed once the handler has returned, and left alone when
+// the handshake's context ended during the call (the handler, cut off,
+// may still be reading it).
+func TestPlainZAPPasswordZeroed(t *testing.T) {
+	for _, cutOff := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := &recorder{reply: &zap.Reply{StatusCode: zap.StatusOK}}
+		var handler zap.Handler = rec
+		if cutOff {
+			handler = zap.HandlerFunc(func(hctx context.Context, r *zap.Request) (*zap.Reply, error) {
+				cancel()
+				return rec.Authenticate(hctx, r)
+			})
+		}
+		s := newHandshake(t, mechanism.PlainServer(), mechanism.Params{Metadata: routerMD, ZAP: handler})
+		if _, err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		hello := zmtp.Command{Name: zmtp.CmdHello, Data: wire(`05 "admin" 06 "secret"`)}
+		if _, err := s.Handle(ctx, hello); err != nil {
+			t.Fatalf("cut off %v: HELLO: %v", cutOff, err)
+		}
+		cancel()
+		if len(rec.raw) != 1 || len(rec.raw[0].Credentials) != 2 {
+			t.Fatalf("cut off %v: handler got %+v", cutOff, rec.raw)
+		}
+		pw := rec.raw[0].Credentials[1]
+		zeroed := bytes.Equal(pw, make([]byte, len("secret")))
+		if zeroed == cutOff {
+			t.Errorf("cut off %v: the handler's password copy is %q afterwards", cutOff, pw)
+		}
+		if string(rec.raw[0].Credentials[0]) != "admin" || string(hello.Data[7:]) != "secret" {
+			t.Errorf("cut off %v: the user name or the HELLO itself was changed", cutOff)
+		}
 	}
 }

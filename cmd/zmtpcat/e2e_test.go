@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -464,5 +465,79 @@ func TestIPC(t *testing.T) {
 	}
 	if !strings.Contains(srv.stderr.String(), "accepted ipc peer: mechanism NULL, peer type PAIR, peer user-id \"\", peer address (none)") {
 		t.Errorf("server log: %s", srv.stderr.String())
+	}
+}
+
+// rawNullPeer connects to ep and does a NULL handshake by hand as a DEALER
+// with the given Identity, which may be one the transport would refuse to
+// send (a zero first byte). It returns the connection.
+func rawNullPeer(t *testing.T, ep string, identity []byte) net.Conn {
+	t.Helper()
+	network, addr, err := transport.ParseEndpoint(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	out := zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"}.Append(nil)
+	ready := zmtp.AppendReady(nil, zmtp.Metadata{
+		{Name: zmtp.PropSocketType, Value: []byte("DEALER")},
+		{Name: zmtp.PropIdentity, Value: identity},
+	})
+	out = zmtp.AppendFrame(out, zmtp.FlagCommand, ready)
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// closedWithin reports whether the peer closes c within d.
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+	}
+}
+
+// TestRouterReservesGeneratedIDs: a peer that claims a routing id in the
+// form a ROUTER makes up (a zero byte first) is refused, so it cannot take
+// the id an anonymous peer will get and lock that peer out; the anonymous
+// peer that comes next gets the id and is served.
+func TestRouterReservesGeneratedIDs(t *testing.T) {
+	srv, ep := server(t, "-type", "ROUTER", anyPort)
+	claim := rawNullPeer(t, ep, []byte{0, 0, 0, 0, 1})
+	if !closedWithin(claim, 5*time.Second) {
+		t.Fatal("the ROUTER kept a peer that claimed routing id 00 00 00 00 01")
+	}
+	waitFor(t, "the refusal", func() bool { return strings.Contains(srv.stderr.String(), "reserved for generated ids") })
+	if want := `routing id \x00\x00\x00\x00\x01 starts with a zero byte, which is reserved for generated ids; connection closed`; !strings.Contains(srv.stderr.String(), want) {
+		t.Errorf("ROUTER stderr %q, want %q", srv.stderr.String(), want)
+	}
+
+	anon := start(t, "-n", "1", ep)
+	// Every connection gets an outcome line, the refused one included.
+	waitFor(t, "the anonymous peer", func() bool { return strings.Count(srv.stderr.String(), `routing id \x00\x00\x00\x00\x01`+"\n") == 2 })
+	srv.write(t, "\\x00\\x00\\x00\\x00\\x01\tfor the anonymous peer\n")
+	if code := anon.wait(t); code != 0 || anon.stdout.String() != "for the anonymous peer\n" {
+		t.Fatalf("anonymous peer: exit %d, stdout %q, stderr %s", code, anon.stdout.String(), anon.stderr.String())
+	}
+
+	// A peer-chosen id that is in use is refused too, as in libzmq, and
+	// the first holder keeps it.
+	first := rawNullPeer(t, ep, []byte("X"))
+	waitFor(t, "the first X", func() bool { return strings.Count(srv.stderr.String(), "accepted") == 3 })
+	second := rawNullPeer(t, ep, []byte("X"))
+	if !closedWithin(second, 5*time.Second) {
+		t.Fatal("the ROUTER kept a second peer with routing id X")
+	}
+	if closedWithin(first, 100*time.Millisecond) {
+		t.Fatal("the first peer with routing id X was dropped")
 	}
 }

@@ -44,7 +44,7 @@
 //	echo hi | zmtpcat -mechanism curve -cert clients/client.key_secret -server-key certs/server.key -n 1 tcp://127.0.0.1:5557
 //
 //	zmtpcat -bind -type REP -echo -mechanism plain -plain-server -passwords passwords.txt tcp://127.0.0.1:5558
-//	echo hi | zmtpcat -type REQ -mechanism plain -plain-user admin -plain-password secret -n 1 tcp://127.0.0.1:5558
+//	echo hi | ZMTPCAT_PLAIN_PASSWORD=secret zmtpcat -type REQ -mechanism plain -plain-user admin -n 1 tcp://127.0.0.1:5558
 package main
 
 import (
@@ -92,7 +92,10 @@ Security (default NULL):
                         repeatable)
   -deny ADDR            ZAP: refuse peers from ADDR (IP or CIDR; repeatable)
   -plain-user NAME      PLAIN client: user name
-  -plain-password PW    PLAIN client: password
+  -plain-password-file FILE
+                        PLAIN client: the password is the one line of FILE;
+                        without this flag, $ZMTPCAT_PLAIN_PASSWORD
+  -plain-password PW    refused: ps would show PW to every local user
   -plain-server         be the PLAIN server
   -passwords FILE       PLAIN server: name=password lines, re-read when changed
   -curve-server         be the CURVE server

@@ -34,6 +34,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-plain-user", "u", ep}, "need -mechanism plain or curve"},
 		{[]string{"-curve-server", ep}, "need -mechanism plain or curve"},
 		{[]string{"-mechanism", "plain", "-plain-server", "-plain-user", "u", ep}, "-plain-server takes -passwords"},
+		{[]string{"-mechanism", "plain", "-plain-server", "-plain-password-file", "f", ep}, "-plain-server takes -passwords"},
+		{[]string{"-plain-password-file", "f", ep}, "need -mechanism plain or curve"},
+		{[]string{"-mechanism", "plain", "-plain-user", "u", "-plain-password", "hunter2", ep}, "-plain-password is not accepted: a password on the command line is shown to every local user by ps; use -plain-password-file FILE or the ZMTPCAT_PLAIN_PASSWORD environment variable"},
 		{[]string{"-mechanism", "plain", "-passwords", "f", ep}, "-passwords needs -plain-server"},
 		{[]string{"-mechanism", "plain", "-cert", "f", ep}, "CURVE flags with -mechanism plain"},
 		{[]string{"-mechanism", "curve", ep}, "needs -server-key"},
@@ -67,7 +70,8 @@ func TestUsageAccepted(t *testing.T) {
 		{"-type", "REQ", "-identity", "me", "-n", "3", "-hex", "-handshake-timeout", "1s", ep},
 		{"-domain", "d", ep},
 		{"-domain", "d", "-deny", "10.0.0.0/8", "-deny", "::1", ep},
-		{"-mechanism", "plain", "-plain-user", "u", "-plain-password", "p", ep},
+		{"-mechanism", "plain", "-plain-user", "u", ep},
+		{"-mechanism", "plain", "-plain-user", "u", "-plain-password-file", filepath.Join(dir, "missing"), ep},
 		{"-mechanism", "plain", "-plain-server", "-allow", "127.0.0.1", ep},
 		{"-mechanism", "plain", "-plain-server", "-passwords", filepath.Join(dir, "missing"), ep},
 		{"-mechanism", "curve", "-server-key", "not-a-key", ep},
@@ -107,7 +111,17 @@ func TestUsageListsEveryFlag(t *testing.T) {
 			t.Errorf("usage does not list -%s", f.Name)
 		}
 	})
-	if n != 21 {
+	if n != 22 {
 		t.Errorf("%d flags; update this test and the usage text together", n)
+	}
+}
+
+// TestPlainPasswordFlagRefused: -plain-password is a usage error that names
+// the alternatives and does not repeat the password.
+func TestPlainPasswordFlagRefused(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run([]string{"-mechanism", "plain", "-plain-user", "u", "-plain-password", "hunter2", "tcp://127.0.0.1:1"}, strings.NewReader(""), io.Discard, &stderr)
+	if code != 2 || strings.Contains(stderr.String(), "hunter2") || !strings.Contains(stderr.String(), "-plain-password-file") {
+		t.Fatalf("exit %d, stderr %q; want 2, the alternatives, and no password", code, stderr.String())
 	}
 }

@@ -76,7 +76,13 @@ func (a *app) servePeer(c *transport.Conn, what string) error {
 // register adds p to the peers, giving it its routing id: its Identity,
 // or, if it sent none, five bytes made up as libzmq's ROUTER makes them (a
 // zero byte and a counter). As in libzmq, a second connection with a
-// routing id in use is refused, and a PAIR takes one peer only.
+// routing id in use is refused (libzmq keeps the first unless
+// ROUTER_HANDOVER is set), and a PAIR takes one peer only.
+//
+// A ROUTER also refuses a peer whose Identity starts with a zero byte: that
+// form is reserved for the ids it makes up (libzmq documents ids starting
+// with a zero byte as reserved), and a peer that could claim one could lock
+// out the anonymous peer it belongs to, or take its messages.
 func (a *app) register(p *peer) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -84,21 +90,41 @@ func (a *app) register(p *peer) error {
 		return fmt.Errorf("a PAIR socket has a peer already; connection closed")
 	}
 	p.id = p.c.ConnectionState().PeerIdentity
-	if len(p.id) == 0 {
-		a.lastID++
-		p.id = binary.BigEndian.AppendUint32([]byte{0}, a.lastID)
+	if a.o.socketType == zmtp.ROUTER && len(p.id) > 0 && p.id[0] == 0 {
+		return fmt.Errorf("routing id %s starts with a zero byte, which is reserved for generated ids; connection closed", appendFrame(nil, p.id, a.o.hex))
 	}
-	if a.o.socketType == zmtp.ROUTER {
-		for _, q := range a.peers {
-			if bytes.Equal(q.id, p.id) {
-				return fmt.Errorf("routing id %s is in use; connection closed", appendFrame(nil, p.id, a.o.hex))
-			}
-		}
+	if len(p.id) == 0 {
+		p.id = a.generateIDLocked()
+	}
+	if a.o.socketType == zmtp.ROUTER && a.idInUseLocked(p.id) {
+		return fmt.Errorf("routing id %s is in use; connection closed", appendFrame(nil, p.id, a.o.hex))
 	}
 	a.peers = append(a.peers, p)
 	a.changed.Broadcast()
 	a.registeredOnce.Do(func() { close(a.registered) })
 	return nil
+}
+
+// generateIDLocked makes up a routing id: a zero byte and the next value
+// of a 32-bit counter, skipping any still in use after the counter wraps.
+func (a *app) generateIDLocked() []byte {
+	for {
+		a.lastID++
+		id := binary.BigEndian.AppendUint32([]byte{0}, a.lastID)
+		if !a.idInUseLocked(id) {
+			return id
+		}
+	}
+}
+
+// idInUseLocked reports whether a registered peer has routing id id.
+func (a *app) idInUseLocked(id []byte) bool {
+	for _, q := range a.peers {
+		if bytes.Equal(q.id, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // unregister removes p from the peers, with the requests it has left for

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 
@@ -17,19 +19,28 @@ import (
 // transport configuration they make (apply). A new mechanism or option is
 // added in these three places only.
 type security struct {
-	mechanism     string
-	domain        string
-	allow, deny   []string
-	plainUser     string
-	plainPassword string
-	plainServer   bool
-	passwords     string
-	curveServer   bool
-	certFile      string
-	serverKey     string
-	clientCerts   string
-	allowAny      bool
+	mechanism         string
+	domain            string
+	allow, deny       []string
+	plainUser         string
+	plainPasswordFile string
+	plainPasswordArg  bool // -plain-password was given: refused, see check
+	plainServer       bool
+	passwords         string
+	curveServer       bool
+	certFile          string
+	serverKey         string
+	clientCerts       string
+	allowAny          bool
 }
+
+// passwordEnv is the environment variable a PLAIN client takes its password
+// from when -plain-password-file is not given.
+const passwordEnv = "ZMTPCAT_PLAIN_PASSWORD"
+
+// errPasswordArg explains why -plain-password is refused. It never repeats
+// the value.
+const errPasswordArg = "-plain-password is not accepted: a password on the command line is shown to every local user by ps; use -plain-password-file FILE or the " + passwordEnv + " environment variable"
 
 func (s *security) define(fs *flag.FlagSet) {
 	fs.StringVar(&s.mechanism, "mechanism", "null", "")
@@ -37,7 +48,8 @@ func (s *security) define(fs *flag.FlagSet) {
 	fs.Var((*listFlag)(&s.allow), "allow", "")
 	fs.Var((*listFlag)(&s.deny), "deny", "")
 	fs.StringVar(&s.plainUser, "plain-user", "", "")
-	fs.StringVar(&s.plainPassword, "plain-password", "", "")
+	fs.StringVar(&s.plainPasswordFile, "plain-password-file", "", "")
+	fs.Func("plain-password", "", func(string) error { s.plainPasswordArg = true; return nil })
 	fs.BoolVar(&s.plainServer, "plain-server", false, "")
 	fs.StringVar(&s.passwords, "passwords", "", "")
 	fs.BoolVar(&s.curveServer, "curve-server", false, "")
@@ -49,7 +61,10 @@ func (s *security) define(fs *flag.FlagSet) {
 
 // check validates the security flags; its errors wrap errUsage.
 func (s *security) check() error {
-	plainFlags := s.plainUser != "" || s.plainPassword != "" || s.plainServer || s.passwords != ""
+	if s.plainPasswordArg {
+		return usageErr("%s", errPasswordArg)
+	}
+	plainFlags := s.plainUser != "" || s.plainPasswordFile != "" || s.plainServer || s.passwords != ""
 	curveFlags := s.curveServer || s.certFile != "" || s.serverKey != "" || s.clientCerts != "" || s.allowAny
 	asksZAP := false // whether this side will ask ZAP, so that -allow/-deny mean something
 	switch s.mechanism {
@@ -62,8 +77,8 @@ func (s *security) check() error {
 		switch {
 		case curveFlags:
 			return usageErr("CURVE flags with -mechanism plain")
-		case s.plainServer && (s.plainUser != "" || s.plainPassword != ""):
-			return usageErr("-plain-server takes -passwords, not -plain-user/-plain-password")
+		case s.plainServer && (s.plainUser != "" || s.plainPasswordFile != ""):
+			return usageErr("-plain-server takes -passwords, not -plain-user/-plain-password-file")
 		case !s.plainServer && s.passwords != "":
 			return usageErr("-passwords needs -plain-server")
 		}
@@ -136,7 +151,12 @@ func (s *security) apply(cfg *transport.Config) error {
 			}
 			break
 		}
-		m, err := mechanism.PlainClient(s.plainUser, s.plainPassword)
+		password, err := s.plainPassword()
+		if err != nil {
+			return err
+		}
+		m, err := mechanism.PlainClient(s.plainUser, string(password))
+		clear(password)
 		if err != nil {
 			return err
 		}
@@ -146,6 +166,8 @@ func (s *security) apply(cfg *transport.Config) error {
 		if err != nil {
 			return err
 		}
+		// The mechanism keeps the secret; our copy goes once it is made.
+		defer clear(own.Secret[:])
 		if !s.curveServer {
 			server, err := serverKey(s.serverKey)
 			if err != nil {
@@ -189,7 +211,51 @@ func ownKeys(path string) (cert.KeyPair, error) {
 	if c.Secret == nil {
 		return cert.KeyPair{}, fmt.Errorf("%s holds no secret key: -cert wants the secret certificate", c.Path)
 	}
-	return cert.KeyPair{Public: c.Public, Secret: *c.Secret}, nil
+	kp := cert.KeyPair{Public: c.Public, Secret: *c.Secret}
+	clear(c.Secret[:])
+	return kp, nil
+}
+
+// maxPasswordFile bounds what -plain-password-file reads: a PLAIN password
+// is at most 255 bytes, and a line end may follow it.
+const maxPasswordFile = mechanism.MaxPlainCredential + 2
+
+// plainPassword returns the PLAIN client's password: the content of
+// -plain-password-file without one final line end, or else the value of
+// $ZMTPCAT_PLAIN_PASSWORD, which is then removed from the environment; empty
+// if neither is set. The caller clears the result.
+func (s *security) plainPassword() ([]byte, error) {
+	if s.plainPasswordFile == "" {
+		v, ok := os.LookupEnv(passwordEnv)
+		if !ok {
+			return nil, nil
+		}
+		os.Unsetenv(passwordEnv)
+		return []byte(v), nil
+	}
+	f, err := os.Open(s.plainPasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("-plain-password-file: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, maxPasswordFile+1)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		clear(buf)
+		return nil, fmt.Errorf("-plain-password-file: %w", err)
+	}
+	pw := buf[:n]
+	switch {
+	case bytes.HasSuffix(pw, []byte("\r\n")):
+		pw = pw[:len(pw)-2]
+	case bytes.HasSuffix(pw, []byte("\n")):
+		pw = pw[:len(pw)-1]
+	}
+	if len(pw) > mechanism.MaxPlainCredential || bytes.ContainsAny(pw, "\r\n") {
+		clear(buf)
+		return nil, fmt.Errorf("-plain-password-file %s: want one line of at most %d bytes", s.plainPasswordFile, mechanism.MaxPlainCredential)
+	}
+	return pw, nil
 }
 
 // serverKey reads -server-key: an existing file is a public certificate

@@ -87,16 +87,41 @@ func TestPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, ep := server(t, "-type", "REP", "-echo", "-mechanism", "plain", "-plain-server", "-passwords", pw, anyPort)
-	code, out, errs := client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password", "secret", "-n", "1", ep)
+	// The password comes from a file (one line; the line end is not part
+	// of it), or from the environment, never from the command line.
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password-file", pwFile, "-n", "1", ep)
 	if code != 0 || out != "hi\n" || !strings.Contains(errs, "mechanism PLAIN, peer type REP") {
 		t.Fatalf("PLAIN: exit %d, %q, %s", code, out, errs)
 	}
 	if !strings.Contains(srv.stderr.String(), `mechanism PLAIN, peer type REQ, peer user-id "admin", peer address 127.0.0.1`) {
 		t.Errorf("server did not report the user id: %s", srv.stderr.String())
 	}
-	code, _, errs = client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password", "nope", "-n", "1", ep)
+	t.Setenv(passwordEnv, "secret")
+	code, out, errs = client(t, "env\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-n", "1", ep)
+	if code != 0 || out != "env\n" {
+		t.Fatalf("password from $%s: exit %d, %q, %s", passwordEnv, code, out, errs)
+	}
+	if _, ok := os.LookupEnv(passwordEnv); ok {
+		t.Errorf("$%s still set after it was read", passwordEnv)
+	}
+	t.Setenv(passwordEnv, "nope")
+	code, _, errs = client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-n", "1", ep)
 	if code != 1 || !strings.Contains(errs, `ERROR "400"`) {
 		t.Fatalf("wrong password: exit %d, %s", code, errs)
+	}
+	// A file of more than one line, or too long, is refused.
+	for _, content := range []string{"secret\nsecond line\n", strings.Repeat("x", 256)} {
+		if err := os.WriteFile(pwFile, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs = client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-plain-password-file", pwFile, "-n", "1", ep)
+		if code != 1 || !strings.Contains(errs, "want one line of at most 255 bytes") || strings.Contains(errs, "secret") {
+			t.Fatalf("password file %q: exit %d, %s", content, code, errs)
+		}
 	}
 	// A NULL client meets a PLAIN server: a mechanism mismatch.
 	code, _, errs = client(t, "hi\n", "-type", "REQ", "-n", "1", ep)
