@@ -174,7 +174,8 @@ func plainzFixed(status zap.StatusCode) zap.Handler {
 
 // plainzServerConfig is our server: PLAIN when plain is set, else NULL;
 // DEALER with routing id plainzServerID.
-func plainzServerConfig(plain bool, h zap.Handler, domain string) *transport.Config {
+// opts go to mechanism.PlainServer.
+func plainzServerConfig(plain bool, h zap.Handler, domain string, opts ...mechanism.PlainServerOption) *transport.Config {
 	cfg := &transport.Config{
 		SocketType:       zmtp.DEALER,
 		Identity:         []byte(plainzServerID),
@@ -185,7 +186,7 @@ func plainzServerConfig(plain bool, h zap.Handler, domain string) *transport.Con
 		cfg.ZAPHandler = h
 	}
 	if plain {
-		cfg.Mechanism = mechanism.PlainServer()
+		cfg.Mechanism = mechanism.PlainServer(opts...)
 	}
 	return cfg
 }

@@ -235,11 +235,11 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 				}
 			})
 
-			// Refused by the Authenticator with 400 and an ERROR "400" in the
-			// RFC form. A libzmq PLAIN client matches only its own 5E form,
-			// so it reports ZMTP_UNEXPECTED_COMMAND, not AUTH 400; either way
-			// it is a protocol error and it never reconnects
-			// (libzmq-behaviour.md §1 item 2, §2.7).
+			// Refused by the Authenticator with 400 and an ERROR "400" in
+			// libzmq's own 5E "RROR" form, our default: the libzmq PLAIN
+			// client reports HANDSHAKE_FAILED_AUTH 400, exactly as it does
+			// from a libzmq server, and never reconnects (see
+			// docs/design-notes.md, "Matching libzmq").
 			for _, tc := range []struct {
 				name, user, pass, text string
 			}{
@@ -270,10 +270,10 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 						t.Errorf("ZAP request %+v; want credentials [%q %q]", r, tc.user, tc.pass)
 					}
 					after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", true)
-					if want := plainzSpecError("400"); !bytes.Equal(after, want) {
+					if want := plainzLibzmqPlainError("400"); !bytes.Equal(after, want) {
 						t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(after), plainzString(want))
 					}
-					plainzExpectStopped(t, mon, proxy, "EVENT_HANDSHAKE_FAILED_PROTOCOL(0x10000001)")
+					plainzExpectStopped(t, mon, proxy, "EVENT_HANDSHAKE_FAILED_AUTH(400)")
 				})
 			}
 		})
@@ -287,6 +287,17 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError 300", r.err)
 		}
 		r.expectSilentClose(t)
+	})
+	// mechanism.PlainRFCError: the 23/ZMTP form, which a libzmq PLAIN
+	// client does not recognise: it reports ZMTP_UNEXPECTED_COMMAND, a
+	// protocol error, and does not reconnect either.
+	t.Run("status-400-rfc-form", func(t *testing.T) {
+		t.Parallel()
+		r := plainzRunRefused(t, true, plainzFixed(zap.StatusAuthenticationError), "", mechanism.PlainRFCError())
+		if plainzAuthStatus(r.err) != zap.StatusAuthenticationError {
+			t.Errorf("our server's error = %v; want *mechanism.AuthError 400", r.err)
+		}
+		r.expectError(t, "400")
 	})
 	t.Run("status-500", func(t *testing.T) {
 		t.Parallel()
@@ -314,6 +325,7 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 // refused.
 type plainzRun struct {
 	plain bool
+	rfc   bool   // PLAIN server with mechanism.PlainRFCError
 	err   error  // our server's first handshake result
 	after []byte // what our server sent on the first connection, after its greeting
 	mon   *curveMon
@@ -324,9 +336,9 @@ type plainzRun struct {
 // plainzRunRefused runs one refusal: our server with handler h (PLAIN or
 // NULL with domain), a libzmq client that queues a message. It checks that
 // our server accepted nothing and the libzmq client received nothing.
-func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string) *plainzRun {
+func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string, opts ...mechanism.PlainServerOption) *plainzRun {
 	t.Helper()
-	srv := curveServe(t, plainzServerConfig(plain, h, domain))
+	srv := curveServe(t, plainzServerConfig(plain, h, domain, opts...))
 	proxy := plainzStartProxy(t, srv.endpoint)
 	lib := newCurveLib(t)
 	var cli *zmq.Socket
@@ -338,7 +350,7 @@ func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string) *p
 	mon := lib.monitor(cli, plainzEvents)
 	curveCheck(t, cli.Connect(proxy.endpoint))
 	plainzSendQueued(cli, "must not pass")
-	r := &plainzRun{plain: plain, cli: cli, mon: mon, proxy: proxy}
+	r := &plainzRun{plain: plain, rfc: len(opts) > 0, cli: cli, mon: mon, proxy: proxy}
 	r.err = plainzRefused(t, srv, 3*time.Second)
 	mech := "NULL"
 	if plain {
@@ -356,17 +368,23 @@ func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string) *p
 	return r
 }
 
-// expectError checks an ERROR with reason status: exactly the RFC bytes, and
-// the libzmq client's reaction: AUTH <status> for NULL (libzmq reads the RFC
-// form), ZMTP_UNEXPECTED_COMMAND for PLAIN (libzmq's PLAIN client reads only
-// its own 5E form); a protocol error either way, so no reconnect.
+// expectError checks an ERROR with reason status, byte for byte, and the
+// libzmq client's reaction. NULL sends the RFC form, which libzmq reads:
+// AUTH <status>. PLAIN sends libzmq's 5E "RROR" form by default: AUTH
+// <status> too. PLAIN with PlainRFCError sends the RFC form, which libzmq's
+// PLAIN client does not recognise: ZMTP_UNEXPECTED_COMMAND. No reconnect in
+// any case.
 func (r *plainzRun) expectError(t *testing.T, status string) {
 	t.Helper()
-	if want := plainzSpecError(status); !bytes.Equal(r.after, want) {
+	want := plainzSpecError(status)
+	if r.plain && !r.rfc {
+		want = plainzLibzmqPlainError(status)
+	}
+	if !bytes.Equal(r.after, want) {
 		t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(r.after), plainzString(want))
 	}
 	failed := "EVENT_HANDSHAKE_FAILED_AUTH(" + status + ")"
-	if r.plain {
+	if r.plain && r.rfc {
 		failed = "EVENT_HANDSHAKE_FAILED_PROTOCOL(0x10000001)"
 	}
 	plainzExpectStopped(t, r.mon, r.proxy, failed)

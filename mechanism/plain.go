@@ -34,7 +34,28 @@ func PlainClient(username, password string) (Mechanism, error) {
 // acts on the reply as libzmq does: 200 continues with WELCOME, 400 and 500
 // send ERROR "400"/"500", 300 closes without ERROR. With no handler every
 // client is refused ([ErrNoZAPHandler]).
-func PlainServer() Mechanism { return plainServer{} }
+//
+// The ERROR goes out in libzmq's form, 5E "RROR" (see
+// [zmtp.Command.LibzmqPlainForm]), so that libzmq, pyzmq and CZMQ clients
+// report an authentication failure with the ZAP status, as they do from a
+// libzmq server; [PlainRFCError] sends the 23/ZMTP form instead. Our PLAIN
+// client reads both.
+func PlainServer(opts ...PlainServerOption) Mechanism {
+	var s plainServer
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+// A PlainServerOption changes how [PlainServer] behaves.
+type PlainServerOption func(*plainServer)
+
+// PlainRFCError makes a PLAIN server send its ERROR command as 23/ZMTP
+// spells it, 05 "ERROR". A libzmq client (every release to date) then
+// reports a protocol error (unexpected command) instead of an
+// authentication failure, so use it only with peers that need it.
+func PlainRFCError() PlainServerOption { return func(s *plainServer) { s.rfcError = true } }
 
 type plainClient struct {
 	username, password string
@@ -53,16 +74,18 @@ func (m *plainClient) NewHandshake(p Params) (Handshake, error) {
 	return &plainClientHandshake{m: m, p: p}, nil
 }
 
-type plainServer struct{}
+type plainServer struct {
+	rfcError bool // send 05 "ERROR", not libzmq's 5E "RROR"
+}
 
 func (plainServer) Name() string   { return PlainName }
 func (plainServer) AsServer() bool { return true }
 
-func (plainServer) NewHandshake(p Params) (Handshake, error) {
+func (m plainServer) NewHandshake(p Params) (Handshake, error) {
 	if err := p.Metadata.Validate(); err != nil {
 		return nil, err
 	}
-	return &plainServerHandshake{p: p}, nil
+	return &plainServerHandshake{p: p, libzmqError: !m.rfcError}, nil
 }
 
 // The client's states. See 24/ZMTP-PLAIN:
@@ -174,12 +197,13 @@ const (
 )
 
 type plainServerHandshake struct {
-	p       Params
-	state   plainServerState
-	started bool
-	peer    zmtp.Metadata
-	zap     *zap.Reply
-	err     error
+	p           Params
+	libzmqError bool // send ERROR in libzmq's form
+	state       plainServerState
+	started     bool
+	peer        zmtp.Metadata
+	zap         *zap.Reply
+	err         error
 }
 
 func (h *plainServerHandshake) fail(err error) error {
@@ -229,6 +253,9 @@ func (h *plainServerHandshake) readHello(ctx context.Context, cmd zmtp.Command) 
 	}
 	rep, out, err := authenticate(ctx, PlainName, &h.p, [][]byte{user, pass})
 	if err != nil {
+		for i := range out {
+			out[i].LibzmqPlainForm = h.libzmqError
+		}
 		return out, h.fail(err)
 	}
 	h.zap = rep

@@ -40,6 +40,7 @@ func TestPlainPump(t *testing.T) {
 		name       string
 		handler    *recorder
 		noHandler  bool
+		rfcError   bool   // PlainRFCError
 		wantClient string // every frame the client sends
 		wantServer string // every frame the server sends
 		check      func(t *testing.T, r pumpResult, c, s mechanism.Handshake)
@@ -68,7 +69,8 @@ func TestPlainPump(t *testing.T) {
 			name:       "400",
 			handler:    &recorder{reply: &zap.Reply{StatusCode: 400, StatusText: "wrong password"}},
 			wantClient: hello,
-			wantServer: `04 0A 05 "ERROR" 03 "400"`,
+			// libzmq's PLAIN ERROR, byte for byte as libzmq 4.3.4 sends it.
+			wantServer: `04 09 5E "RROR" 03 "400"`,
 			check: func(t *testing.T, r pumpResult, c, s mechanism.Handshake) {
 				var ae *mechanism.AuthError
 				if !errors.As(r.serverErr, &ae) || ae.Status != 400 || ae.Mechanism != "PLAIN" {
@@ -84,10 +86,23 @@ func TestPlainPump(t *testing.T) {
 			name:       "500 from a handler error",
 			handler:    &recorder{err: errors.New("boom")},
 			wantClient: hello,
-			wantServer: `04 0A 05 "ERROR" 03 "500"`,
+			wantServer: `04 09 5E "RROR" 03 "500"`,
 			check: func(t *testing.T, r pumpResult, c, s mechanism.Handshake) {
 				var pe *mechanism.PeerError
 				if !errors.As(r.clientErr, &pe) || pe.Status() != 500 {
+					t.Errorf("client err = %v", r.clientErr)
+				}
+			},
+		},
+		{
+			name:       "400 in the RFC form",
+			rfcError:   true,
+			handler:    &recorder{reply: &zap.Reply{StatusCode: 400}},
+			wantClient: hello,
+			wantServer: `04 0A 05 "ERROR" 03 "400"`,
+			check: func(t *testing.T, r pumpResult, c, s mechanism.Handshake) {
+				var pe *mechanism.PeerError
+				if !errors.As(r.clientErr, &pe) || pe.Status() != 400 {
 					t.Errorf("client err = %v", r.clientErr)
 				}
 			},
@@ -126,7 +141,11 @@ func TestPlainPump(t *testing.T) {
 				sp.ZAP = tt.handler
 			}
 			c := newHandshake(t, plainClient(t, "admin", "secret"), mechanism.Params{Metadata: dealerMD})
-			s := newHandshake(t, mechanism.PlainServer(), sp)
+			var opts []mechanism.PlainServerOption
+			if tt.rfcError {
+				opts = append(opts, mechanism.PlainRFCError())
+			}
+			s := newHandshake(t, mechanism.PlainServer(opts...), sp)
 			r := pump(t, c, s)
 			if got, want := allFrames(r.fromClient), wire(tt.wantClient); !bytes.Equal(got, want) {
 				t.Errorf("client sent\n% x\nwant\n% x", got, want)

@@ -1,5 +1,7 @@
 package zmtp
 
+import "fmt"
+
 // Names of the commands ZMTP 3.1 and its security mechanisms define.
 const (
 	CmdReady     = "READY"
@@ -21,6 +23,15 @@ const (
 type Command struct {
 	Name string
 	Data []byte
+
+	// LibzmqPlainForm, on an ERROR command, makes Append and Len encode it
+	// the way every libzmq release's PLAIN mechanism does: 5E "RROR"
+	// instead of 05 "ERROR" (libzmq's C literal "\x05ERROR" swallows the E
+	// into the hex escape). libzmq's PLAIN client recognises only that form
+	// and reports a ZAP refusal as an authentication failure; sent the RFC
+	// form it reports a protocol error. [ParseCommand] reads both forms as
+	// ERROR. It is ignored on any other command.
+	LibzmqPlainForm bool
 }
 
 // ValidCommandName reports whether name is 1 to 255 ASCII letters, the
@@ -39,11 +50,22 @@ func ValidCommandName(name string) bool {
 }
 
 // Len returns the size of the encoded command body.
-func (c Command) Len() int { return 1 + len(c.Name) + len(c.Data) }
+func (c Command) Len() int {
+	if c.libzmqPlainError() {
+		return len(libzmqPlainError) + len(c.Data)
+	}
+	return 1 + len(c.Name) + len(c.Data)
+}
+
+func (c Command) libzmqPlainError() bool { return c.LibzmqPlainForm && c.Name == CmdError }
 
 // Append appends the command body (name length, name, data) to b. It panics
 // if c.Name is not a valid command name, which is a programming error.
 func (c Command) Append(b []byte) []byte {
+	if c.libzmqPlainError() {
+		b = append(b, libzmqPlainError...)
+		return append(b, c.Data...)
+	}
 	if !ValidCommandName(c.Name) {
 		panic("zmtp: invalid command name " + quote(c.Name))
 	}
@@ -94,3 +116,9 @@ func commandName(b []byte) string {
 // Is reports whether the command's name is name. Command names are compared
 // exactly, as libzmq compares them.
 func (c Command) Is(name string) bool { return c.Name == name }
+
+// String returns the command's name and data for debugging, the data
+// quoted as Go quotes a byte string.
+func (c Command) String() string {
+	return fmt.Sprintf("%s %q", quote(c.Name), c.Data)
+}

@@ -98,6 +98,9 @@ Security (default NULL):
   -plain-password PW    refused: ps would show PW to every local user
   -plain-server         be the PLAIN server
   -passwords FILE       PLAIN server: name=password lines, re-read when changed
+  -plain-rfc-error      PLAIN server: send ERROR as 23/ZMTP spells it; by
+                        default it goes in libzmq's form, so that libzmq
+                        clients report an authentication failure
   -curve-server         be the CURVE server
   -cert FILE            our CURVE secret certificate (a client without one
                         uses a fresh key pair)

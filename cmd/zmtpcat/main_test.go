@@ -38,6 +38,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-plain-password-file", "f", ep}, "need -mechanism plain or curve"},
 		{[]string{"-mechanism", "plain", "-plain-user", "u", "-plain-password", "hunter2", ep}, "-plain-password is not accepted: a password on the command line is shown to every local user by ps; use -plain-password-file FILE or the ZMTPCAT_PLAIN_PASSWORD environment variable"},
 		{[]string{"-mechanism", "plain", "-passwords", "f", ep}, "-passwords needs -plain-server"},
+		{[]string{"-mechanism", "plain", "-plain-rfc-error", ep}, "-plain-rfc-error needs -plain-server"},
+		{[]string{"-mechanism", "curve", "-plain-rfc-error", ep}, "PLAIN flags with -mechanism curve"},
 		{[]string{"-mechanism", "plain", "-cert", "f", ep}, "CURVE flags with -mechanism plain"},
 		{[]string{"-mechanism", "curve", ep}, "needs -server-key"},
 		{[]string{"-mechanism", "curve", "-curve-server", ep}, "needs -cert"},
@@ -111,7 +113,7 @@ func TestUsageListsEveryFlag(t *testing.T) {
 			t.Errorf("usage does not list -%s", f.Name)
 		}
 	})
-	if n != 22 {
+	if n != 23 {
 		t.Errorf("%d flags; update this test and the usage text together", n)
 	}
 }

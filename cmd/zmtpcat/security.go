@@ -26,6 +26,7 @@ type security struct {
 	plainPasswordFile string
 	plainPasswordArg  bool // -plain-password was given: refused, see check
 	plainServer       bool
+	plainRFCError     bool
 	passwords         string
 	curveServer       bool
 	certFile          string
@@ -51,6 +52,7 @@ func (s *security) define(fs *flag.FlagSet) {
 	fs.StringVar(&s.plainPasswordFile, "plain-password-file", "", "")
 	fs.Func("plain-password", "", func(string) error { s.plainPasswordArg = true; return nil })
 	fs.BoolVar(&s.plainServer, "plain-server", false, "")
+	fs.BoolVar(&s.plainRFCError, "plain-rfc-error", false, "")
 	fs.StringVar(&s.passwords, "passwords", "", "")
 	fs.BoolVar(&s.curveServer, "curve-server", false, "")
 	fs.StringVar(&s.certFile, "cert", "", "")
@@ -64,7 +66,7 @@ func (s *security) check() error {
 	if s.plainPasswordArg {
 		return usageErr("%s", errPasswordArg)
 	}
-	plainFlags := s.plainUser != "" || s.plainPasswordFile != "" || s.plainServer || s.passwords != ""
+	plainFlags := s.plainUser != "" || s.plainPasswordFile != "" || s.plainServer || s.passwords != "" || s.plainRFCError
 	curveFlags := s.curveServer || s.certFile != "" || s.serverKey != "" || s.clientCerts != "" || s.allowAny
 	asksZAP := false // whether this side will ask ZAP, so that -allow/-deny mean something
 	switch s.mechanism {
@@ -81,6 +83,8 @@ func (s *security) check() error {
 			return usageErr("-plain-server takes -passwords, not -plain-user/-plain-password-file")
 		case !s.plainServer && s.passwords != "":
 			return usageErr("-passwords needs -plain-server")
+		case !s.plainServer && s.plainRFCError:
+			return usageErr("-plain-rfc-error needs -plain-server")
 		}
 		asksZAP = s.plainServer
 	case "curve":
@@ -142,7 +146,11 @@ func (s *security) apply(cfg *transport.Config) error {
 		}
 	case "plain":
 		if s.plainServer {
-			cfg.Mechanism = mechanism.PlainServer()
+			var opts []mechanism.PlainServerOption
+			if s.plainRFCError {
+				opts = append(opts, mechanism.PlainRFCError())
+			}
+			cfg.Mechanism = mechanism.PlainServer(opts...)
 			a := authenticator() // with no -passwords it refuses everyone, as libzmq
 			if s.passwords != "" {
 				if err := a.ConfigurePlainFile("*", s.passwords); err != nil {
