@@ -7,8 +7,15 @@ import (
 	"time"
 )
 
-// startTimers arms the heartbeat timer once the handshake is done.
+// startTimers arms the heartbeat timer once the handshake is done. It is
+// called after a successful handshake, once inMu is released; a Close that
+// ran while the handshake held inMu could not zero the session keys, so it
+// is done here.
 func (c *Conn) startTimers() {
+	if c.closed.Load() {
+		c.zeroKeys()
+		return
+	}
 	ivl := c.cfg.HeartbeatInterval
 	if ivl <= 0 {
 		return
@@ -111,14 +118,11 @@ func (c *Conn) checkPeerTTL() {
 }
 
 // failAsync ends the connection from a timer: the reader and writer see
-// ErrHeartbeatTimeout.
+// err (ErrHeartbeatTimeout). It takes no lock a reader or writer may hold,
+// so it ends the connection at once even while a write is blocked on a peer
+// that does not read: closing the net.Conn unblocks that write.
 func (c *Conn) failAsync(err error) {
-	c.outMu.Lock()
-	if c.outErr == nil {
-		c.outErr = err
-	}
-	c.outMu.Unlock()
-	c.asyncErr.Store(&err)
+	c.asyncErr.CompareAndSwap(nil, &err)
 	c.Close()
 }
 

@@ -40,10 +40,13 @@ type ConnectionState struct {
 	zapAsked bool
 }
 
-// Property looks a connection property up by name the way libzmq's
-// zmq_msg_gets does: Peer-Address first, then (if ZAP was asked) User-Id and
-// the ZAP metadata, then the peer's own metadata. ZAP properties therefore
-// win over any the peer sent.
+// Property looks a connection property up by name: Peer-Address first,
+// then (if ZAP was asked) User-Id and the ZAP metadata, then the peer's own
+// metadata. Names match ASCII case-insensitively, as 23/ZMTP says property
+// names do, so ZAP's properties win over any the peer sent under the same
+// name in any casing. (libzmq's zmq_msg_gets matches names exactly, so there
+// a peer's "role" and ZAP's "Role" are two properties; here they are one,
+// and it is ZAP's.)
 //
 // Unlike libzmq, a User-Id the peer put in its own metadata is never
 // returned: without ZAP there is no User-Id, so a peer cannot forge one.
@@ -56,10 +59,10 @@ func (s ConnectionState) Property(name string) ([]byte, bool) {
 	case strings.EqualFold(name, zmtp.PropUserID):
 		return []byte(s.UserID), s.zapAsked
 	}
-	if v, ok := s.ZAPMetadata.GetExact(name); ok {
+	if v, ok := s.ZAPMetadata.Get(name); ok {
 		return v, true
 	}
-	return s.PeerMetadata.GetExact(name)
+	return s.PeerMetadata.Get(name)
 }
 
 // peerAddress renders the IP of a remote address, without a port.

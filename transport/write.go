@@ -119,7 +119,9 @@ func (c *Conn) queuePong(context []byte) {
 }
 
 // unlockOut releases outMu, first sending any parked PONG, and checks again
-// after releasing so that a PONG parked meanwhile is not left behind.
+// after releasing so that a PONG parked meanwhile is not left behind. If the
+// connection was closed meanwhile, Close may have found outMu held and left
+// the sealer's key to us: it is zeroed.
 func (c *Conn) unlockOut() {
 	for {
 		c.pongMu.Lock()
@@ -127,7 +129,7 @@ func (c *Conn) unlockOut() {
 		c.pongPending = false
 		n := c.pongLen
 		c.pongMu.Unlock()
-		if pending && c.outErr == nil {
+		if pending && c.outErr == nil && !c.closed.Load() {
 			c.scratch = zmtp.AppendPong(c.scratch[:0], c.pongCtx[:n])
 			c.writeCommandLocked(c.scratch)
 		}
@@ -136,8 +138,12 @@ func (c *Conn) unlockOut() {
 		again := c.pongPending
 		c.pongMu.Unlock()
 		if !again || !c.outMu.TryLock() {
-			return
+			break
 		}
+	}
+	if c.closed.Load() && c.outMu.TryLock() {
+		c.zeroSealerLocked()
+		c.outMu.Unlock()
 	}
 }
 
@@ -175,6 +181,10 @@ func (c *Conn) flushLocked() error {
 	if err != nil {
 		c.outErr = err
 		c.Close()
+		if p := c.asyncErr.Load(); p != nil {
+			return *p // a timer closed the connection under this write
+		}
+		return err
 	}
-	return err
+	return nil
 }
