@@ -91,9 +91,11 @@ type Config struct {
 	// message (the sum of its frame bodies; under CURVE, of the decrypted
 	// payloads). It is checked on each frame header, before the body is
 	// read, and a message that would cross it fails with a
-	// [*MessageTooLargeError]. Zero means no limit, as in libzmq: memory
-	// for a message then grows only as its bytes arrive, plus the per-frame
-	// cost that MaxMessageFrames bounds.
+	// [*MessageTooLargeError]. A command frame between messages may not
+	// exceed it either (or 64 bytes, whichever is larger), and neither may
+	// a SUBSCRIBE or CANCEL turned into a message. Zero means no limit, as
+	// in libzmq: memory for a message then grows only as its bytes arrive,
+	// plus the per-frame cost that MaxMessageFrames bounds.
 	MaxMessageBytes int64
 
 	// MaxMetadataProperties bounds the number of properties the peer's
