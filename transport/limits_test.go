@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -489,5 +491,55 @@ func TestHeartbeatTimeoutBlockedWriter(t *testing.T) {
 	}
 	if _, err := c.ReadMessage(nil); !errors.Is(err, ErrHeartbeatTimeout) {
 		t.Errorf("ReadMessage after = %v, want ErrHeartbeatTimeout", err)
+	}
+}
+
+// stallConn is a net.Conn whose writes block, once stall is set, until it
+// is closed.
+type stallConn struct {
+	net.Conn
+	stall  atomic.Bool
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *stallConn) Write(b []byte) (int, error) {
+	if c.stall.Load() {
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// TestHeartbeatPingWriteBlocked: a heartbeat PING whose write blocks (the
+// peer stopped reading and the socket buffer is full) does not stop the
+// heartbeat: the timeout still ends the connection, which unblocks the
+// write.
+func TestHeartbeatPingWriteBlocked(t *testing.T) {
+	checkGoroutines(t)
+	a, b := tcpConns(t)
+	sc := &stallConn{Conn: a, closed: make(chan struct{})}
+	const timeout = 300 * time.Millisecond
+	c := Server(sc, &Config{SocketType: zmtp.ROUTER, HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: timeout})
+	t.Cleanup(func() { c.Close() })
+	r := newRaw(t, b)
+	errc := handshakeAsync(c)
+	r.greet(1, "Socket-Type", "DEALER")
+	if err := recvErr(t, errc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sc.stall.Store(true) // the first PING blocks
+	start := time.Now()
+	res := recvMsg(t, readAsync(c), 5*time.Second)
+	if !errors.Is(res.err, ErrHeartbeatTimeout) {
+		t.Fatalf("ReadMessage = %v, want ErrHeartbeatTimeout", res.err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond+timeout+500*time.Millisecond {
+		t.Errorf("ended after %v; timeout %v", d, timeout)
 	}
 }
