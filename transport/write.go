@@ -124,13 +124,16 @@ func (c *Conn) queuePong(context []byte) {
 // the sealer's key to us: it is zeroed.
 func (c *Conn) unlockOut() {
 	for {
+		// The context is copied under pongMu: a PING read meanwhile
+		// replaces it.
+		var pongCtx [zmtp.MaxPingContext]byte
 		c.pongMu.Lock()
 		pending := c.pongPending
 		c.pongPending = false
-		n := c.pongLen
+		n := copy(pongCtx[:], c.pongCtx[:c.pongLen])
 		c.pongMu.Unlock()
 		if pending && c.outErr == nil && !c.closed.Load() {
-			c.scratch = zmtp.AppendPong(c.scratch[:0], c.pongCtx[:n])
+			c.scratch = zmtp.AppendPong(c.scratch[:0], pongCtx[:n])
 			c.writeCommandLocked(c.scratch)
 		}
 		c.outMu.Unlock()
