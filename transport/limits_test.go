@@ -543,3 +543,24 @@ func TestHeartbeatPingWriteBlocked(t *testing.T) {
 		t.Errorf("ended after %v; timeout %v", d, timeout)
 	}
 }
+
+// TestPropertySocketTypeExact: Property("Socket-Type") in any casing is
+// the property the socket type check used, not a differently-cased one
+// the peer sent first.
+func TestPropertySocketTypeExact(t *testing.T) {
+	c, r := rawPeer(t, tcpConns, false, &Config{SocketType: zmtp.ROUTER})
+	errc := handshakeAsync(c)
+	r.send(greetingBytes(3, 1, "NULL"), readyFrame("socket-type", "PUB", "identity", "evil", "Socket-Type", "DEALER", "Identity", "real"))
+	if err := recvErr(t, errc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := c.ConnectionState()
+	if st.PeerSocketType != zmtp.DEALER || string(st.PeerIdentity) != "real" {
+		t.Fatalf("state %+v", st)
+	}
+	for name, want := range map[string]string{"Socket-Type": "DEALER", "SOCKET-TYPE": "DEALER", "socket-type": "DEALER", "Identity": "real", "identity": "real"} {
+		if v, ok := st.Property(name); !ok || string(v) != want {
+			t.Errorf("Property(%q) = %q, %v; want %q", name, v, ok, want)
+		}
+	}
+}

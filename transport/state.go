@@ -44,7 +44,9 @@ type ConnectionState struct {
 // then (if ZAP was asked) User-Id and the ZAP metadata, then the peer's own
 // metadata. Names match ASCII case-insensitively, as 23/ZMTP says property
 // names do, so ZAP's properties win over any the peer sent under the same
-// name in any casing. (libzmq's zmq_msg_gets matches names exactly, so there
+// name in any casing. The peer's Socket-Type and Identity are the
+// properties of exactly those names, the ones the connection checked and
+// took PeerSocketType and PeerIdentity from. (libzmq's zmq_msg_gets matches names exactly, so there
 // a peer's "role" and ZAP's "Role" are two properties; here they are one,
 // and it is ZAP's.)
 //
@@ -61,6 +63,14 @@ func (s ConnectionState) Property(name string) ([]byte, bool) {
 	}
 	if v, ok := s.ZAPMetadata.Get(name); ok {
 		return v, true
+	}
+	// Socket-Type and Identity are the values the connection acted on,
+	// which libzmq matches exactly: a peer's "socket-type" is not its
+	// Socket-Type, here either.
+	for _, exact := range [...]string{zmtp.PropSocketType, zmtp.PropIdentity} {
+		if strings.EqualFold(name, exact) {
+			return s.PeerMetadata.GetExact(exact)
+		}
 	}
 	return s.PeerMetadata.Get(name)
 }
