@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,25 @@ func isDeadline(err error) bool {
 	var he *transport.HandshakeError
 	return errors.As(err, &he) && he.Timeout() && errors.Is(err, transport.ErrHandshakeTimeout) &&
 		errors.Is(err, context.DeadlineExceeded) && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// totalAlloc returns the bytes allocated on the heap so far, freed or not:
+// unlike the sampled heap size, it misses no short spike.
+func totalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
+
+// assertAllocated fails the test if more than limit bytes were allocated
+// since from (a totalAlloc reading).
+func assertAllocated(t *testing.T, from, limit uint64) {
+	t.Helper()
+	if got := totalAlloc() - from; got > limit {
+		t.Errorf("%d KiB allocated during the attack; bound %d KiB", got>>10, limit>>10)
+	} else {
+		t.Logf("allocated during the attack: %d KiB (bound %d KiB)", got>>10, limit>>10)
+	}
 }
 
 // drip writes b to c one byte every ivl until it is all written, the
@@ -319,9 +339,10 @@ func TestFrameBomb(t *testing.T) {
 	scfg, ccfg := nullPair()
 	scfg.HandshakeTimeout = shortHandshake
 	s := startServer(t, scfg)
-	mem := watchMemory()
-	c := nullAttacker(t, s.endpoint)
 	chunk := bytes.Repeat([]byte{byte(zmtp.FlagMore), 0}, 64<<10) // 64 Ki empty frames
+	c := nullAttacker(t, s.endpoint)
+	mem := watchMemory()
+	alloc := totalAlloc()
 	done := make(chan int)
 	go func() {
 		sent := 0
@@ -345,6 +366,9 @@ func TestFrameBomb(t *testing.T) {
 		t.Fatal("the attacker's writes did not fail")
 	}
 	assertGrowth(t, mem, 4<<20)
+	// 4096 slots of 24 bytes, with the copies made while the slice grew,
+	// and the legitimate client.
+	assertAllocated(t, alloc, 2<<20)
 }
 
 // TestFrameBombCurve: the same under CURVE, from an authenticated client.
@@ -384,9 +408,10 @@ func TestMaxMessageBytesExceeded(t *testing.T) {
 	scfg.HandshakeTimeout = shortHandshake
 	scfg.MaxMessageBytes = 1 << 20
 	s := startServer(t, scfg)
-	mem := watchMemory()
-	c := nullAttacker(t, s.endpoint)
 	frame := zmtp.AppendFrame(nil, zmtp.FlagMore, make([]byte, 64<<10))
+	c := nullAttacker(t, s.endpoint)
+	mem := watchMemory()
+	alloc := totalAlloc()
 	go func() {
 		for i := 0; i < 1000; i++ { // 64 MB, if the server took it
 			if _, err := c.Write(frame); err != nil {
@@ -401,6 +426,9 @@ func TestMaxMessageBytesExceeded(t *testing.T) {
 	})
 	expectClosed(t, c, 2*time.Second)
 	assertGrowth(t, mem, 6<<20)
+	// The 1 MiB the message may hold and the reader's buffer, not the
+	// 64 MB sent.
+	assertAllocated(t, alloc, 4<<20)
 }
 
 // customServer serves like startServer, but runs handle for every
@@ -623,6 +651,7 @@ func TestAttackerClosesMidMessage(t *testing.T) {
 	scfg, ccfg := nullPair()
 	scfg.HandshakeTimeout = shortHandshake
 	s := startServer(t, scfg)
+	mem := watchMemory()
 	c := nullAttacker(t, s.endpoint)
 	c.Write(append(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("a")), 0x02, 0, 0, 0, 0, 0, 1, 0, 0, 'x'))
 	c.Close()
@@ -630,4 +659,5 @@ func TestAttackerClosesMidMessage(t *testing.T) {
 	awaitErr(t, s, 3*time.Second, "io.ErrUnexpectedEOF", func(err error) bool {
 		return errors.Is(err, io.ErrUnexpectedEOF)
 	})
+	assertGrowth(t, mem, 2<<20)
 }
