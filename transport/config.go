@@ -77,9 +77,9 @@ type Config struct {
 	MaxMessageSize int64
 
 	// MaxMessageFrames bounds the number of frames in one incoming
-	// message. It is checked as each frame arrives: a message that is to
-	// have more fails with a [*MessageTooLargeError] before the next
-	// frame's body is read. Each frame costs a 24-byte slice header on top
+	// message. It is checked as each frame arrives: a message whose
+	// MaxMessageFrames-th frame says more follow fails at once with a
+	// [*MessageTooLargeError], before anything more is read. Each frame costs a 24-byte slice header on top
 	// of its payload, so without this limit a message of empty frames
 	// (2 bytes each on the wire) would cost 12 times the bytes received,
 	// more while the slice grows. Zero means DefaultMaxMessageFrames

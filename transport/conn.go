@@ -262,8 +262,8 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	hs, err := mech.NewHandshake(mechanism.Params{
 		Metadata: c.cfg.ownMetadata(),
 		CheckPeerMetadata: func(md zmtp.Metadata) error {
-			if max := c.cfg.maxMetadataProperties(); max > 0 && len(md) > max {
-				return &TooManyPropertiesError{Count: len(md), Limit: max}
+			if limit := c.cfg.maxMetadataProperties(); limit > 0 && len(md) > limit {
+				return &TooManyPropertiesError{Count: len(md), Limit: limit}
 			}
 			v, ok := md.GetExact(zmtp.PropSocketType)
 			if !ok {
