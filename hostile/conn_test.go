@@ -515,7 +515,7 @@ func TestPeerStopsReading(t *testing.T) {
 	_, at := awaitErr(t, s, 3*time.Second, "transport.ErrHeartbeatTimeout", func(err error) bool {
 		return errors.Is(err, transport.ErrHeartbeatTimeout)
 	})
-	if d := at.Sub(start); d > scfg.HeartbeatInterval+scfg.HeartbeatTimeout+500*time.Millisecond {
+	if d := at.Sub(start); d > scfg.HeartbeatInterval+scfg.HeartbeatTimeout+time.Second { // slack for a loaded machine
 		t.Errorf("the connection ended %v after the server started writing; heartbeat timeout %v", d, scfg.HeartbeatTimeout)
 	}
 	_ = c

@@ -486,7 +486,7 @@ func TestHeartbeatTimeoutBlockedWriter(t *testing.T) {
 	if !errors.Is(err, ErrHeartbeatTimeout) {
 		t.Fatalf("WriteMessage = %v, want ErrHeartbeatTimeout", err)
 	}
-	if d > 100*time.Millisecond+timeout+500*time.Millisecond {
+	if d > 100*time.Millisecond+timeout+time.Second { // slack for a loaded machine
 		t.Errorf("the connection ended %v after the writer started, timeout %v", d, timeout)
 	}
 	if _, err := c.ReadMessage(nil); !errors.Is(err, ErrHeartbeatTimeout) {
@@ -539,7 +539,7 @@ func TestHeartbeatPingWriteBlocked(t *testing.T) {
 	if !errors.Is(res.err, ErrHeartbeatTimeout) {
 		t.Fatalf("ReadMessage = %v, want ErrHeartbeatTimeout", res.err)
 	}
-	if d := time.Since(start); d > 100*time.Millisecond+timeout+500*time.Millisecond {
+	if d := time.Since(start); d > 100*time.Millisecond+timeout+time.Second { // slack for a loaded machine
 		t.Errorf("ended after %v; timeout %v", d, timeout)
 	}
 }
