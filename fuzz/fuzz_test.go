@@ -404,7 +404,9 @@ func FuzzReadMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, chunk uint8, data []byte) {
 		in := cat(greeting(1), ready("Socket-Type", "DEALER", "Identity", ""), data)
 		nc := newMemConn(in, int(chunk))
-		c := transport.Server(nc, &transport.Config{SocketType: zmtp.ROUTER, HandshakeTimeout: time.Second})
+		// No frame limit: the reference decoder has none (FuzzReadMessageLimits
+		// covers the limits).
+		c := transport.Server(nc, &transport.Config{SocketType: zmtp.ROUTER, HandshakeTimeout: time.Second, MaxMessageFrames: -1})
 		defer c.Close()
 		run(t, func() {
 			if err := c.Handshake(); err != nil {

@@ -27,6 +27,11 @@ const (
 	// DefaultPreAuthMaxFrameSize bounds every frame read before the
 	// handshake completes.
 	DefaultPreAuthMaxFrameSize = 64 << 10
+	// DefaultMaxMessageFrames bounds the frames of one incoming message.
+	DefaultMaxMessageFrames = 4096
+	// DefaultMaxMetadataProperties bounds the properties of the peer's
+	// metadata (libzmq peers send two to four).
+	DefaultMaxMetadataProperties = 64
 )
 
 // Config configures a [Conn]. A Config is never modified by this package
@@ -71,6 +76,36 @@ type Config struct {
 	// as in libzmq; memory then still grows only as bytes actually arrive.
 	MaxMessageSize int64
 
+	// MaxMessageFrames bounds the number of frames in one incoming
+	// message. It is checked as each frame arrives: a message whose
+	// MaxMessageFrames-th frame says more follow fails at once with a
+	// [*MessageTooLargeError], before anything more is read. Each frame costs a 24-byte slice header on top
+	// of its payload, so without this limit a message of empty frames
+	// (2 bytes each on the wire) would cost 12 times the bytes received,
+	// more while the slice grows. Zero means DefaultMaxMessageFrames
+	// (4096); a negative value means no limit, as in libzmq (memory then
+	// still grows only in proportion to the bytes received).
+	MaxMessageFrames int
+
+	// MaxMessageBytes bounds the total payload of one incoming multipart
+	// message (the sum of its frame bodies; under CURVE, of the decrypted
+	// payloads). It is checked on each frame header, before the body is
+	// read, and a message that would cross it fails with a
+	// [*MessageTooLargeError]. A command frame between messages may not
+	// exceed it either (or 64 bytes, whichever is larger), and neither may
+	// a SUBSCRIBE or CANCEL turned into a message. Zero means no limit, as
+	// in libzmq: memory for a message then grows only as its bytes arrive,
+	// plus the per-frame cost that MaxMessageFrames bounds.
+	MaxMessageBytes int64
+
+	// MaxMetadataProperties bounds the number of properties the peer's
+	// metadata (in READY or INITIATE) may carry; more fail the handshake
+	// with a [*TooManyPropertiesError] before the metadata is kept. Their
+	// total size is already bounded by PreAuthMaxFrameSize, since metadata
+	// travels in a handshake command. Zero means
+	// DefaultMaxMetadataProperties (64); a negative value means no limit.
+	MaxMetadataProperties int
+
 	// HeartbeatInterval, if positive, makes the connection send a PING
 	// this often once the handshake is done (ZMQ_HEARTBEAT_IVL).
 	// HeartbeatTimeout is how long without any incoming traffic after a
@@ -84,8 +119,13 @@ type Config struct {
 	HeartbeatTimeout  time.Duration
 	HeartbeatTTL      time.Duration
 
-	// Rand is the source of randomness for the mechanism; nil means
-	// crypto/rand.
+	// Rand is the source of randomness for the mechanism (CURVE's
+	// ephemeral keys, nonces and cookie keys); nil means crypto/rand,
+	// which is what every program should use. A Config may serve many
+	// connections at once, so Rand must be safe for concurrent use, and it
+	// must be a cryptographically secure source: a predictable one gives
+	// away the session keys. Other sources are for tests that replay
+	// recorded transcripts.
 	Rand io.Reader
 
 	// VerifyConnection, if set, is called once the handshake has completed;
@@ -112,6 +152,26 @@ func (c *Config) preAuthMaxFrameSize() int64 {
 		return DefaultPreAuthMaxFrameSize
 	}
 	return c.PreAuthMaxFrameSize
+}
+
+func (c *Config) maxMessageFrames() int {
+	switch {
+	case c.MaxMessageFrames == 0:
+		return DefaultMaxMessageFrames
+	case c.MaxMessageFrames < 0:
+		return 0
+	}
+	return c.MaxMessageFrames
+}
+
+func (c *Config) maxMetadataProperties() int {
+	switch {
+	case c.MaxMetadataProperties == 0:
+		return DefaultMaxMetadataProperties
+	case c.MaxMetadataProperties < 0:
+		return 0
+	}
+	return c.MaxMetadataProperties
 }
 
 func (c *Config) heartbeatTimeout() time.Duration {

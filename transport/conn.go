@@ -135,8 +135,11 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return c.conn.SetWriteDeadline(t)
 }
 
-// Close closes the connection and stops its timers. It is safe to call more
-// than once and concurrently with everything else.
+// Close closes the connection, stops its timers and zeroes the CURVE session
+// keys. It is safe to call more than once and concurrently with everything
+// else, and it never waits for a ReadMessage or WriteMessage that is blocked:
+// closing the net.Conn unblocks them, and a key that one of them still uses
+// is zeroed by that call as it returns.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
@@ -149,6 +152,7 @@ func (c *Conn) Close() error {
 		}
 		c.timerMu.Unlock()
 		c.closeErr = c.conn.Close()
+		c.zeroKeys()
 	})
 	return c.closeErr
 }
@@ -211,8 +215,8 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		if !stop() {
 			<-fired // the past deadline is set; now it can be undone
 		}
-		if err != nil && ctx.Err() != nil {
-			err = &HandshakeError{Step: "handshake", Err: fmt.Errorf("%w (%w)", ctx.Err(), err)}
+		if err != nil {
+			err = outOfTime(ctx, err)
 		}
 		c.conn.SetReadDeadline(userRead)
 		c.conn.SetWriteDeadline(userWrite)
@@ -258,6 +262,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	hs, err := mech.NewHandshake(mechanism.Params{
 		Metadata: c.cfg.ownMetadata(),
 		CheckPeerMetadata: func(md zmtp.Metadata) error {
+			if limit := c.cfg.maxMetadataProperties(); limit > 0 && len(md) > limit {
+				return &TooManyPropertiesError{Count: len(md), Limit: limit}
+			}
 			v, ok := md.GetExact(zmtp.PropSocketType)
 			if !ok {
 				return nil // libzmq accepts a peer that sends no Socket-Type
@@ -328,13 +335,63 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	}
 	if c.cfg.VerifyConnection != nil {
 		if err := c.cfg.VerifyConnection(st); err != nil {
+			closeSession(sess)
 			return &HandshakeError{Step: "verify", Err: err}
 		}
 	}
 	c.state = st
-	c.sealer, c.opener = sess.Sealer, sess.Opener
+	// The opener is ours under inMu, which the caller holds; the sealer is
+	// set under outMu so that Close, which only ever tries outMu, sees it
+	// or leaves it to us (see unlockOut). A Close that raced with this is
+	// caught by startTimers, which runs once inMu is released.
+	c.opener = sess.Opener
+	c.outMu.Lock()
+	c.sealer = sess.Sealer
+	c.unlockOut()
 	c.in.SetMaxFrameSize(c.maxFrameSize())
 	return nil
+}
+
+// closeSession zeroes the session keys of a handshake that completed but
+// was refused afterwards.
+func closeSession(sess mechanism.Session) {
+	if sess.Sealer != nil {
+		sess.Sealer.Close()
+	}
+	if sess.Opener != nil {
+		sess.Opener.Close()
+	}
+}
+
+// outOfTime turns a handshake failure that came from running out of time
+// into its one reported form, a *HandshakeError wrapping
+// ErrHandshakeTimeout, and one that came from the context's cancellation
+// into a *HandshakeError wrapping context.Canceled. Every other failure is
+// returned as it is.
+//
+// Time runs out in several ways: the context's deadline (the caller's, or
+// Config.HandshakeTimeout) expires, which expires the connection's deadline
+// so blocked I/O fails with os.ErrDeadlineExceeded, or cuts off a ZAP
+// handler with context.DeadlineExceeded; or a deadline the caller set on the
+// Conn expires first.
+func outOfTime(ctx context.Context, err error) error {
+	step := "handshake"
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		step = he.Step
+	}
+	ctxErr := ctx.Err()
+	// A failure that the context's end caused shows as an expired
+	// deadline, as the context's own error, or as a closed connection;
+	// any other failure is the peer's, even if the context ended since.
+	caused := ctxErr != nil && (isTimeout(err) || errors.Is(err, ctxErr) || errors.Is(err, net.ErrClosed))
+	switch {
+	case caused && errors.Is(ctxErr, context.Canceled):
+		return &HandshakeError{Step: step, Err: ctxErr}
+	case caused, isTimeout(err):
+		return &HandshakeError{Step: step, Err: ErrHandshakeTimeout}
+	}
+	return err
 }
 
 // flightWriter writes handshake flights from a goroutine of its own, in
@@ -449,13 +506,19 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 		return dst[:0], err
 	}
 	c.inMu.Lock()
-	defer c.inMu.Unlock()
+	defer c.unlockIn()
 	msg := dst[:0]
 	if c.partial {
 		// A previous call timed out in the middle of a message.
 		return msg, c.fail(fmt.Errorf("transport: read after a timeout in the middle of a message"))
 	}
+	maxFrames := c.cfg.maxMessageFrames()
+	maxBytes := c.cfg.MaxMessageBytes
+	var total uint64 // payload bytes in msg so far
 	for {
+		if maxBytes > 0 {
+			c.in.SetMaxFrameSize(c.frameBudget(maxBytes, total))
+		}
 		f, err := c.in.ReadFrame()
 		if err != nil {
 			if isTimeout(err) && len(msg) == 0 {
@@ -464,11 +527,17 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 			if isTimeout(err) {
 				c.partial = true
 			}
-			return msg, c.fail(err)
+			return msg, c.fail(c.overBudget(err, maxBytes, total))
 		}
 		if c.opener != nil {
 			var done bool
 			if msg, done, err = c.readSealed(msg, f); err != nil {
+				return msg, c.fail(err)
+			}
+			if len(msg) > 0 {
+				total += uint64(len(msg[len(msg)-1]))
+			}
+			if err := checkMessage(msg, done, maxFrames, maxBytes, total); err != nil {
 				return msg, c.fail(err)
 			}
 			if done {
@@ -485,14 +554,112 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 				return msg, c.fail(err)
 			}
 			if ok {
-				return appendFrame(msg, sub.prefix, sub.topic), nil
+				msg = appendFrame(msg, sub.prefix, sub.topic)
+				if err := checkMessage(msg, true, maxFrames, maxBytes, uint64(len(msg[0]))); err != nil {
+					return msg, c.fail(err)
+				}
+				return msg, nil
 			}
 			continue
 		}
 		msg = appendFrame(msg, nil, f.Body)
+		total += uint64(len(f.Body))
+		if err := checkMessage(msg, !f.More(), maxFrames, maxBytes, total); err != nil {
+			return msg, c.fail(err)
+		}
 		if !f.More() {
 			return msg, nil
 		}
+	}
+}
+
+// minFrameBudget is the least frame size ReadMessage lets the reader accept
+// while MaxMessageBytes is in force, so that commands (a PING is up to 23
+// bytes) pass whatever the budget left; a data frame over the budget is still
+// refused, once read, by checkMessage.
+const minFrameBudget = 64
+
+// frameBudget returns the frame size limit for the next frame of a message
+// that holds total payload bytes, under a MaxMessageBytes of maxBytes: what
+// is left of it (at least minFrameBudget), within the frame limit.
+func (c *Conn) frameBudget(maxBytes int64, total uint64) int64 {
+	left := int64(minFrameBudget)
+	if uint64(maxBytes) > total && maxBytes-int64(total) > left {
+		left = maxBytes - int64(total)
+	}
+	if c.opener != nil {
+		left += int64(mechanism.MessageOverhead)
+	}
+	if limit := c.maxFrameSize(); limit > 0 && limit < left {
+		return limit
+	}
+	return left
+}
+
+// overBudget turns a frame refused by the budget frameBudget set into a
+// *MessageTooLargeError. A frame over MaxMessageSize itself stays a
+// *zmtp.FrameTooLargeError.
+func (c *Conn) overBudget(err error, maxBytes int64, total uint64) error {
+	var fte *zmtp.FrameTooLargeError
+	if maxBytes <= 0 || !errors.As(err, &fte) {
+		return err
+	}
+	if limit := c.maxFrameSize(); limit > 0 && fte.Size > uint64(limit) {
+		return err
+	}
+	size := fte.Size
+	if c.opener != nil {
+		size -= min(size, uint64(mechanism.MessageOverhead))
+	}
+	return &MessageTooLargeError{Limit: "MaxMessageBytes", Max: maxBytes, Got: total + size}
+}
+
+// checkMessage checks msg, which holds total payload bytes, against the
+// limits: a message that is not done may not already hold maxFrames frames
+// (0 means no limit), and total may not exceed maxBytes (0 means none).
+func checkMessage(msg [][]byte, done bool, maxFrames int, maxBytes int64, total uint64) error {
+	if maxBytes > 0 && total > uint64(maxBytes) {
+		return &MessageTooLargeError{Limit: "MaxMessageBytes", Max: maxBytes, Got: total}
+	}
+	if !done && maxFrames > 0 && len(msg) >= maxFrames {
+		return &MessageTooLargeError{Limit: "MaxMessageFrames", Max: int64(maxFrames), Got: uint64(len(msg)) + 1}
+	}
+	return nil
+}
+
+// unlockIn releases inMu. If the connection was closed meanwhile, Close may
+// have found inMu held and left the opener's key to us: zero it.
+func (c *Conn) unlockIn() {
+	c.inMu.Unlock()
+	if c.closed.Load() && c.inMu.TryLock() {
+		c.zeroOpenerLocked()
+		c.inMu.Unlock()
+	}
+}
+
+// zeroKeys, called by Close, zeroes the CURVE session keys that no reader or
+// writer holds. One that does zeroes the key it holds when it lets go
+// (unlockIn, unlockOut), so Close never waits for it.
+func (c *Conn) zeroKeys() {
+	if c.outMu.TryLock() {
+		c.zeroSealerLocked()
+		c.outMu.Unlock()
+	}
+	if c.inMu.TryLock() {
+		c.zeroOpenerLocked()
+		c.inMu.Unlock()
+	}
+}
+
+func (c *Conn) zeroSealerLocked() {
+	if c.sealer != nil {
+		c.sealer.Close()
+	}
+}
+
+func (c *Conn) zeroOpenerLocked() {
+	if c.opener != nil {
+		c.opener.Close()
 	}
 }
 

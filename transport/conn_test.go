@@ -966,7 +966,8 @@ func TestConnectionState(t *testing.T) {
 		{"Identity", "CLI", true},           //
 		{"Peer-Address", "127.0.0.1", true}, // the engine's, not the peer's
 		{"X-Missing", "", false},            //
-		{"socket-type", "", false},          // exact names, as zmq_msg_gets
+		{"socket-type", "DEALER", true},     // names are case-insensitive (23/ZMTP)
+		{"x-foo", "bar", true},              // ZAP's, in any casing
 	} {
 		v, ok := st.Property(p.name)
 		if ok != p.ok || string(v) != p.want {

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -19,7 +21,76 @@ var (
 
 	// ErrBadEndpoint is wrapped by errors about endpoint strings.
 	ErrBadEndpoint = errors.New("transport: bad endpoint")
+
+	// ErrHandshakeTimeout reports a handshake that ran out of time, however
+	// it did: the context's deadline, Config.HandshakeTimeout, a deadline
+	// set on the Conn expiring during the greeting or a command, or a ZAP
+	// handler cut off. It is returned wrapped in a [*HandshakeError]. It
+	// matches [context.DeadlineExceeded] and [os.ErrDeadlineExceeded] with
+	// errors.Is, and has a Timeout method that reports true. A cancelled
+	// context is reported as [context.Canceled] instead.
+	ErrHandshakeTimeout error = handshakeTimeoutError{}
+
+	// ErrMessageTooLarge is wrapped by [*MessageTooLargeError].
+	ErrMessageTooLarge = errors.New("transport: message too large")
+
+	// ErrTooManyProperties is wrapped by [*TooManyPropertiesError].
+	ErrTooManyProperties = errors.New("transport: too many metadata properties")
 )
+
+type handshakeTimeoutError struct{}
+
+func (handshakeTimeoutError) Error() string   { return "transport: handshake timed out" }
+func (handshakeTimeoutError) Timeout() bool   { return true }
+func (handshakeTimeoutError) Temporary() bool { return false }
+
+// Is reports whether target is context.DeadlineExceeded or
+// os.ErrDeadlineExceeded, the two ways Go reports a deadline.
+func (handshakeTimeoutError) Is(target error) bool {
+	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
+}
+
+// MessageTooLargeError reports an incoming message over
+// [Config.MaxMessageFrames] or [Config.MaxMessageBytes]. It is returned as
+// soon as the frame that crosses the limit is announced, before its body is
+// read, and the connection is closed. It unwraps to [ErrMessageTooLarge].
+// A single frame over [Config.MaxMessageSize] is a [*zmtp.FrameTooLargeError]
+// instead.
+type MessageTooLargeError struct {
+	// Limit names the limit: "MaxMessageFrames" or "MaxMessageBytes".
+	Limit string
+	// Max is the limit's value. Got is what the message would have
+	// reached with the frame that crossed it: a number of frames, or of
+	// payload bytes (counting the announced size of that frame).
+	Max int64
+	Got uint64
+}
+
+func (e *MessageTooLargeError) Error() string {
+	unit := "bytes"
+	if e.Limit == "MaxMessageFrames" {
+		unit = "frames"
+	}
+	return fmt.Sprintf("transport: message of at least %d %s exceeds %s (%d)", e.Got, unit, e.Limit, e.Max)
+}
+
+// Unwrap returns [ErrMessageTooLarge].
+func (e *MessageTooLargeError) Unwrap() error { return ErrMessageTooLarge }
+
+// TooManyPropertiesError reports peer metadata with more properties than
+// [Config.MaxMetadataProperties] allows. The handshake fails with it
+// (wrapped in a [*mechanism.MetadataError] and a [*HandshakeError]), and the
+// metadata is not kept. It unwraps to [ErrTooManyProperties].
+type TooManyPropertiesError struct {
+	Count, Limit int
+}
+
+func (e *TooManyPropertiesError) Error() string {
+	return fmt.Sprintf("transport: peer sent %d metadata properties; the limit is %d", e.Count, e.Limit)
+}
+
+// Unwrap returns [ErrTooManyProperties].
+func (e *TooManyPropertiesError) Unwrap() error { return ErrTooManyProperties }
 
 type heartbeatTimeoutError struct{}
 
@@ -72,7 +143,8 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// Timeout reports whether the handshake ran out of time.
+// Timeout reports whether the handshake ran out of time, that is, whether
+// it wraps [ErrHandshakeTimeout].
 func (e *HandshakeError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()

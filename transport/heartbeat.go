@@ -7,8 +7,15 @@ import (
 	"time"
 )
 
-// startTimers arms the heartbeat timer once the handshake is done.
+// startTimers arms the heartbeat timer once the handshake is done. It is
+// called after a successful handshake, once inMu is released; a Close that
+// ran while the handshake held inMu could not zero the session keys, so it
+// is done here.
 func (c *Conn) startTimers() {
+	if c.closed.Load() {
+		c.zeroKeys()
+		return
+	}
 	ivl := c.cfg.HeartbeatInterval
 	if ivl <= 0 {
 		return
@@ -27,6 +34,11 @@ func (c *Conn) startTimers() {
 // due. Like libzmq, it ends the connection when nothing has arrived within
 // HeartbeatTimeout of the first PING that is still unanswered by any
 // traffic, then sends a PING.
+//
+// The next wake-up is armed before the PING is written: a PING write that
+// blocks (a peer that stopped reading, with the socket buffer full) holds
+// up only this run, and the next one, on a goroutine of its own, still
+// finds the PING overdue and ends the connection, which unblocks the write.
 func (c *Conn) heartbeat() {
 	if c.closed.Load() {
 		return
@@ -37,24 +49,12 @@ func (c *Conn) heartbeat() {
 	if !c.pingSent.IsZero() && c.lastRecv.Load() >= c.pingSent.UnixNano() {
 		c.pingSent = time.Time{} // traffic arrived since that PING
 	}
-	overdue := !c.pingSent.IsZero() && now.Sub(c.pingSent) >= timeout
-	due := now.Sub(c.lastPingAt) >= c.cfg.HeartbeatInterval || c.lastPingAt.IsZero()
-	c.timerMu.Unlock()
-	if overdue {
+	if !c.pingSent.IsZero() && now.Sub(c.pingSent) >= timeout {
+		c.timerMu.Unlock()
 		c.failAsync(ErrHeartbeatTimeout)
 		return
 	}
-	if due {
-		ttl := c.cfg.HeartbeatTTL / (100 * time.Millisecond)
-		if ttl > 0xFFFF {
-			ttl = 0xFFFF
-		}
-		if err := c.writePing(uint16(ttl)); err != nil {
-			return
-		}
-	}
-	c.timerMu.Lock()
-	defer c.timerMu.Unlock()
+	due := now.Sub(c.lastPingAt) >= c.cfg.HeartbeatInterval || c.lastPingAt.IsZero()
 	if due {
 		c.lastPingAt = now
 		if c.pingSent.IsZero() {
@@ -74,6 +74,14 @@ func (c *Conn) heartbeat() {
 	}
 	if !c.closed.Load() {
 		c.hbTimer.Reset(next)
+	}
+	c.timerMu.Unlock()
+	if due {
+		ttl := c.cfg.HeartbeatTTL / (100 * time.Millisecond)
+		if ttl > 0xFFFF {
+			ttl = 0xFFFF
+		}
+		c.writePing(uint16(ttl)) // an error has closed the connection
 	}
 }
 
@@ -111,14 +119,11 @@ func (c *Conn) checkPeerTTL() {
 }
 
 // failAsync ends the connection from a timer: the reader and writer see
-// ErrHeartbeatTimeout.
+// err (ErrHeartbeatTimeout). It takes no lock a reader or writer may hold,
+// so it ends the connection at once even while a write is blocked on a peer
+// that does not read: closing the net.Conn unblocks that write.
 func (c *Conn) failAsync(err error) {
-	c.outMu.Lock()
-	if c.outErr == nil {
-		c.outErr = err
-	}
-	c.outMu.Unlock()
-	c.asyncErr.Store(&err)
+	c.asyncErr.CompareAndSwap(nil, &err)
 	c.Close()
 }
 

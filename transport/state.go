@@ -40,10 +40,15 @@ type ConnectionState struct {
 	zapAsked bool
 }
 
-// Property looks a connection property up by name the way libzmq's
-// zmq_msg_gets does: Peer-Address first, then (if ZAP was asked) User-Id and
-// the ZAP metadata, then the peer's own metadata. ZAP properties therefore
-// win over any the peer sent.
+// Property looks a connection property up by name: Peer-Address first,
+// then (if ZAP was asked) User-Id and the ZAP metadata, then the peer's own
+// metadata. Names match ASCII case-insensitively, as 23/ZMTP says property
+// names do, so ZAP's properties win over any the peer sent under the same
+// name in any casing. The peer's Socket-Type and Identity are the
+// properties of exactly those names, the ones the connection checked and
+// took PeerSocketType and PeerIdentity from. (libzmq's zmq_msg_gets matches names exactly, so there
+// a peer's "role" and ZAP's "Role" are two properties; here they are one,
+// and it is ZAP's.)
 //
 // Unlike libzmq, a User-Id the peer put in its own metadata is never
 // returned: without ZAP there is no User-Id, so a peer cannot forge one.
@@ -56,10 +61,18 @@ func (s ConnectionState) Property(name string) ([]byte, bool) {
 	case strings.EqualFold(name, zmtp.PropUserID):
 		return []byte(s.UserID), s.zapAsked
 	}
-	if v, ok := s.ZAPMetadata.GetExact(name); ok {
+	if v, ok := s.ZAPMetadata.Get(name); ok {
 		return v, true
 	}
-	return s.PeerMetadata.GetExact(name)
+	// Socket-Type and Identity are the values the connection acted on,
+	// which libzmq matches exactly: a peer's "socket-type" is not its
+	// Socket-Type, here either.
+	for _, exact := range [...]string{zmtp.PropSocketType, zmtp.PropIdentity} {
+		if strings.EqualFold(name, exact) {
+			return s.PeerMetadata.GetExact(exact)
+		}
+	}
+	return s.PeerMetadata.Get(name)
 }
 
 // peerAddress renders the IP of a remote address, without a port.

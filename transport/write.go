@@ -119,16 +119,21 @@ func (c *Conn) queuePong(context []byte) {
 }
 
 // unlockOut releases outMu, first sending any parked PONG, and checks again
-// after releasing so that a PONG parked meanwhile is not left behind.
+// after releasing so that a PONG parked meanwhile is not left behind. If the
+// connection was closed meanwhile, Close may have found outMu held and left
+// the sealer's key to us: it is zeroed.
 func (c *Conn) unlockOut() {
 	for {
+		// The context is copied under pongMu: a PING read meanwhile
+		// replaces it.
+		var pongCtx [zmtp.MaxPingContext]byte
 		c.pongMu.Lock()
 		pending := c.pongPending
 		c.pongPending = false
-		n := c.pongLen
+		n := copy(pongCtx[:], c.pongCtx[:c.pongLen])
 		c.pongMu.Unlock()
-		if pending && c.outErr == nil {
-			c.scratch = zmtp.AppendPong(c.scratch[:0], c.pongCtx[:n])
+		if pending && c.outErr == nil && !c.closed.Load() {
+			c.scratch = zmtp.AppendPong(c.scratch[:0], pongCtx[:n])
 			c.writeCommandLocked(c.scratch)
 		}
 		c.outMu.Unlock()
@@ -136,8 +141,12 @@ func (c *Conn) unlockOut() {
 		again := c.pongPending
 		c.pongMu.Unlock()
 		if !again || !c.outMu.TryLock() {
-			return
+			break
 		}
+	}
+	if c.closed.Load() && c.outMu.TryLock() {
+		c.zeroSealerLocked()
+		c.outMu.Unlock()
 	}
 }
 
@@ -175,6 +184,10 @@ func (c *Conn) flushLocked() error {
 	if err != nil {
 		c.outErr = err
 		c.Close()
+		if p := c.asyncErr.Load(); p != nil {
+			return *p // a timer closed the connection under this write
+		}
+		return err
 	}
-	return err
+	return nil
 }

@@ -336,7 +336,7 @@ func metadataSeeds() [][]byte {
 
 // FuzzMetadata parses metadata. What parses re-encodes to exactly the input,
 // Len is the input's length, every parsed name can be looked up, and the
-// result does not alias the input.
+// result does not alias the input, nor one value another.
 func FuzzMetadata(f *testing.F) {
 	for _, s := range metadataSeeds() {
 		f.Add(s)
@@ -360,6 +360,11 @@ func FuzzMetadata(f *testing.F) {
 			t.Fatalf("Validate: %v", err)
 		}
 		for i, p := range md {
+			if cap(p.Value) != len(p.Value) {
+				// Values share one array; an append to one must not
+				// overwrite the next.
+				t.Fatalf("value %d has capacity %d for %d bytes", i, cap(p.Value), len(p.Value))
+			}
 			if _, ok := md.Get(p.Name); !ok {
 				t.Fatalf("Get(%q) failed", p.Name)
 			}

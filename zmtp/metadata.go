@@ -3,6 +3,7 @@ package zmtp
 import (
 	"encoding/binary"
 	"math"
+	"strings"
 )
 
 // Well-known property names. libzmq matches Socket-Type and Identity with
@@ -31,7 +32,9 @@ type Metadata []Property
 
 // ValidPropertyName reports whether name is 1 to 255 characters from
 // ALPHA DIGIT - _ . + (23/ZMTP).
-func ValidPropertyName(name string) bool {
+func ValidPropertyName(name string) bool { return validPropertyName(name) }
+
+func validPropertyName[S string | []byte](name S) bool {
 	if len(name) == 0 || len(name) > 255 {
 		return false
 	}
@@ -82,13 +85,18 @@ func (m Metadata) Append(b []byte) []byte {
 }
 
 // ParseMetadata parses a metadata encoding that runs to the end of b. The
-// result does not alias b: values are copied into one new backing array.
-// Property names must be valid (see [ValidPropertyName]); a truncated
-// property or a single trailing byte is an error, as in libzmq. Duplicate
-// names are kept, in order; [Metadata.Get] returns the first, as libzmq does.
+// result does not alias b, and it is compact: all the names are copied into
+// one new string and all the values into one new byte array, which the
+// properties view, so the result takes about len(b) bytes plus 40 per
+// property (the size of a [Property]) in three allocations, however many
+// properties there are. Property names must be valid (see
+// [ValidPropertyName]); a truncated property or a single trailing byte is an
+// error, as in libzmq. Duplicate names are kept, in order; [Metadata.Get]
+// returns the first, as libzmq does.
 func ParseMetadata(b []byte) (Metadata, error) {
-	// Count first, so the result is allocated once.
-	count := 0
+	// Check and count first, so that nothing is allocated for bad input
+	// and the result is allocated once.
+	count, nameLen := 0, 0
 	for rest := b; len(rest) > 0; count++ {
 		n := int(rest[0])
 		if n == 0 {
@@ -98,7 +106,7 @@ func ParseMetadata(b []byte) (Metadata, error) {
 			return nil, malformed("metadata", "truncated property (%d bytes left)", len(rest))
 		}
 		name := rest[1 : 1+n]
-		if !ValidPropertyName(string(name)) {
+		if !validPropertyName(name) {
 			return nil, malformed("metadata", "invalid property name %q", name)
 		}
 		vlen := binary.BigEndian.Uint32(rest[1+n:])
@@ -108,21 +116,31 @@ func ParseMetadata(b []byte) (Metadata, error) {
 		if uint64(len(rest)-(1+n+4)) < uint64(vlen) {
 			return nil, malformed("metadata", "property %q value of %d bytes, %d left", name, vlen, len(rest)-(1+n+4))
 		}
+		nameLen += n
 		rest = rest[1+n+4+int(vlen):]
 	}
 	if count == 0 {
 		return nil, nil
 	}
-	m := make(Metadata, 0, count)
-	store := make([]byte, 0, len(b))
+	var nb strings.Builder
+	nb.Grow(nameLen)
 	for rest := b; len(rest) > 0; {
 		n := int(rest[0])
-		name := string(rest[1 : 1+n])
+		nb.Write(rest[1 : 1+n])
+		rest = rest[1+n+4+int(binary.BigEndian.Uint32(rest[1+n:])):]
+	}
+	names := nb.String()
+	m := make(Metadata, 0, count)
+	store := make([]byte, 0, len(b)-nameLen-5*count)
+	off := 0
+	for rest := b; len(rest) > 0; {
+		n := int(rest[0])
 		vlen := int(binary.BigEndian.Uint32(rest[1+n:]))
 		v := rest[1+n+4 : 1+n+4+vlen]
 		start := len(store)
 		store = append(store, v...)
-		m = append(m, Property{Name: name, Value: store[start:len(store):len(store)]})
+		m = append(m, Property{Name: names[off : off+n], Value: store[start:len(store):len(store)]})
+		off += n
 		rest = rest[1+n+4+vlen:]
 	}
 	return m, nil
@@ -150,14 +168,29 @@ func (m Metadata) GetExact(name string) ([]byte, bool) {
 	return nil, false
 }
 
-// Clone returns a deep copy of m.
+// Clone returns a deep copy of m. Like [ParseMetadata] it is compact: the
+// values are copied into one new byte array (names are strings, which
+// cannot change, and are shared). An empty value is nil in the copy.
 func (m Metadata) Clone() Metadata {
 	if m == nil {
 		return nil
 	}
+	size := 0
+	for _, p := range m {
+		size += len(p.Value)
+	}
+	var store []byte
+	if size > 0 {
+		store = make([]byte, 0, size)
+	}
 	c := make(Metadata, len(m))
 	for i, p := range m {
-		c[i] = Property{Name: p.Name, Value: append([]byte(nil), p.Value...)}
+		c[i].Name = p.Name
+		if len(p.Value) > 0 {
+			start := len(store)
+			store = append(store, p.Value...)
+			c[i].Value = store[start:len(store):len(store)]
+		}
 	}
 	return c
 }

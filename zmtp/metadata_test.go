@@ -3,8 +3,11 @@ package zmtp_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -299,5 +302,84 @@ func TestMetadataClone(t *testing.T) {
 	c[0].Name = "B"
 	if string(md[0].Value) != "x" || md[0].Name != "A" {
 		t.Errorf("Clone shares storage: %v", md)
+	}
+}
+
+// tinyProperties returns about n bytes of metadata made of properties with
+// a 2-byte name and a 1-byte value (8 bytes each on the wire).
+func tinyProperties(n int) (b []byte, count int) {
+	for len(b)+8 <= n {
+		b = append(b, 2, 'a'+byte(count%26), 'a'+byte(count/26%26), 0, 0, 0, 1, 'v')
+		count++
+	}
+	return b, count
+}
+
+// TestParseMetadataCompact: ParseMetadata keeps all names in one string and
+// all values in one array, so 60 KB of tiny properties takes three
+// allocations and about the wire size plus the []Property slice (40 bytes a
+// property), whatever the count. Before, every name was a string of its
+// own: one allocation per property.
+func TestParseMetadataCompact(t *testing.T) {
+	b, count := tinyProperties(60 << 10)
+	allocs := testing.AllocsPerRun(10, func() {
+		if _, err := zmtp.ParseMetadata(b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 3 {
+		t.Errorf("ParseMetadata of %d properties: %v allocations, want 3", count, allocs)
+	}
+	// Everything ParseMetadata allocates is kept by the result, so the
+	// bytes it allocates are the bytes the result retains.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	md, err := zmtp.ParseMetadata(b)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retained := after.TotalAlloc - before.TotalAlloc
+	// Wire size plus the Property slice (40 bytes each), plus slack for
+	// size classes.
+	bound := uint64(len(b)) + uint64(count)*uint64(unsafe.Sizeof(zmtp.Property{})) + 8<<10
+	t.Logf("%d properties in %d bytes: %d bytes retained (bound %d)", count, len(b), retained, bound)
+	if retained > bound {
+		t.Errorf("%d properties in %d bytes retain %d bytes, want at most %d", count, len(b), retained, bound)
+	}
+	runtime.KeepAlive(md)
+	last := []byte{'a' + byte((count-1)%26), 'a' + byte((count-1)/26%26)}
+	if len(md) != count || md[count-1].Name != string(last) || string(md[count-1].Value) != "v" {
+		t.Fatalf("parsed %d properties, last %q", len(md), md[len(md)-1])
+	}
+	// Values do not reach into each other or into the names.
+	v := md[0].Value
+	if cap(v) != 1 {
+		t.Errorf("value capacity %d, want 1", cap(v))
+	}
+}
+
+// TestMetadataCloneCompact: Clone copies values into one array and shares
+// names.
+func TestMetadataCloneCompact(t *testing.T) {
+	b, _ := tinyProperties(4 << 10)
+	md, err := zmtp.ParseMetadata(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(10, func() { md.Clone() })
+	if allocs != 2 {
+		t.Errorf("Clone: %v allocations, want 2", allocs)
+	}
+	c := md.Clone()
+	if !reflect.DeepEqual(c, md) {
+		t.Fatal("Clone differs")
+	}
+	c[0].Value[0] = 'X'
+	if md[0].Value[0] == 'X' || cap(c[0].Value) != 1 {
+		t.Fatal("Clone shares or overlaps values")
+	}
+	if got := (zmtp.Metadata{{Name: "A"}, {Name: "B", Value: []byte{}}}).Clone(); got[0].Value != nil || got[1].Value != nil {
+		t.Errorf("empty values clone to %q", got)
 	}
 }
