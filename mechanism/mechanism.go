@@ -41,6 +41,12 @@ type Params struct {
 	// transport uses it for the socket-type check.
 	CheckPeerMetadata func(zmtp.Metadata) error
 
+	// MaxPeerProperties bounds the properties of the peer's metadata: more
+	// fail the handshake with a [*zmtp.TooManyPropertiesError] (in a
+	// [*MetadataError]) before the metadata is stored. Zero or less means
+	// no bound.
+	MaxPeerProperties int
+
 	// ZAP is the handler servers ask; Domain is the ZAP domain. When the
 	// mechanism asks ZAP follows libzmq: NULL only when Domain is set.
 	ZAP    zap.Handler

@@ -68,7 +68,7 @@ func peerError(mech string, data []byte) error {
 
 // parsePeerMetadata parses the peer's metadata and runs the check in p.
 func parsePeerMetadata(mech string, p *Params, data []byte) (zmtp.Metadata, error) {
-	md, err := zmtp.ParseMetadata(data)
+	md, err := zmtp.ParseMetadataLimit(data, p.MaxPeerProperties)
 	if err != nil {
 		return nil, &MetadataError{Mechanism: mech, Err: err}
 	}

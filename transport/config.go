@@ -100,10 +100,11 @@ type Config struct {
 
 	// MaxMetadataProperties bounds the number of properties the peer's
 	// metadata (in READY or INITIATE) may carry; more fail the handshake
-	// with a [*TooManyPropertiesError] before the metadata is kept. Their
-	// total size is already bounded by PreAuthMaxFrameSize, since metadata
-	// travels in a handshake command. Zero means
-	// DefaultMaxMetadataProperties (64); a negative value means no limit.
+	// with a [*TooManyPropertiesError] before anything is allocated for it
+	// (the parser counts first). Their total size is already bounded by
+	// PreAuthMaxFrameSize, since metadata travels in a handshake command.
+	// Zero means DefaultMaxMetadataProperties (64); a negative value means
+	// no limit.
 	MaxMetadataProperties int
 
 	// HeartbeatInterval, if positive, makes the connection send a PING

@@ -260,11 +260,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 
 	var peerType zmtp.SocketType
 	hs, err := mech.NewHandshake(mechanism.Params{
-		Metadata: c.cfg.ownMetadata(),
+		Metadata:          c.cfg.ownMetadata(),
+		MaxPeerProperties: c.cfg.maxMetadataProperties(),
 		CheckPeerMetadata: func(md zmtp.Metadata) error {
-			if limit := c.cfg.maxMetadataProperties(); limit > 0 && len(md) > limit {
-				return &TooManyPropertiesError{Count: len(md), Limit: limit}
-			}
 			v, ok := md.GetExact(zmtp.PropSocketType)
 			if !ok {
 				return nil // libzmq accepts a peer that sends no Socket-Type

@@ -35,7 +35,7 @@ var (
 	ErrMessageTooLarge = errors.New("transport: message too large")
 
 	// ErrTooManyProperties is wrapped by [*TooManyPropertiesError].
-	ErrTooManyProperties = errors.New("transport: too many metadata properties")
+	ErrTooManyProperties = zmtp.ErrTooManyProperties
 )
 
 type handshakeTimeoutError struct{}
@@ -79,18 +79,9 @@ func (e *MessageTooLargeError) Unwrap() error { return ErrMessageTooLarge }
 
 // TooManyPropertiesError reports peer metadata with more properties than
 // [Config.MaxMetadataProperties] allows. The handshake fails with it
-// (wrapped in a [*mechanism.MetadataError] and a [*HandshakeError]), and the
-// metadata is not kept. It unwraps to [ErrTooManyProperties].
-type TooManyPropertiesError struct {
-	Count, Limit int
-}
-
-func (e *TooManyPropertiesError) Error() string {
-	return fmt.Sprintf("transport: peer sent %d metadata properties; the limit is %d", e.Count, e.Limit)
-}
-
-// Unwrap returns [ErrTooManyProperties].
-func (e *TooManyPropertiesError) Unwrap() error { return ErrTooManyProperties }
+// (wrapped in a [*mechanism.MetadataError] and a [*HandshakeError]) before
+// the metadata is stored. It unwraps to [ErrTooManyProperties].
+type TooManyPropertiesError = zmtp.TooManyPropertiesError
 
 type heartbeatTimeoutError struct{}
 

@@ -13,6 +13,9 @@ var (
 	// ErrFrameTooLarge is wrapped by [*FrameTooLargeError].
 	ErrFrameTooLarge = errors.New("zmtp: frame too large")
 
+	// ErrTooManyProperties is wrapped by [*TooManyPropertiesError].
+	ErrTooManyProperties = errors.New("zmtp: too many metadata properties")
+
 	// ErrUnsupportedVersion is wrapped by [*VersionError]: the peer speaks a
 	// protocol older than ZMTP 3.0.
 	ErrUnsupportedVersion = errors.New("zmtp: unsupported protocol version")
@@ -65,3 +68,18 @@ func (e *VersionError) Error() string {
 
 // Unwrap returns [ErrUnsupportedVersion].
 func (e *VersionError) Unwrap() error { return ErrUnsupportedVersion }
+
+// TooManyPropertiesError reports metadata with more properties than the
+// limit given to [ParseMetadataLimit]; nothing was allocated for it. Count
+// is how many properties the metadata holds. It unwraps to
+// [ErrTooManyProperties].
+type TooManyPropertiesError struct {
+	Count, Limit int
+}
+
+func (e *TooManyPropertiesError) Error() string {
+	return fmt.Sprintf("zmtp: peer sent %d metadata properties; the limit is %d", e.Count, e.Limit)
+}
+
+// Unwrap returns [ErrTooManyProperties].
+func (e *TooManyPropertiesError) Unwrap() error { return ErrTooManyProperties }

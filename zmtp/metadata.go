@@ -93,7 +93,13 @@ func (m Metadata) Append(b []byte) []byte {
 // [ValidPropertyName]); a truncated property or a single trailing byte is an
 // error, as in libzmq. Duplicate names are kept, in order; [Metadata.Get]
 // returns the first, as libzmq does.
-func ParseMetadata(b []byte) (Metadata, error) {
+func ParseMetadata(b []byte) (Metadata, error) { return ParseMetadataLimit(b, 0) }
+
+// ParseMetadataLimit is [ParseMetadata] with a bound on the number of
+// properties: metadata with more than max properties is refused with a
+// [*TooManyPropertiesError] before anything is allocated for it (the
+// properties are counted first). max <= 0 means no bound.
+func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 	// Check and count first, so that nothing is allocated for bad input
 	// and the result is allocated once.
 	count, nameLen := 0, 0
@@ -121,6 +127,9 @@ func ParseMetadata(b []byte) (Metadata, error) {
 	}
 	if count == 0 {
 		return nil, nil
+	}
+	if max > 0 && count > max {
+		return nil, &TooManyPropertiesError{Count: count, Limit: max}
 	}
 	var nb strings.Builder
 	nb.Grow(nameLen)

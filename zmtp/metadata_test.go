@@ -383,3 +383,23 @@ func TestMetadataCloneCompact(t *testing.T) {
 		t.Errorf("empty values clone to %q", got)
 	}
 }
+
+// TestParseMetadataLimit: over the limit, the typed error comes before any
+// allocation; at the limit the metadata parses.
+func TestParseMetadataLimit(t *testing.T) {
+	var b []byte
+	for i := 0; i < 100; i++ {
+		b = zmtp.Metadata{{Name: "X-A", Value: []byte{byte(i)}}}.Append(b)
+	}
+	if md, err := zmtp.ParseMetadataLimit(b, 100); err != nil || len(md) != 100 {
+		t.Fatalf("at the limit: %d properties, %v", len(md), err)
+	}
+	_, err := zmtp.ParseMetadataLimit(b, 99)
+	var te *zmtp.TooManyPropertiesError
+	if !errors.As(err, &te) || te.Count != 100 || te.Limit != 99 || !errors.Is(err, zmtp.ErrTooManyProperties) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { zmtp.ParseMetadataLimit(b, 99) }); n > 1 {
+		t.Errorf("a refusal allocates %v times; want at most the error", n)
+	}
+}
