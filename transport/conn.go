@@ -70,6 +70,10 @@ type Conn struct {
 	pongPending bool
 	pongLen     int
 	pongCtx     [zmtp.MaxPingContext]byte
+
+	// hooks ties the Conn to the Listener that accepted it and holds the
+	// audit record of its handshake (listener.go, audit.go).
+	hooks connHooks
 }
 
 // Client returns a client-side Conn on conn (the connecting side). It does no
@@ -149,6 +153,7 @@ func (c *Conn) Close() error {
 		}
 		c.timerMu.Unlock()
 		c.closeErr = c.conn.Close()
+		c.closeHooks()
 	})
 	return c.closeErr
 }
@@ -159,8 +164,10 @@ func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background(
 // HandshakeContext runs the greeting and the security handshake if they have
 // not run yet, and returns their result. It is bounded by ctx and by
 // Config.HandshakeTimeout; when either ends first the connection is closed.
+// For a Conn returned by [Listener.Accept] the timeout counts from Accept.
 // A failed handshake closes the connection. Every later call returns the
-// same result.
+// same result. Each handshake that ends is reported once to
+// Config.OnHandshake and Config.AuditLogger.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
@@ -170,14 +177,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
 	}
+	ctx, cancel := c.beginHandshake(ctx)
+	defer cancel()
 	c.inMu.Lock()
 	err := c.handshake(ctx)
 	c.inMu.Unlock()
+	c.handshakeErr = err
+	c.handshakeDone.Store(true)
+	c.finishHandshake(err) // frees the Listener's slot, reports the event
 	if err != nil {
 		c.Close()
 	}
-	c.handshakeErr = err
-	c.handshakeDone.Store(true)
 	if err == nil {
 		c.startTimers()
 	}
