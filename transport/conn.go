@@ -183,11 +183,11 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	err := c.handshake(ctx)
 	c.inMu.Unlock()
 	c.handshakeErr = err
-	c.handshakeDone.Store(true)
 	c.finishHandshake(err) // frees the Listener's slot, reports the event
 	if err != nil {
 		c.Close()
 	}
+	c.handshakeDone.Store(true)
 	if err == nil {
 		c.startTimers()
 	}

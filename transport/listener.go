@@ -184,7 +184,7 @@ func (l *Listener) admit(nc net.Conn) *Conn {
 	h.hsSlot.Store(true)
 	h.connSlot.Store(true)
 	if t := l.cfg.handshakeTimeout(); t > 0 {
-		h.timer = time.AfterFunc(t, c.expireHandshake)
+		h.timer.Store(time.AfterFunc(t, c.expireHandshake))
 	}
 	return c
 }
@@ -262,14 +262,14 @@ func (l *Listener) Banned(addr string) bool {
 }
 
 // connHooks ties a Conn to the Listener that accepted it (l is nil
-// otherwise) and holds its audit record. l, key, keyed, acceptedAt and
-// timer are set before the Conn is returned by Accept and never change.
+// otherwise) and holds its audit record. l, key, keyed and acceptedAt are
+// set before the Conn is returned by Accept and never change.
 type connHooks struct {
 	l          *Listener
 	key        netip.Prefix
 	keyed      bool
 	acceptedAt time.Time
-	timer      *time.Timer // closes a handshake not started in time
+	timer      atomic.Pointer[time.Timer] // ends a handshake not started in time
 
 	hsSlot   atomic.Bool // a handshake slot is held
 	connSlot atomic.Bool // a connection slot is held
@@ -303,8 +303,8 @@ func (c *Conn) beginHandshake(ctx context.Context) (context.Context, context.Can
 // handshakeErr.
 func (c *Conn) finishHandshake(err error) {
 	h := &c.hooks
-	if h.timer != nil {
-		h.timer.Stop()
+	if t := h.timer.Load(); t != nil {
+		t.Stop()
 	}
 	ev := c.handshakeEvent(err)
 	if h.l != nil && h.keyed && countsAsFailure(ev) {
@@ -335,8 +335,8 @@ func (c *Conn) closeHooks() {
 	if h.l == nil {
 		return
 	}
-	if h.timer != nil {
-		h.timer.Stop()
+	if t := h.timer.Load(); t != nil {
+		t.Stop()
 	}
 	c.releaseHandshakeSlot()
 	if h.connSlot.CompareAndSwap(true, false) {
@@ -359,7 +359,7 @@ func (c *Conn) expireHandshake() {
 	err := &HandshakeError{Step: "handshake", Err: errNotStarted}
 	c.hooks.audit.start = c.hooks.acceptedAt
 	c.handshakeErr = err
-	c.handshakeDone.Store(true)
 	c.finishHandshake(err)
 	c.Close()
+	c.handshakeDone.Store(true)
 }
