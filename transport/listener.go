@@ -119,7 +119,9 @@ func (l *Listener) Accept() (*Conn, error) {
 	}
 }
 
-// acquireSlot waits for a handshake slot.
+// acquireSlot waits for a handshake slot. It is taken before the
+// connection is accepted, so that the connections waiting for one stay in
+// the kernel's backlog.
 func (l *Listener) acquireSlot() error {
 	if l.slots != nil {
 		select {
@@ -128,12 +130,10 @@ func (l *Listener) acquireSlot() error {
 			return fmt.Errorf("transport: accept: %w", net.ErrClosed)
 		}
 	}
-	l.handshakes.acquire()
 	return nil
 }
 
 func (l *Listener) releaseSlot() {
-	l.handshakes.release()
 	if l.slots != nil {
 		<-l.slots
 	}
@@ -178,6 +178,7 @@ func (l *Listener) admit(nc net.Conn) *Conn {
 			return refuse(err)
 		}
 	}
+	l.handshakes.acquire()
 	c := Server(nc, l.cfg)
 	h := &c.hooks
 	h.l, h.key, h.keyed, h.acceptedAt = l, key, keyed, now
@@ -326,6 +327,7 @@ func (c *Conn) releaseHandshakeSlot() {
 	if h.keyed {
 		h.l.addrs.done(h.key, time.Now())
 	}
+	h.l.handshakes.release()
 	h.l.releaseSlot()
 }
 
