@@ -164,9 +164,11 @@ type Config struct {
 
 	// OnHandshake, if set, is called once for every handshake that ends,
 	// on a server or a client, with its outcome; a Listener also calls it
-	// for every connection it refuses before the handshake. It is called
-	// synchronously (from Accept for refusals), so it must not block. The
-	// event never carries a password or secret key.
+	// for every connection it refuses before the handshake, and for one
+	// whose handshake was not started within HandshakeTimeout of Accept.
+	// (A Conn closed before its handshake ever ran reports nothing.) It
+	// is called synchronously (from Accept for refusals), so it must not
+	// block. The event never carries a password or secret key.
 	OnHandshake func(HandshakeEvent)
 
 	// AuditLogger, if set, receives the same events as OnHandshake as log
