@@ -389,3 +389,49 @@ func TestZAPCapAndTimeout(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestListenerCloseWhileWaitingForSlot: an Accept waiting for a handshake
+// slot returns net.ErrClosed when the listener is closed, and the slot of
+// the connection already accepted still comes back.
+func TestListenerCloseWhileWaitingForSlot(t *testing.T) {
+	checkGoroutines(t)
+	l, err := Listen("tcp://127.0.0.1:0", &Config{SocketType: zmtp.ROUTER, MaxHandshakes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc2, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	errc := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if c != nil {
+			c.Close()
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Accept returned with no slot free: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
+	}
+	c.Close()
+	if s := l.Stats(); s.Handshakes != 0 || s.Conns != 0 {
+		t.Fatalf("stats: %+v", s)
+	}
+}
