@@ -14,6 +14,7 @@ package transport
 
 import (
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -32,6 +33,22 @@ const (
 	// DefaultMaxMetadataProperties bounds the properties of the peer's
 	// metadata (libzmq peers send two to four).
 	DefaultMaxMetadataProperties = 64
+
+	// DefaultMaxHandshakes is the default of Config.MaxHandshakes: enough
+	// to keep two cores busy with CURVE handshakes across slow links, and
+	// well under the usual 1024 open files.
+	DefaultMaxHandshakes = 512
+	// DefaultMaxHandshakesPerAddress is the default of
+	// Config.MaxHandshakesPerAddress: a single address then holds at most
+	// an eighth of the listener's handshake slots.
+	DefaultMaxHandshakesPerAddress = 64
+	// DefaultMaxZAPInFlight is the default of Config.MaxZAPInFlight.
+	DefaultMaxZAPInFlight = 256
+	// DefaultBanWindow and DefaultBanDuration are the defaults of
+	// Config.BanWindow and Config.BanDuration (fail2ban's findtime and
+	// bantime).
+	DefaultBanWindow   = 10 * time.Minute
+	DefaultBanDuration = 10 * time.Minute
 )
 
 // Config configures a [Conn]. A Config is never modified by this package
@@ -132,6 +149,74 @@ type Config struct {
 	// VerifyConnection, if set, is called once the handshake has completed;
 	// an error fails the handshake and closes the connection.
 	VerifyConnection func(ConnectionState) error
+
+	// Admission control. A [Listener] applies these limits in Accept,
+	// before it spends any work on a connection (no byte read, no X25519,
+	// no ZAP); a connection refused is closed at once and reported as an
+	// [OutcomeRefused] event. A [Conn] made with [Server] directly is not
+	// subject to them. Source addresses are compared by IP for IPv4 and by
+	// /64 prefix for IPv6; IPC peers have no address and are never
+	// refused per address.
+
+	// MaxHandshakes bounds the handshakes in flight on one Listener, from
+	// Accept until the handshake ends or the Conn is closed. At the limit,
+	// Accept waits for a slot (the kernel's backlog holds the waiting
+	// connections, so their clients wait rather than fail); a slot is held
+	// at most HandshakeTimeout, counted from Accept. Zero means
+	// DefaultMaxHandshakes (512); negative means no limit.
+	MaxHandshakes int
+
+	// MaxHandshakesPerAddress bounds the handshakes in flight from one
+	// source address; a connection past it is refused at once. Zero means
+	// DefaultMaxHandshakesPerAddress (64); negative means no limit.
+	MaxHandshakesPerAddress int
+
+	// MaxConns bounds the connections a Listener has open, from Accept
+	// until Close; a connection past it is refused at once. Zero or
+	// negative means no limit (the default).
+	MaxConns int
+
+	// MaxZAPInFlight bounds the ZAP requests running at once on one
+	// Listener, counting handlers that were cut off by the handshake
+	// deadline but have not returned yet. A request past it is not asked:
+	// the handshake fails at once as if the handler had answered status
+	// 300 "too many ZAP requests in flight" (no ERROR is sent, and libzmq
+	// clients reconnect). Zero means DefaultMaxZAPInFlight (256); negative
+	// means no limit.
+	MaxZAPInFlight int
+
+	// BanAfterFailures, if positive, bans a source address from a
+	// Listener for BanDuration once BanAfterFailures of its handshakes
+	// have failed within BanWindow (counted from the first of them), in
+	// the manner of fail2ban: Accept refuses its connections at once.
+	// Every failure counts (bad credentials, protocol errors, a peer
+	// silent until the timeout) except ZAP statuses 300 and 500, which
+	// are the server's trouble, and failures of our own making (Close,
+	// a cancelled context). Zero (the default) turns banning off: one
+	// misconfigured client behind a shared address could otherwise lock
+	// out all its neighbours. BanWindow and BanDuration default to
+	// DefaultBanWindow and DefaultBanDuration (10 minutes each, as in
+	// fail2ban).
+	BanAfterFailures int
+	BanWindow        time.Duration
+	BanDuration      time.Duration
+
+	// Audit.
+
+	// OnHandshake, if set, is called once for every handshake that ends,
+	// on a server or a client, with its outcome; a Listener also calls it
+	// for every connection it refuses before the handshake, and for one
+	// whose handshake was not started within HandshakeTimeout of Accept.
+	// (A Conn closed before its handshake ever ran reports nothing.) It
+	// is called synchronously (from Accept for refusals), so it must not
+	// block. The event never carries a password or secret key.
+	OnHandshake func(HandshakeEvent)
+
+	// AuditLogger, if set, receives the same events as OnHandshake as log
+	// records: successes at Info, authentication failures and bans at
+	// Warn, other failures at Info, and refusals in Accept at Debug (a
+	// flood would otherwise flood the log). Nil means no log.
+	AuditLogger *slog.Logger
 }
 
 func (c *Config) mechanism() mechanism.Mechanism {

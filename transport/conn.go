@@ -70,6 +70,10 @@ type Conn struct {
 	pongPending bool
 	pongLen     int
 	pongCtx     [zmtp.MaxPingContext]byte
+
+	// hooks ties the Conn to the Listener that accepted it and holds the
+	// audit record of its handshake (listener.go, audit.go).
+	hooks connHooks
 }
 
 // Client returns a client-side Conn on conn (the connecting side). It does no
@@ -153,6 +157,7 @@ func (c *Conn) Close() error {
 		c.timerMu.Unlock()
 		c.closeErr = c.conn.Close()
 		c.zeroKeys()
+		c.closeHooks()
 	})
 	return c.closeErr
 }
@@ -163,8 +168,10 @@ func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background(
 // HandshakeContext runs the greeting and the security handshake if they have
 // not run yet, and returns their result. It is bounded by ctx and by
 // Config.HandshakeTimeout; when either ends first the connection is closed.
+// For a Conn returned by [Listener.Accept] the timeout counts from Accept.
 // A failed handshake closes the connection. Every later call returns the
-// same result.
+// same result. Each handshake that ends is reported once to
+// Config.OnHandshake and Config.AuditLogger.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
@@ -174,13 +181,16 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
 	}
+	ctx, cancel := c.beginHandshake(ctx)
+	defer cancel()
 	c.inMu.Lock()
 	err := c.handshake(ctx)
 	c.inMu.Unlock()
+	c.handshakeErr = err
+	c.finishHandshake(err) // frees the Listener's slot, reports the event
 	if err != nil {
 		c.Close()
 	}
-	c.handshakeErr = err
 	c.handshakeDone.Store(true)
 	if err == nil {
 		c.startTimers()
@@ -377,6 +387,12 @@ func outOfTime(ctx context.Context, err error) error {
 	var he *HandshakeError
 	if errors.As(err, &he) {
 		step = he.Step
+	}
+	if errors.Is(err, ErrZAPTimeout) {
+		// The ZAP handler was cut off in time for the ERROR "500" to go
+		// out: keep the *mechanism.AuthError, which is a handshake
+		// timeout too (ErrZAPTimeout matches ErrHandshakeTimeout).
+		return err
 	}
 	ctxErr := ctx.Err()
 	// A failure that the context's end caused shows as an expired

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 )
 
@@ -57,63 +56,4 @@ func DialContext(ctx context.Context, endpoint string, cfg *Config) (*Conn, erro
 		return nil, err
 	}
 	return c, nil
-}
-
-// Listener accepts ZMTP connections. Accept returns before the handshake,
-// so a slow or silent peer never delays the next Accept; the handshake runs
-// on the returned Conn's first use or its HandshakeContext.
-type Listener struct {
-	nl  net.Listener
-	cfg *Config
-}
-
-// Listen listens on endpoint ("tcp://host:port", "tcp://*:port" or
-// "ipc:///path"). For IPC, a stale socket file at the path is removed first,
-// as libzmq does.
-func Listen(endpoint string, cfg *Config) (*Listener, error) {
-	network, address, err := ParseEndpoint(endpoint)
-	if err != nil {
-		return nil, err
-	}
-	if network == "unix" && !strings.HasPrefix(address, "@") {
-		if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			os.Remove(address)
-		}
-	}
-	nl, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	return NewListener(nl, cfg), nil
-}
-
-// NewListener returns a Listener that accepts from nl with cfg.
-func NewListener(nl net.Listener, cfg *Config) *Listener { return &Listener{nl: nl, cfg: cfg} }
-
-// Accept waits for the next connection and returns it without running the
-// handshake.
-func (l *Listener) Accept() (*Conn, error) {
-	nc, err := l.nl.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return Server(nc, l.cfg), nil
-}
-
-// Close stops listening.
-func (l *Listener) Close() error { return l.nl.Close() }
-
-// Addr returns the listener's network address.
-func (l *Listener) Addr() net.Addr { return l.nl.Addr() }
-
-// Endpoint returns the endpoint the listener is bound to, with the port the
-// system chose for "tcp://host:0".
-func (l *Listener) Endpoint() string {
-	switch a := l.nl.Addr().(type) {
-	case *net.TCPAddr:
-		return "tcp://" + a.String()
-	case *net.UnixAddr:
-		return "ipc://" + a.Name
-	}
-	return l.nl.Addr().Network() + "://" + l.nl.Addr().String()
 }

@@ -293,8 +293,10 @@ func isHandshakeTimeout(err error) bool {
 
 // TestHandshakeTimeoutForms: every way a handshake runs out of time gives
 // the same error: a *HandshakeError wrapping ErrHandshakeTimeout, which
-// matches context.DeadlineExceeded and os.ErrDeadlineExceeded. A cancelled
-// context stays context.Canceled.
+// matches context.DeadlineExceeded and os.ErrDeadlineExceeded. A ZAP
+// handler cut off is that too, and also the *mechanism.AuthError 500 sent
+// to the peer, wrapping ErrZAPTimeout. A cancelled context stays
+// context.Canceled.
 func TestHandshakeTimeoutForms(t *testing.T) {
 	blockingZAP := zap.HandlerFunc(func(ctx context.Context, _ *zap.Request) (*zap.Reply, error) {
 		<-ctx.Done()
@@ -339,6 +341,12 @@ func TestHandshakeTimeoutForms(t *testing.T) {
 			within(t, 5*time.Second, "HandshakeContext", func() { err = c.HandshakeContext(ctx) })
 			if !isHandshakeTimeout(err) {
 				t.Fatalf("err = %v (%#v), want a *HandshakeError wrapping ErrHandshakeTimeout", err, err)
+			}
+			if tt.cfg.ZAPHandler != nil {
+				var ae *mechanism.AuthError
+				if !errors.As(err, &ae) || ae.Status != 500 || !errors.Is(err, ErrZAPTimeout) {
+					t.Errorf("err = %v, want also a *mechanism.AuthError 500 wrapping ErrZAPTimeout", err)
+				}
 			}
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("took %v", d)

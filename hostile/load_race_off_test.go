@@ -1,0 +1,6 @@
+//go:build !race
+
+package hostile_test
+
+// raceBuild reports a binary built with -race.
+const raceBuild = false

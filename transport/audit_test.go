@@ -1,0 +1,64 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"testing"
+
+	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+func TestClassify(t *testing.T) {
+	hs := func(step string, err error) error { return &HandshakeError{Step: step, Err: err} }
+	tests := []struct {
+		err   error
+		want  Outcome
+		count bool // counts towards a ban
+	}{
+		{hs("PLAIN handshake", &mechanism.AuthError{Mechanism: "PLAIN", Status: 400}), OutcomeFailedAuth, true},
+		{hs("PLAIN handshake", &mechanism.AuthError{Mechanism: "PLAIN", Status: 300, Text: ZAPBusyText}), OutcomeFailedAuth, false},
+		{hs("NULL handshake", &mechanism.AuthError{Mechanism: "NULL", Status: 500, Err: &zap.Error{Reason: "handler failed", Err: ErrZAPTimeout}}), OutcomeFailedAuth, false},
+		{hs("CURVE handshake", &mechanism.PeerError{Mechanism: "CURVE", Reason: "400"}), OutcomeFailedAuth, true},
+		{hs("PLAIN handshake", &mechanism.PeerError{Mechanism: "PLAIN", Reason: "no"}), OutcomeFailedProtocol, true},
+		{hs("verify", errors.New("not you")), OutcomeFailedAuth, true},
+		{hs("greeting", io.EOF), OutcomeFailedNoDetail, true},
+		{hs("greeting", io.ErrUnexpectedEOF), OutcomeFailedNoDetail, true},
+		{hs("handshake", fmt.Errorf("%w (%w)", context.DeadlineExceeded, os.ErrDeadlineExceeded)), OutcomeFailedNoDetail, true},
+		{hs("handshake", errNotStarted), OutcomeFailedNoDetail, false},
+		{hs("greeting", &net.OpError{Op: "read", Err: net.ErrClosed}), OutcomeFailedNoDetail, false},
+		{hs("handshake", fmt.Errorf("%w (%w)", context.Canceled, io.EOF)), OutcomeFailedNoDetail, false},
+		{configError("bad"), OutcomeFailedNoDetail, false},
+		{hs("greeting", &zmtp.MalformedError{What: "greeting"}), OutcomeFailedProtocol, true},
+		{hs("CURVE handshake", mechanism.ErrCookie), OutcomeFailedProtocol, true},
+		{hs("socket type check", &SocketTypeError{Local: zmtp.ROUTER, Peer: zmtp.PUB}), OutcomeFailedProtocol, true},
+		{hs("greeting", &MechanismMismatchError{Local: "CURVE", Peer: "NULL"}), OutcomeFailedProtocol, true},
+	}
+	for i, tt := range tests {
+		got := classify(tt.err)
+		if got != tt.want {
+			t.Errorf("%d: classify(%v) = %v, want %v", i, tt.err, got, tt.want)
+		}
+		ev := HandshakeEvent{Outcome: got, Err: tt.err}
+		var ae *mechanism.AuthError
+		if errors.As(tt.err, &ae) {
+			ev.ZAPStatus = ae.Status
+		}
+		if c := countsAsFailure(ev); c != tt.count {
+			t.Errorf("%d: countsAsFailure(%v) = %v, want %v", i, tt.err, c, tt.count)
+		}
+	}
+	for _, o := range []Outcome{OutcomeSucceeded, OutcomeRefused} {
+		if countsAsFailure(HandshakeEvent{Outcome: o}) {
+			t.Errorf("%v counts as a failure", o)
+		}
+	}
+	if s := Outcome(0).String(); s != "Outcome(0)" {
+		t.Errorf("Outcome(0).String() = %q", s)
+	}
+}
