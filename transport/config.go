@@ -74,7 +74,9 @@ type Config struct {
 	// ZAPHandler, on a server, decides whether a peer may connect, and
 	// ZAPDomain is the domain it is asked for. It is asked as libzmq asks
 	// its ZAP socket: for NULL only when ZAPDomain is set. A handler that
-	// does not return is cut off by the handshake timeout.
+	// has not answered shortly before the handshake deadline is cut off and
+	// the peer is sent ERROR "500" (see [ErrZAPTimeout]); on a Listener,
+	// MaxZAPInFlight bounds the handlers running at once.
 	ZAPHandler zap.Handler
 	ZAPDomain  string
 
@@ -96,10 +98,10 @@ type Config struct {
 	// MaxMessageFrames bounds the number of frames in one incoming
 	// message. It is checked as each frame arrives: a message whose
 	// MaxMessageFrames-th frame says more follow fails at once with a
-	// [*MessageTooLargeError], before anything more is read. Each frame costs a 24-byte slice header on top
-	// of its payload, so without this limit a message of empty frames
-	// (2 bytes each on the wire) would cost 12 times the bytes received,
-	// more while the slice grows. Zero means DefaultMaxMessageFrames
+	// [*MessageTooLargeError], before anything more is read. Each frame
+	// costs a 24-byte slice header on top of its payload, so without this
+	// limit a message of empty frames (2 bytes each on the wire) would cost
+	// 12 times the bytes received, more while the slice grows. Zero means DefaultMaxMessageFrames
 	// (4096); a negative value means no limit, as in libzmq (memory then
 	// still grows only in proportion to the bytes received).
 	MaxMessageFrames int
