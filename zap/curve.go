@@ -3,7 +3,7 @@ package zap
 import (
 	"errors"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -25,37 +25,54 @@ type curveDomain struct {
 	allowAny bool
 	store    *cert.Store // nil if allowAny
 
-	mu      sync.Mutex // guards failure
-	failure string     // last refresh error, reported once until it changes
+	poller
+	// refreshErr is the error of the last refresh, or nil.
+	refreshErr atomic.Pointer[error]
+	// failure is the last refresh error's text, reported once until it
+	// changes. Guarded by poller.reloadMu.
+	failure string
 }
 
-// lookup refreshes the store and looks key up. A key that is not found while
-// the directory could not be read in full gives an error wrapping the
-// refresh error, since the key may be in a file that failed: the request
-// then gets 500 rather than 400.
-func (c *curveDomain) lookup(key cert.PublicKey, log *slog.Logger) (*cert.Certificate, bool, error) {
-	_, rerr := c.store.Refresh()
-	c.noteRefresh(rerr, log)
+// lookup looks key up in the store's index; it does no I/O. A key that is
+// not found while the directory could not be read in full gives an error
+// wrapping the refresh error, since the key may be in a file that failed:
+// the request then gets 500 rather than 400.
+func (c *curveDomain) lookup(key cert.PublicKey) (*cert.Certificate, bool, error) {
 	crt, ok := c.store.Lookup(key)
 	if ok {
 		return crt, true, nil
 	}
-	if rerr != nil {
-		return nil, false, errors.Join(errStoreIncomplete, rerr)
+	if rerr := c.refreshErr.Load(); rerr != nil {
+		return nil, false, errors.Join(errStoreIncomplete, *rerr)
 	}
 	return nil, false, nil
 }
 
-// noteRefresh logs a refresh error when it differs from the last one.
-func (c *curveDomain) noteRefresh(err error, log *slog.Logger) {
+// reload scans the directory again, and logs a refresh error when it
+// differs from the last one. It returns the refresh error.
+func (c *curveDomain) reload(log *slog.Logger) error {
+	var err error
+	c.run(func() {
+		_, err = c.store.Refresh()
+		if err != nil {
+			c.refreshErr.Store(&err)
+		} else {
+			c.refreshErr.Store(nil)
+		}
+		c.noteRefreshLocked(err, log)
+	})
+	return err
+}
+
+// noteRefreshLocked logs a refresh error when it differs from the last
+// one. Called with reloadMu held.
+func (c *curveDomain) noteRefreshLocked(err error, log *slog.Logger) {
 	msg := ""
 	if err != nil {
 		msg = err.Error()
 	}
-	c.mu.Lock()
 	changed := msg != c.failure
 	c.failure = msg
-	c.mu.Unlock()
 	if !changed || log == nil {
 		return
 	}
