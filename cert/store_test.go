@@ -448,3 +448,40 @@ func TestStoreLargeFile(t *testing.T) {
 	}
 	wantKeys(t, s, 0)
 }
+
+// TestStoreRefreshNames checks what the cheap refresh sees (names added
+// and removed) and what it leaves to Refresh (content changed in place).
+func TestStoreRefreshNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, ""), "b": certText(1, false, "")})
+	s := NewStore(dir)
+	settle(s)
+	refresh(t, s, true)
+	refresh(t, s, false)
+	s.reads = 0
+	names := func(wantChanged bool) {
+		t.Helper()
+		changed, err := s.RefreshNames()
+		if err != nil || changed != wantChanged {
+			t.Fatalf("RefreshNames = %v, %v; want %v", changed, err, wantChanged)
+		}
+	}
+	names(false)
+	if s.reads != 0 {
+		t.Errorf("RefreshNames of an unchanged directory read %d files", s.reads)
+	}
+	os.Remove(filepath.Join(dir, "a"))
+	writeFiles(t, dir, map[string]string{"c": certText(2, false, "")})
+	names(true)
+	wantKeys(t, s, 1, 2)
+	if s.reads != 1 {
+		t.Errorf("RefreshNames read %d files, want 1 (the new one)", s.reads)
+	}
+	// b rewritten in place with another key: only Refresh sees it.
+	time.Sleep(20 * time.Millisecond)
+	writeFiles(t, dir, map[string]string{"b": certText(0, false, "")})
+	names(false)
+	wantKeys(t, s, 1, 2)
+	refresh(t, s, true)
+	wantKeys(t, s, 0, 2)
+}

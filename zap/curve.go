@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -28,9 +29,16 @@ type curveDomain struct {
 	poller
 	// refreshErr is the error of the last refresh, or nil.
 	refreshErr atomic.Pointer[error]
+	// The fields below are guarded by poller.reloadMu.
 	// failure is the last refresh error's text, reported once until it
-	// changes. Guarded by poller.reloadMu.
+	// changes.
 	failure string
+	// nextFull is when the next full scan (cert.Store.Refresh) is due, in
+	// Unix nanoseconds; in between, the refresher lists the directory
+	// (cert.Store.RefreshNames) every interval.
+	nextFull int64
+	// namesCost is how long the last RefreshNames took.
+	namesCost time.Duration
 }
 
 // lookup looks key up in the store's index; it does no I/O. A key that is
@@ -48,19 +56,54 @@ func (c *curveDomain) lookup(key cert.PublicKey) (*cert.Certificate, bool, error
 	return nil, false, nil
 }
 
-// reload scans the directory again, and logs a refresh error when it
-// differs from the last one. It returns the refresh error.
+// reload scans the directory in full now (cert.Store.Refresh), and logs a
+// refresh error when it differs from the last one. It returns the refresh
+// error.
 func (c *curveDomain) reload(log *slog.Logger) error {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	return c.refreshLocked(true, log)
+}
+
+// tick is the refresher's reload. A full scan stats every file, so it runs
+// every interval but no sooner than scanCostFactor times its last
+// duration; in between, a listing of the directory (a tenth of the cost)
+// runs every interval, under the same bound, so that certificates added
+// and removed are seen within about an interval even in a directory so
+// large that full scans are spaced out.
+func (c *curveDomain) tick(log *slog.Logger) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	c.refreshLocked(time.Now().UnixNano() >= c.nextFull, log)
+}
+
+// refreshLocked runs a full or names-only refresh and schedules the next
+// ones. Called with reloadMu held.
+func (c *curveDomain) refreshLocked(full bool, log *slog.Logger) error {
+	interval := time.Duration(c.interval.Load())
+	start := time.Now()
 	var err error
-	c.run(func() {
+	if full {
 		_, err = c.store.Refresh()
-		if err != nil {
-			c.refreshErr.Store(&err)
-		} else {
-			c.refreshErr.Store(nil)
-		}
-		c.noteRefreshLocked(err, log)
-	})
+	} else {
+		_, err = c.store.RefreshNames()
+	}
+	end := time.Now()
+	cost := end.Sub(start)
+	if full {
+		c.nextFull = end.Add(max(interval, scanCostFactor*cost)).UnixNano()
+	} else {
+		c.namesCost = cost
+	}
+	next := end.Add(max(interval, scanCostFactor*c.namesCost)).UnixNano()
+	c.next.Store(min(next, c.nextFull))
+
+	if err != nil {
+		c.refreshErr.Store(&err)
+	} else {
+		c.refreshErr.Store(nil)
+	}
+	c.noteRefreshLocked(err, log)
 	return err
 }
 

@@ -174,6 +174,9 @@ func (s *passwordSource) reload(log *slog.Logger) error {
 	return err
 }
 
+// tick is the refresher's reload.
+func (s *passwordSource) tick(log *slog.Logger) { s.reload(log) }
+
 func (s *passwordSource) reloadLocked(log *slog.Logger) error {
 	now := s.now()
 	v, err := cert.StatFile(s.path)

@@ -57,7 +57,8 @@ func (p *poller) setInterval(d time.Duration) {
 // A fileSource is a password file or certificate directory that the
 // refresher reloads.
 type fileSource interface {
-	reload(log *slog.Logger) error
+	reload(log *slog.Logger) error // now, in full
+	tick(log *slog.Logger)         // when nextReload is due
 	nextReload() int64
 	setInterval(time.Duration)
 }
@@ -109,7 +110,7 @@ func (a *Authenticator) refreshLoop(r *refresher) {
 			default:
 			}
 			if time.Now().UnixNano() >= s.nextReload() {
-				s.reload(log)
+				s.tick(log)
 			}
 			wait = min(wait, time.Duration(s.nextReload()-time.Now().UnixNano()))
 		}
