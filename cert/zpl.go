@@ -110,6 +110,7 @@ func parseZPLLine(line []byte, n int) (node zplNode, ok bool, perr *ParseError) 
 	rest = skipBlanks(rest[i:])
 	switch {
 	case len(rest) == 0 || rest[0] == '#':
+		node.valueCol = col() // where a value would be
 		return node, true, nil
 	case rest[0] != '=':
 		return fail(col(), `unexpected character after name (want "=" or end of line)`)

@@ -102,9 +102,15 @@ func publicCertFile(key cert.PublicKey) []byte {
 		"    public-key = \"" + key.String() + "\"\n")
 }
 
+// writePublicCert writes a public certificate to dir/name the careful way
+// (a dotfile renamed into place), so that no reload reads it half-written.
 func writePublicCert(t testing.TB, dir, name string, key cert.PublicKey) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), publicCertFile(key), 0o644); err != nil {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, publicCertFile(key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
 }
