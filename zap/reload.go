@@ -156,15 +156,18 @@ func (a *Authenticator) intervalLocked() time.Duration {
 // configured.
 //
 // Requests never read files: they are decided against what the last
-// reload found. A change to a file (a certificate added, changed or
-// removed, a password changed, a file made unreadable) is therefore seen
-// within about one interval. A reload looks at the size, times and
-// identity of each file and reads only the files that changed, but it
-// still lists the directory and stats every file; so that a huge directory
-// cannot take a core, the next reload of a source waits at least ten times
-// as long as its last reload took. With 100,000 certificates that can
-// stretch the interval to a few seconds; [Authenticator.Reload] rescans at
-// once.
+// reload found, so a change to a file (a certificate added, changed or
+// removed, a password changed, a file made unreadable) is seen within
+// about one interval. A reload looks at the identity, size and times of
+// each file and reads only the files that changed (see [cert.Store]). So
+// that a huge directory cannot take a core, each kind of scan of a source
+// waits at least ten times as long as it last took: a full scan stats
+// every file and sees every change, and between full scans a listing of
+// the directory, about a tenth of the cost, runs every interval and sees
+// certificates added and removed. With 100,000 certificates (a full scan
+// takes about 0.5 s, a listing 35 ms, on a small VM) a removed certificate
+// is refused within about a second and a file rewritten in place is seen
+// within about five. [Authenticator.Reload] scans in full at once.
 func (a *Authenticator) SetReloadInterval(d time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
