@@ -157,7 +157,8 @@ func (s *Store) refresh(full bool) (changed bool, err error) {
 		}
 		var sec FileVersion
 		var secErr error
-		if len(secrets) > 0 && secrets[name+secretSuffix] {
+		secListed := len(secrets) > 0 && secrets[name+secretSuffix]
+		if secListed {
 			sec, secErr = StatFile(path + secretSuffix)
 			if errors.Is(secErr, fs.ErrNotExist) {
 				sec, secErr = FileVersion{}, nil
@@ -165,7 +166,7 @@ func (s *Store) refresh(full bool) (changed bool, err error) {
 		}
 		f := prev
 		if prev == nil || prev.recheck || prev.pub != pub || prev.sec != sec || secErr != nil {
-			f = loadStoreFile(path, prev, secErr, now)
+			f = loadStoreFile(path, prev, secListed, secErr, now)
 			s.reads++
 		}
 		if f != prev && prev != nil && f.cert == nil && prev.cert == nil && f.err.Error() == prev.err.Error() {
@@ -236,10 +237,11 @@ func (s *Store) reindex() {
 	s.index.Store(&byKey)
 }
 
-// loadStoreFile reads the certificate at path and its secret file (unless
-// secErr says it cannot be). It returns prev, with its versions brought up
-// to date, if the content is what prev was parsed from.
-func loadStoreFile(path string, prev *storeFile, secErr error, now time.Time) *storeFile {
+// loadStoreFile reads the certificate at path and, if the listing has it,
+// its secret file (unless secErr says it cannot be read). It returns prev,
+// with its versions brought up to date, if the content is what prev was
+// parsed from.
+func loadStoreFile(path string, prev *storeFile, secListed bool, secErr error, now time.Time) *storeFile {
 	if secErr != nil {
 		return &storeFile{err: secErr, recheck: true}
 	}
@@ -250,7 +252,10 @@ func loadStoreFile(path string, prev *storeFile, secErr error, now time.Time) *s
 	f := &storeFile{pub: pub, pubSum: sha256.Sum256(pubData)}
 	var secData []byte
 	hasSec := false
-	secData, f.sec, err = readCertFile(path + secretSuffix)
+	err = fs.ErrNotExist
+	if secListed {
+		secData, f.sec, err = readCertFile(path + secretSuffix)
+	}
 	switch {
 	case err == nil:
 		hasSec = true

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
 package hostile_test
 
 // Attacks through the files a ZAP authenticator follows: password files and
