@@ -34,12 +34,12 @@ func TestNoGoroutineWithoutFiles(t *testing.T) {
 	if err := a.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if n := runtime.NumGoroutine(); n != before {
+	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines, want %d", n, before)
 	}
 	var zero Authenticator
 	zero.ConfigurePlain("*", nil)
-	if n := runtime.NumGoroutine(); n != before {
+	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("zero value: %d goroutines, want %d", n, before)
 	}
 }
