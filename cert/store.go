@@ -301,14 +301,6 @@ func (s *Store) Lookup(k PublicKey) (*Certificate, bool) {
 	return c.Clone(), true
 }
 
-// Len returns the number of certificates in s.
-func (s *Store) Len() int {
-	if m := s.index.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}
-
 // Certificates returns copies of all the certificates in s, sorted by path.
 func (s *Store) Certificates() []*Certificate {
 	m := s.index.Load()
