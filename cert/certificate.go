@@ -80,15 +80,15 @@ func parseCertificate(data []byte) (*Certificate, *ParseError) {
 	if perr != nil {
 		return nil, perr
 	}
-	fail := func(n zplNode, format string, args ...any) (*Certificate, *ParseError) {
-		return nil, &ParseError{Line: n.line, Msg: fmt.Sprintf(format, args...)}
+	fail := func(n zplNode, msg string) (*Certificate, *ParseError) {
+		return nil, &ParseError{Line: n.line, Column: n.nameCol, Msg: msg}
 	}
 	var (
 		c                  Certificate
 		section            string // "metadata", "curve" or "" for any other
 		seenMeta, seenCurv bool
 		pubNode, secNode   *zplNode
-		names              = map[string]bool{}
+		names              = map[string]int{} // metadata name → line
 	)
 	for i := range nodes {
 		n := nodes[i]
@@ -102,39 +102,39 @@ func parseCertificate(data []byte) (*Certificate, *ParseError) {
 					seen = &seenCurv
 				}
 				if *seen {
-					return fail(n, "duplicate section %q", n.name)
+					return fail(n, "duplicate section "+n.name) // a fixed name
 				}
 				*seen = true
 				if n.hasValue {
-					return fail(n, "section %q has a value", n.name)
+					return fail(n, "section "+n.name+" has a value")
 				}
 				section = n.name
 			}
 		case 1:
 			switch section {
 			case "metadata":
-				if names[n.name] {
-					return fail(n, "duplicate metadata name %q", n.name)
+				if first, dup := names[n.name]; dup {
+					return fail(n, fmt.Sprintf("duplicate metadata name (first on line %d)", first))
 				}
-				names[n.name] = true
+				names[n.name] = n.line
 				c.Metadata = append(c.Metadata, MetadataEntry{Name: n.name, Value: n.value})
 			case "curve":
 				switch n.name {
 				case "public-key":
 					if pubNode != nil {
-						return fail(n, "duplicate curve/public-key (first on line %d)", pubNode.line)
+						return fail(n, fmt.Sprintf("duplicate curve/public-key (first on line %d)", pubNode.line))
 					}
 					pubNode = &nodes[i]
 				case "secret-key":
 					if secNode != nil {
-						return fail(n, "duplicate curve/secret-key (first on line %d)", secNode.line)
+						return fail(n, fmt.Sprintf("duplicate curve/secret-key (first on line %d)", secNode.line))
 					}
 					secNode = &nodes[i]
 				}
 			}
 		default:
 			if section != "" {
-				return fail(n, "%q is nested too deeply in section %q", n.name, section)
+				return fail(n, "name nested too deeply in section "+section)
 			}
 		}
 	}
@@ -143,22 +143,34 @@ func parseCertificate(data []byte) (*Certificate, *ParseError) {
 	}
 	pub, err := ParsePublicKey(pubNode.value)
 	if err != nil {
-		ze := err.(*Z85Error)
-		return nil, &ParseError{Line: pubNode.line, Msg: "curve/public-key: " + ze.detail(), Err: err}
+		return nil, keyError(pubNode, "curve/public-key", err.(*Z85Error))
 	}
 	c.Public = pub
 	if secNode != nil {
 		sec, err := ParseSecretKey(secNode.value)
 		if err != nil {
-			ze := err.(*Z85Error)
-			return nil, &ParseError{Line: secNode.line, Msg: "curve/secret-key: " + ze.detail(), Err: err}
+			return nil, keyError(secNode, "curve/secret-key", err.(*Z85Error))
 		}
 		if !sec.matches(pub) {
-			return nil, &ParseError{Line: secNode.line, Msg: "curve/secret-key does not belong to curve/public-key", Err: ErrKeyMismatch}
+			return nil, &ParseError{Line: secNode.line, Column: secNode.valueCol,
+				Msg: "curve/secret-key does not belong to curve/public-key", Err: ErrKeyMismatch}
 		}
 		c.Secret = &sec
 	}
 	return &c, nil
+}
+
+// keyError is the ParseError for a key value that is not valid Z85. The
+// Z85Error keeps its offset but loses the bad text: the file may not be a
+// certificate at all.
+func keyError(n *zplNode, what string, ze *Z85Error) *ParseError {
+	ze2 := *ze
+	ze2.Text = ""
+	col := n.valueCol
+	if ze2.Offset >= 0 {
+		col += ze2.Offset
+	}
+	return &ParseError{Line: n.line, Column: col, Msg: what + ": " + ze2.detail(), Err: &ze2}
 }
 
 // matches reports whether k derives pub.

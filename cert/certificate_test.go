@@ -435,43 +435,44 @@ func TestParseErrors(t *testing.T) {
 		name    string
 		data    string
 		line    int
+		col     int
 		msg     string
 		wantErr error // optional: errors.Is target
 	}{
-		{"tab indentation", replace("    name", "\tname"), 4, "tab in indentation", nil},
-		{"tab after spaces", replace("    name", "  \tname"), 4, "tab in indentation", nil},
-		{"indent of 3", replace("    name", "   name"), 4, "indentation of 3 spaces is not a multiple of 4", nil},
-		{"indent of 2 on key", replace("    public-key", "  public-key"), 6, "indentation of 2 spaces is not a multiple of 4", nil},
-		{"depth jump", replace("    name", "        name"), 4, "indentation jumps from level 0 to level 2", nil},
-		{"indented first line", "    metadata\n", 1, "first name line is indented", nil},
-		{"nested in metadata", replace("    name = \"example-client\"\n", "    name = \"example-client\"\n        sub = x\n"), 5,
-			`"sub" is nested too deeply in section "metadata"`, nil},
-		{"unterminated quote", replace(`"example-client"`, `"example-client`), 4, `unterminated quoted value for "name"`, nil},
-		{"unterminated single quote", replace(`"example-client"`, `'example-client"`), 4, `unterminated quoted value for "name"`, nil},
-		{"text after quote", replace(`"example-client"`, `"example" client`), 4, `unexpected "c" after quoted value of "name"`, nil},
-		{"bad name character", replace("    name =", "    na!me ="), 4, `unexpected "!" after name "na"`, nil},
-		{"no name", replace("    name =", "    = "), 4, `expected a name, found "="`, nil},
-		{"name ends with slash", replace("    name =", "    name/ ="), 4, `name "name/" starts or ends with "/"`, nil},
-		{"control character", replace("example-client", "example\x01client"), 4, `control character "\x01" at column 20`, nil},
-		{"bare CR", replace("example-client\"\n", "example-client\"\rcurve\n"), 4, `control character "\r" at column 28`, nil},
-		{"39-char public key", replace(pub, pub[:39]), 6, "curve/public-key: 39 characters, want 40", ErrZ85Length},
-		{"41-char public key", replace(pub, pub+"0"), 6, "curve/public-key: 41 characters, want 40", ErrZ85Length},
-		{"bad Z85 character in public key", replace(pub, "~"+pub[1:]), 6, `curve/public-key: invalid character "~" at offset 0`, ErrZ85Char},
-		{"overflow in public key", replace(pub, "%nSc1"+pub[5:]), 6, `curve/public-key: group "%nSc1" at offset 0 exceeds 0xFFFFFFFF`, ErrZ85Overflow},
-		{"bad Z85 character in secret key", replace(sec, sec[:5]+"~"+sec[6:]), 7, "curve/secret-key: invalid character at offset 5", ErrZ85Char},
-		{"39-char secret key", replace(sec, sec[:39]), 7, "curve/secret-key: 39 characters, want 40", ErrZ85Length},
-		{"no public key", replace("    public-key = \""+pub+"\"\n", ""), 0, "no curve/public-key", nil},
+		{"tab indentation", replace("    name", "\tname"), 4, 1, "tab in indentation", nil},
+		{"tab after spaces", replace("    name", "  \tname"), 4, 3, "tab in indentation", nil},
+		{"indent of 3", replace("    name", "   name"), 4, 4, "indentation of 3 spaces is not a multiple of 4", nil},
+		{"indent of 2 on key", replace("    public-key", "  public-key"), 6, 3, "indentation of 2 spaces is not a multiple of 4", nil},
+		{"depth jump", replace("    name", "        name"), 4, 9, "indentation jumps from level 0 to level 2", nil},
+		{"indented first line", "    metadata\n", 1, 5, "first name line is indented", nil},
+		{"nested in metadata", replace("    name = \"example-client\"\n", "    name = \"example-client\"\n        sub = x\n"), 5, 9,
+			"name nested too deeply in section metadata", nil},
+		{"unterminated quote", replace(`"example-client"`, `"example-client`), 4, 12, "unterminated quoted value", nil},
+		{"unterminated single quote", replace(`"example-client"`, `'example-client"`), 4, 12, "unterminated quoted value", nil},
+		{"text after quote", replace(`"example-client"`, `"example" client`), 4, 22, "unexpected character after quoted value", nil},
+		{"bad name character", replace("    name =", "    na!me ="), 4, 7, `unexpected character after name (want "=" or end of line)`, nil},
+		{"no name", replace("    name =", "    = "), 4, 5, "expected a name", nil},
+		{"name ends with slash", replace("    name =", "    name/ ="), 4, 5, `name starts or ends with "/"`, nil},
+		{"control character", replace("example-client", "example\x01client"), 4, 20, "control character", nil},
+		{"bare CR", replace("example-client\"\n", "example-client\"\rcurve\n"), 4, 28, "control character", nil},
+		{"39-char public key", replace(pub, pub[:39]), 6, 19, "curve/public-key: 39 characters, want 40", ErrZ85Length},
+		{"41-char public key", replace(pub, pub+"0"), 6, 19, "curve/public-key: 41 characters, want 40", ErrZ85Length},
+		{"bad Z85 character in public key", replace(pub, pub[:3]+"~"+pub[4:]), 6, 22, "curve/public-key: invalid character at offset 3", ErrZ85Char},
+		{"overflow in public key", replace(pub, "%nSc1"+pub[5:]), 6, 19, "curve/public-key: group at offset 0 exceeds 0xFFFFFFFF", ErrZ85Overflow},
+		{"bad Z85 character in secret key", replace(sec, sec[:5]+"~"+sec[6:]), 7, 24, "curve/secret-key: invalid character at offset 5", ErrZ85Char},
+		{"39-char secret key", replace(sec, sec[:39]), 7, 19, "curve/secret-key: 39 characters, want 40", ErrZ85Length},
+		{"no public key", replace("    public-key = \""+pub+"\"\n", ""), 0, 0, "no curve/public-key", nil},
 		{"public key in metadata only", strings.Replace(replace("curve\n    public-key = \""+pub+"\"\n", "curve\n"),
-			"    name", "    public-key = \""+pub+"\"\n    name", 1), 0, "no curve/public-key", nil},
-		{"empty file", "", 0, "no curve/public-key", nil},
-		{"secret does not match public", replace(sec, otherSec), 7, "curve/secret-key does not belong to curve/public-key", ErrKeyMismatch},
-		{"duplicate public key", replace("    secret-key", "    public-key = \""+pub+"\"\n    secret-key"), 7,
+			"    name", "    public-key = \""+pub+"\"\n    name", 1), 0, 0, "no curve/public-key", nil},
+		{"empty file", "", 0, 0, "no curve/public-key", nil},
+		{"secret does not match public", replace(sec, otherSec), 7, 19, "curve/secret-key does not belong to curve/public-key", ErrKeyMismatch},
+		{"duplicate public key", replace("    secret-key", "    public-key = \""+pub+"\"\n    secret-key"), 7, 5,
 			"duplicate curve/public-key (first on line 6)", nil},
-		{"duplicate secret key", valid + "    secret-key = \"" + sec + "\"\n", 8, "duplicate curve/secret-key (first on line 7)", nil},
-		{"duplicate metadata name", replace("    name = \"example-client\"\n", "    name = a\n    name = b\n"), 5,
-			`duplicate metadata name "name"`, nil},
-		{"duplicate section", valid + "metadata\n", 8, `duplicate section "metadata"`, nil},
-		{"section with value", replace("curve\n", "curve = x\n"), 5, `section "curve" has a value`, nil},
+		{"duplicate secret key", valid + "    secret-key = \"" + sec + "\"\n", 8, 5, "duplicate curve/secret-key (first on line 7)", nil},
+		{"duplicate metadata name", replace("    name = \"example-client\"\n", "    name = a\n    name = b\n"), 5, 5,
+			"duplicate metadata name (first on line 4)", nil},
+		{"duplicate section", valid + "metadata\n", 8, 1, "duplicate section metadata", nil},
+		{"section with value", replace("curve\n", "curve = x\n"), 5, 1, "section curve has a value", nil},
 	}
 	for _, tt := range tests {
 		c, err := ParseCertificate([]byte(tt.data))
@@ -484,8 +485,8 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("%s: error %T %v, want *ParseError", tt.name, err, err)
 			continue
 		}
-		if pe.Line != tt.line || pe.Msg != tt.msg || pe.Path != "" {
-			t.Errorf("%s: got line %d %q, want line %d %q", tt.name, pe.Line, pe.Msg, tt.line, tt.msg)
+		if pe.Line != tt.line || pe.Column != tt.col || pe.Msg != tt.msg || pe.Path != "" {
+			t.Errorf("%s: got %d:%d %q, want %d:%d %q", tt.name, pe.Line, pe.Column, pe.Msg, tt.line, tt.col, tt.msg)
 		}
 		if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 			t.Errorf("%s: error %v does not wrap %v", tt.name, err, tt.wantErr)
@@ -496,12 +497,51 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseErrorsQuoteNothing parses files that are not certificates, each
+// holding a secret token at every place an error could point, and checks
+// that no error (nor its wrapped errors) shows any of it.
+func TestParseErrorsQuoteNothing(t *testing.T) {
+	const token = "TOKENxyz"
+	pub := libzmqPairs[1].public
+	for _, data := range []string{
+		token + " is the first word\n",
+		token + "\n",
+		"x " + token + "\n",
+		"metadata\n    " + token + " = 1\n    " + token + " = 2\n",
+		"metadata\n    a = \"" + token + "\" " + token + "\n",
+		"metadata\n    a = \"" + token + "\n",
+		"curve\n    public-key = \"" + token + "\"\n",
+		"curve\n    public-key = \"" + token + "~" + pub[len(token)+1:] + "\"\n",
+		"curve\n    public-key = \"" + pub[:30] + "~" + token + pub[39:] + "\"\n",
+		"curve\n    public-key = \"" + "%nSc1" + pub[5:] + "\"\n",
+		"/" + token + "/\n",
+		token + "\x01\n",
+		"    " + token + "\n",
+		"curve = " + token + "\n",
+		"a\n        " + token + "\n",
+	} {
+		_, err := ParseCertificate([]byte(data))
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("%q: error %v, want a *ParseError", data, err)
+			continue
+		}
+		for e := error(pe); e != nil; e = errors.Unwrap(e) {
+			if msg := e.Error(); strings.Contains(msg, token[:4]) || strings.Contains(msg, "%nSc1") || strings.Contains(msg, "~") {
+				t.Errorf("%q: error %q quotes the file", data, msg)
+			}
+		}
+	}
+}
+
 func TestParseErrorFormat(t *testing.T) {
 	tests := []struct {
 		e    ParseError
 		want string
 	}{
+		{ParseError{Path: "client.key_secret", Line: 7, Column: 3, Msg: "tab in indentation"}, "cert: client.key_secret:7:3: tab in indentation"},
 		{ParseError{Path: "client.key_secret", Line: 7, Msg: "tab in indentation"}, "cert: client.key_secret:7: tab in indentation"},
+		{ParseError{Line: 3, Column: 9, Msg: "m"}, "cert: line 3:9: m"},
 		{ParseError{Path: "client", Msg: "no curve/public-key"}, "cert: client: no curve/public-key"},
 		{ParseError{Line: 3, Msg: "m"}, "cert: line 3: m"},
 		{ParseError{Msg: "m"}, "cert: m"},
@@ -519,7 +559,7 @@ func TestParseErrorFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := LoadCertificate(path)
-	if want := "cert: " + path + ":7: tab in indentation"; err == nil || err.Error() != want {
+	if want := "cert: " + path + ":7:1: tab in indentation"; err == nil || err.Error() != want {
 		t.Errorf("LoadCertificate error %v, want %s", err, want)
 	}
 }

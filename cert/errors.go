@@ -19,34 +19,53 @@ var (
 	// ErrDuplicateKey means two certificate files in one directory hold the
 	// same public key.
 	ErrDuplicateKey = errors.New("cert: duplicate public key")
+	// ErrNotRegular means a file to be read is not a regular file: a
+	// directory, a FIFO, a device or a socket. See [ReadFile].
+	ErrNotRegular = errors.New("cert: not a regular file")
+	// ErrFileTooLarge means a file to be read is larger than allowed
+	// ([MaxFileSize] for a certificate). See [ReadFile].
+	ErrFileTooLarge = errors.New("cert: file too large")
 )
 
 // A ParseError reports a certificate file that is not well-formed ZPL or does
-// not hold a valid certificate. Text taken from the file is quoted with %q
-// in Msg, and secret key text never appears in it.
+// not hold a valid certificate. It locates the problem by line and column
+// and describes it with fixed text: no byte of the file appears in it, so
+// that a file that is not a certificate at all (a secret linked into a
+// certificate directory, say) cannot leak into error messages and logs.
 type ParseError struct {
 	// Path is the file that was read; it is empty for [ParseCertificate].
 	Path string
 	// Line is the 1-based line number, or 0 when the error concerns the
 	// whole file (for example, no public key).
 	Line int
-	// Msg describes the problem.
+	// Column is the 1-based byte offset in the line of the problem, or 0
+	// when Line is 0.
+	Column int
+	// Msg describes the problem. It is one of a fixed set of texts, with
+	// numbers (lengths, levels, line numbers) but no text from the file.
 	Msg string
 	// Err is the underlying error, if any: a [*Z85Error] for a malformed
-	// key, or ErrKeyMismatch.
+	// key (with no text of the key in it), or ErrKeyMismatch.
 	Err error
 }
 
-// Error returns a message of the form "cert: PATH:LINE: MSG".
+// Error returns a message of the form "cert: PATH:LINE:COLUMN: MSG".
 func (e *ParseError) Error() string {
 	s := "cert: "
+	pos := ""
+	if e.Line > 0 {
+		pos = strconv.Itoa(e.Line)
+		if e.Column > 0 {
+			pos += ":" + strconv.Itoa(e.Column)
+		}
+	}
 	switch {
-	case e.Path != "" && e.Line > 0:
-		s += e.Path + ":" + strconv.Itoa(e.Line) + ": "
+	case e.Path != "" && pos != "":
+		s += e.Path + ":" + pos + ": "
 	case e.Path != "":
 		s += e.Path + ": "
-	case e.Line > 0:
-		s += "line " + strconv.Itoa(e.Line) + ": "
+	case pos != "":
+		s += "line " + pos + ": "
 	}
 	return s + e.Msg
 }

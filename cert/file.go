@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,8 +31,10 @@ const secretSuffix = "_secret"
 // that was read.
 //
 // The file must be a regular file (symbolic links are followed) of at most
-// [MaxFileSize] bytes. Errors from the file system wrap the [fs.PathError];
-// malformed content gives a [*ParseError] (see [ParseCertificate]).
+// [MaxFileSize] bytes; it is opened as by [ReadFile], so a FIFO or device
+// in its place is refused at once. Errors from the file system wrap the
+// [fs.PathError]; malformed content gives a [*ParseError] (see
+// [ParseCertificate]), which never quotes the file.
 func LoadCertificate(path string) (*Certificate, error) {
 	if strings.HasSuffix(path, secretSuffix) {
 		return loadFile(path)
@@ -88,35 +92,117 @@ func parseFile(path string, data []byte) (*Certificate, error) {
 	return c, nil
 }
 
-// readCertFile reads a regular file of at most MaxFileSize bytes.
-func readCertFile(path string) ([]byte, fs.FileInfo, error) {
-	// Stat first, so that opening never blocks on a FIFO or a device.
-	fi, err := os.Stat(path)
+// readCertFile reads a certificate file: a regular file of at most
+// MaxFileSize bytes.
+func readCertFile(path string) ([]byte, FileVersion, error) {
+	return ReadFile(path, MaxFileSize)
+}
+
+// A FileVersion identifies one version of a file, as the file system
+// describes it: on Unix systems the device and inode numbers, the size, and
+// the modification and status-change times to the nanosecond; elsewhere the
+// size and modification time only. FileVersions are comparable with ==. The
+// zero FileVersion stands for no file.
+//
+// Every write to a file, and every rename onto its name, gives a new
+// version on Unix systems, because the change time moves with each of them
+// and cannot be set by users; a rewrite that keeps the size and resets the
+// modification time is seen too. The one exception is a change within the
+// file system's timestamp granularity of the moment the version was taken:
+// see [FileVersion.Recent].
+type FileVersion struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64 // nanoseconds since the Unix epoch
+	ctime    int64 // nanoseconds since the Unix epoch; 0 where unknown
+}
+
+// Size returns the size of the file in bytes.
+func (v FileVersion) Size() int64 { return v.size }
+
+// RecentWindow is how close to the present a file's times may be for
+// [FileVersion.Recent] to report it. It covers the coarsest timestamp
+// granularity in common use (2 s on FAT; Linux file systems tick with the
+// kernel's coarse clock, a few milliseconds).
+const RecentWindow = 2 * time.Second
+
+// Recent reports whether the file's modification or change time is less
+// than [RecentWindow] before now, or after it. A file changed again within
+// the same timestamp tick may keep such a version, so a reader that polls
+// should read a recent file again rather than trust an unchanged version.
+func (v FileVersion) Recent(now time.Time) bool {
+	t := max(v.mtime, v.ctime)
+	return t > now.Add(-RecentWindow).UnixNano()
+}
+
+// StatFile returns the version of the file at path without opening it,
+// following symbolic links. A file that is not regular (a directory, a
+// FIFO, a device, a socket) gives an error wrapping [ErrNotRegular].
+// Other errors are [*fs.PathError] values.
+func StatFile(path string) (FileVersion, error) {
+	v, mode, err := statFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cert: %w", err)
+		return FileVersion{}, fmt.Errorf("cert: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("cert: %s: not a regular file", path)
+	if !mode.IsRegular() {
+		return FileVersion{}, notRegular(path, mode)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cert: %w", err)
+	return v, nil
+}
+
+// ReadFile reads the regular file at path, of at most maxSize bytes, and
+// returns its content and the version that was read. Symbolic links are
+// followed (Kubernetes mounts secrets as links).
+//
+// ReadFile never blocks on what it opens: on Unix systems the file is
+// opened with O_NONBLOCK (and O_NOCTTY and O_CLOEXEC), and its type is
+// checked with fstat on the open descriptor, not on the path, so that a
+// FIFO or a device swapped in between a stat and the open is refused at
+// once with an error wrapping [ErrNotRegular], and nothing is read from
+// it. A larger file gives an error wrapping [ErrFileTooLarge]; other errors
+// are [*fs.PathError] values. No error holds any of the file's content.
+//
+// The loaders of this package read certificates with it, and
+// [github.com/zmtpsec/zmtpsec/zap] reads password files with it.
+func ReadFile(path string, maxSize int64) ([]byte, FileVersion, error) {
+	data, v, err := readFile(path, maxSize)
+	if _, ok := err.(*fs.PathError); ok {
+		err = fmt.Errorf("cert: %w", err)
 	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, nil, fmt.Errorf("cert: %w", err)
+	return data, v, err
+}
+
+// fileError is the error of ReadFile and StatFile for a file of the wrong
+// type or size. Its message is "cert: PATH: MSG"; it unwraps to err.
+type fileError struct {
+	path, msg string
+	err       error
+}
+
+func (e *fileError) Error() string { return "cert: " + e.path + ": " + e.msg }
+func (e *fileError) Unwrap() error { return e.err }
+
+func notRegular(path string, mode fs.FileMode) error {
+	what := "irregular file"
+	switch {
+	case mode&fs.ModeDir != 0:
+		what = "directory"
+	case mode&fs.ModeNamedPipe != 0:
+		what = "named pipe"
+	case mode&fs.ModeCharDevice != 0:
+		what = "character device"
+	case mode&fs.ModeDevice != 0:
+		what = "block device"
+	case mode&fs.ModeSocket != 0:
+		what = "socket"
+	case mode&fs.ModeSymlink != 0:
+		what = "symbolic link"
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("cert: %s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("cert: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, nil, fmt.Errorf("cert: %s: larger than %d bytes", path, MaxFileSize)
-	}
-	return data, fi, nil
+	return &fileError{path, "not a regular file (" + what + ")", ErrNotRegular}
+}
+
+func tooLarge(path string, maxSize int64) error {
+	return &fileError{path, "larger than " + strconv.FormatInt(maxSize, 10) + " bytes", ErrFileTooLarge}
 }
 
 // isCandidate reports whether the directory entry name may be a public
@@ -137,20 +223,24 @@ func isCandidate(name string) bool {
 // ends it with an error naming the file, and two files with the same public
 // key give an error wrapping [ErrDuplicateKey]. Put nothing but
 // certificates in the directory. See [Store] for a directory that changes.
+//
+// Nothing in the directory can make LoadCertificates block: the directory
+// and each file are opened as by [ReadFile].
 func LoadCertificates(dir string) ([]*Certificate, error) {
-	entries, err := os.ReadDir(dir)
+	names, err := readDirNames(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cert: %w", err)
 	}
+	slices.Sort(names)
 	var certs []*Certificate
 	byKey := make(map[PublicKey]string)
-	for _, e := range entries {
-		if !isCandidate(e.Name()) {
+	for _, name := range names {
+		if !isCandidate(name) {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		if !isRegular(path, e) {
-			continue
+		path := filepath.Join(dir, name)
+		if _, err := StatFile(path); err != nil {
+			continue // gone, or not a regular file
 		}
 		c, err := LoadCertificate(path)
 		if err != nil {
@@ -163,19 +253,6 @@ func LoadCertificates(dir string) ([]*Certificate, error) {
 		certs = append(certs, c)
 	}
 	return certs, nil
-}
-
-// isRegular reports whether the directory entry e at path is a regular
-// file or a symbolic link to one.
-func isRegular(path string, e fs.DirEntry) bool {
-	switch {
-	case e.Type().IsRegular():
-		return true
-	case e.Type()&fs.ModeSymlink != 0:
-		fi, err := os.Stat(path)
-		return err == nil && fi.Mode().IsRegular()
-	}
-	return false
 }
 
 // SaveOptions holds the options of [Certificate.Save]. The zero value is the

@@ -205,7 +205,7 @@ func TestLoadCertificate(t *testing.T) {
 		// Like CZMQ: NAME_secret is read even when NAME does not exist.
 		{name: "secret-only", wantPath: "secret-only_secret", wantKey: 2, secret: true},
 		{name: "mismatch", wantErr: "differs from"},
-		{name: "badsecret", wantErr: "badsecret_secret:1: tab in indentation"},
+		{name: "badsecret", wantErr: "badsecret_secret:1:1: tab in indentation"},
 		{name: "missing", wantErr: "no such file"},
 	}
 	for _, tt := range tests {
@@ -320,5 +320,73 @@ func TestLoadCertificates(t *testing.T) {
 
 	if _, err := LoadCertificates(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing directory: error %v", err)
+	}
+}
+
+// TestReadFileRefusesNonRegular checks that ReadFile refuses, at once and
+// with ErrNotRegular, whatever is not a regular file, even through a
+// symbolic link, and that a link to a regular file is followed.
+func TestReadFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no FIFOs here")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"regular": "content"})
+	for name, target := range map[string]string{"to-fifo": "fifo", "to-regular": "regular"} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{fifo, filepath.Join(dir, "to-fifo"), "/dev/zero", "/dev/null", dir} {
+		if _, err := os.Stat(path); err != nil {
+			continue // no such device here
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := ReadFile(path, 1<<20)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) || !strings.HasPrefix(err.Error(), "cert: "+path+": not a regular file") {
+				t.Errorf("ReadFile(%s): error %v, want ErrNotRegular", path, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ReadFile(%s) blocked", path)
+		}
+		if _, err := StatFile(path); !errors.Is(err, ErrNotRegular) {
+			t.Errorf("StatFile(%s): error %v, want ErrNotRegular", path, err)
+		}
+	}
+	data, v, err := ReadFile(filepath.Join(dir, "to-regular"), 7)
+	if err != nil || string(data) != "content" || v.Size() != 7 {
+		t.Errorf("ReadFile through a link = %q, %d, %v", data, v.Size(), err)
+	}
+	if sv, err := StatFile(filepath.Join(dir, "to-regular")); err != nil || sv != v {
+		t.Errorf("StatFile = %+v, %v; want %+v", sv, err, v)
+	}
+	if _, _, err := ReadFile(filepath.Join(dir, "regular"), 6); !errors.Is(err, ErrFileTooLarge) {
+		t.Errorf("ReadFile over the limit: error %v, want ErrFileTooLarge", err)
+	}
+	if _, _, err := ReadFile(filepath.Join(dir, "missing"), 6); !errors.Is(err, fs.ErrNotExist) ||
+		!strings.HasPrefix(err.Error(), "cert: ") {
+		t.Errorf("ReadFile of a missing file: error %v", err)
+	}
+}
+
+func TestFileVersionRecent(t *testing.T) {
+	now := time.Now()
+	v := FileVersion{mtime: now.Add(-time.Hour).UnixNano(), ctime: now.Add(-time.Second).UnixNano()}
+	if !v.Recent(now) {
+		t.Error("ctime a second ago: not recent")
+	}
+	if v.Recent(now.Add(RecentWindow)) {
+		t.Error("ctime a window ago: recent")
+	}
+	if !(FileVersion{mtime: now.Add(time.Hour).UnixNano()}).Recent(now) {
+		t.Error("a time in the future: not recent")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,13 @@ func FuzzParseCertificate(f *testing.F) {
 		c, err := ParseCertificate(data)
 		if err != nil {
 			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Line < 0 || pe.Path != "" {
-				t.Fatalf("error %T %v, want *ParseError", err, err)
+			if !errors.As(err, &pe) || pe.Line < 0 || pe.Path != "" || (pe.Line > 0) != (pe.Column > 0) {
+				t.Fatalf("error %T %v, want *ParseError with a line and column, or neither", err, err)
+			}
+			// The message is one of the fixed texts: nothing of the
+			// input can reach it (the input may be a secret file).
+			if !parseErrorMsg.MatchString(pe.Msg) {
+				t.Fatalf("ParseError.Msg %q is not one of the fixed texts", pe.Msg)
 			}
 			return
 		}
@@ -130,6 +136,31 @@ func FuzzParseCertificate(f *testing.F) {
 		}
 	})
 }
+
+// parseErrorMsg matches every ParseError.Msg the reader can give: fixed
+// text and decimal numbers only.
+var parseErrorMsg = regexp.MustCompile(`^(` + strings.Join([]string{
+	`control character`,
+	`tab in indentation`,
+	`indentation of \d+ spaces is not a multiple of 4`,
+	`first name line is indented`,
+	`indentation jumps from level \d+ to level \d+`,
+	`expected a name`,
+	`name starts or ends with "/"`,
+	`unexpected character after name \(want "=" or end of line\)`,
+	`unterminated quoted value`,
+	`unexpected character after quoted value`,
+	`duplicate section (metadata|curve)`,
+	`section (metadata|curve) has a value`,
+	`duplicate metadata name \(first on line \d+\)`,
+	`duplicate curve/(public|secret)-key \(first on line \d+\)`,
+	`name nested too deeply in section (metadata|curve)`,
+	`no curve/public-key`,
+	`curve/(public|secret)-key: \d+ characters, want 40`,
+	`curve/(public|secret)-key: invalid character at offset \d+`,
+	`curve/(public|secret)-key: group at offset \d+ exceeds 0xFFFFFFFF`,
+	`curve/secret-key does not belong to curve/public-key`,
+}, "|") + `)$`)
 
 // unwritable reports whether md holds an entry the reader accepts but the
 // writer refuses: a value with both kinds of quote, or a name that pyzmq

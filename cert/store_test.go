@@ -312,3 +312,176 @@ func TestStoreConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// settle makes s treat every file as written long ago, so that an
+// unchanged FileVersion is trusted (see FileVersion.Recent).
+func settle(s *Store) { s.now = func() time.Time { return time.Now().Add(time.Hour) } }
+
+// TestStoreIncremental checks that a Refresh reads only what changed.
+func TestStoreIncremental(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a": certText(0, false, ""),
+		"b": certText(1, false, ""),
+	})
+	s := NewStore(dir)
+	settle(s)
+	refresh(t, s, true)
+	reads := func(want int) {
+		t.Helper()
+		if s.reads != want {
+			t.Errorf("%d certificates read, want %d", s.reads, want)
+		}
+		s.reads = 0
+	}
+	reads(2)
+	refresh(t, s, false)
+	refresh(t, s, false)
+	reads(0)
+
+	// A rewrite with the same content is read, but is no change.
+	time.Sleep(20 * time.Millisecond) // past the coarsest kernel clock tick
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, "")})
+	refresh(t, s, false)
+	reads(1)
+
+	// A rewrite of the same size with the old modification time: the
+	// change time gives it away, with no hashing of unchanged files.
+	path := filepath.Join(dir, "b")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	writeFiles(t, dir, map[string]string{"b": certText(2, false, "")})
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	refresh(t, s, true)
+	reads(1)
+	wantKeys(t, s, 0, 2)
+}
+
+// TestStoreRecentFilesReadAgain checks that a file changed within the
+// timestamp granularity is read again by the next Refresh, even though its
+// version looks the same.
+func TestStoreRecentFilesReadAgain(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, "")})
+	s := NewStore(dir)
+	refresh(t, s, true)
+	refresh(t, s, false)
+	if s.reads != 2 {
+		t.Errorf("%d reads of a file just written, want 2", s.reads)
+	}
+	settle(s)
+	s.reads = 0
+	refresh(t, s, false) // read once more, then trusted
+	refresh(t, s, false)
+	if s.reads != 1 {
+		t.Errorf("%d reads once settled, want 1", s.reads)
+	}
+}
+
+// TestStoreNeverBlocks puts FIFOs, links to FIFOs and devices, and a
+// directory replaced by a FIFO in the way of a Store: every Refresh must
+// return at once, skipping what is not a regular file.
+func TestStoreNeverBlocks(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, "")})
+	if err := mkfifo(filepath.Join(dir, "fifo")); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no FIFOs here")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"to-fifo": "fifo", "to-zero": "/dev/zero", "to-tty": "/dev/tty"} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A pyzmq pair whose secret file is a FIFO fails on its own.
+	writeFiles(t, dir, map[string]string{"b.key": certText(1, false, "")})
+	if err := mkfifo(filepath.Join(dir, "b.key_secret")); err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(dir)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		changed, err := s.Refresh()
+		if !changed || !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "b.key_secret") {
+			t.Errorf("Refresh = %v, %v; want a change and an error naming b.key_secret", changed, err)
+		}
+		wantKeys(t, s, 0)
+
+		// The directory itself becomes a FIFO: fail closed, at once.
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+		if err := mkfifo(dir); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Refresh(); err == nil {
+			t.Error("Refresh of a FIFO: no error")
+		}
+		wantKeys(t, s)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Refresh blocked")
+	}
+}
+
+// TestStoreLargeFile checks that a huge (sparse) file is refused by its
+// size, without being read.
+func TestStoreLargeFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, ""), "big": ""})
+	if err := os.Truncate(filepath.Join(dir, "big"), 1<<40); err != nil {
+		t.Skip("no sparse files:", err)
+	}
+	s := NewStore(dir)
+	_, err := s.Refresh()
+	if !errors.Is(err, ErrFileTooLarge) || !strings.Contains(err.Error(), "big") {
+		t.Errorf("Refresh error %v, want ErrFileTooLarge naming big", err)
+	}
+	wantKeys(t, s, 0)
+}
+
+// TestStoreRefreshNames checks what the cheap refresh sees (names added
+// and removed) and what it leaves to Refresh (content changed in place).
+func TestStoreRefreshNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": certText(0, false, ""), "b": certText(1, false, "")})
+	s := NewStore(dir)
+	settle(s)
+	refresh(t, s, true)
+	refresh(t, s, false)
+	s.reads = 0
+	names := func(wantChanged bool) {
+		t.Helper()
+		changed, err := s.RefreshNames()
+		if err != nil || changed != wantChanged {
+			t.Fatalf("RefreshNames = %v, %v; want %v", changed, err, wantChanged)
+		}
+	}
+	names(false)
+	if s.reads != 0 {
+		t.Errorf("RefreshNames of an unchanged directory read %d files", s.reads)
+	}
+	os.Remove(filepath.Join(dir, "a"))
+	writeFiles(t, dir, map[string]string{"c": certText(2, false, "")})
+	names(true)
+	wantKeys(t, s, 1, 2)
+	if s.reads != 1 {
+		t.Errorf("RefreshNames read %d files, want 1 (the new one)", s.reads)
+	}
+	// b rewritten in place with another key: only Refresh sees it.
+	time.Sleep(20 * time.Millisecond)
+	writeFiles(t, dir, map[string]string{"b": certText(0, false, "")})
+	names(false)
+	wantKeys(t, s, 1, 2)
+	refresh(t, s, true)
+	wantKeys(t, s, 0, 2)
+}

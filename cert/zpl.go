@@ -10,7 +10,9 @@ type zplNode struct {
 	line     int    // 1-based
 	depth    int    // 0 for a top-level name
 	name     string // ZPL name characters only
+	nameCol  int    // 1-based column of the name
 	value    string // without quotes
+	valueCol int    // 1-based column of the value's first character
 	hasValue bool   // the line had "="
 }
 
@@ -31,6 +33,9 @@ type zplNode struct {
 //     value runs up to the first "#", trailing whitespace removed.
 //
 // Control characters other than tab are rejected anywhere.
+//
+// Errors locate the problem by line and column and never quote the file:
+// what is parsed may be any file at all.
 func parseZPL(data []byte) ([]zplNode, *ParseError) {
 	var nodes []zplNode
 	prevDepth := -1
@@ -50,9 +55,10 @@ func parseZPL(data []byte) ([]zplNode, *ParseError) {
 		}
 		if node.depth > prevDepth+1 {
 			if prevDepth < 0 {
-				return nil, &ParseError{Line: n, Msg: "first name line is indented"}
+				return nil, &ParseError{Line: n, Column: node.nameCol, Msg: "first name line is indented"}
 			}
-			return nil, &ParseError{Line: n, Msg: fmt.Sprintf("indentation jumps from level %d to level %d", prevDepth, node.depth)}
+			return nil, &ParseError{Line: n, Column: node.nameCol,
+				Msg: fmt.Sprintf("indentation jumps from level %d to level %d", prevDepth, node.depth)}
 		}
 		prevDepth = node.depth
 		nodes = append(nodes, node)
@@ -63,13 +69,13 @@ func parseZPL(data []byte) ([]zplNode, *ParseError) {
 // parseZPLLine parses one line without its "\n". It reports ok == false for
 // a blank or comment line.
 func parseZPLLine(line []byte, n int) (node zplNode, ok bool, perr *ParseError) {
-	fail := func(format string, args ...any) (zplNode, bool, *ParseError) {
-		return zplNode{}, false, &ParseError{Line: n, Msg: fmt.Sprintf(format, args...)}
+	fail := func(col int, msg string) (zplNode, bool, *ParseError) {
+		return zplNode{}, false, &ParseError{Line: n, Column: col, Msg: msg}
 	}
 	line = bytes.TrimRight(line, " \t\r\v\f")
 	for i, c := range line {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return fail("control character %q at column %d", line[i:i+1], i+1)
+			return fail(i+1, "control character")
 		}
 	}
 	indent := 0
@@ -77,49 +83,55 @@ func parseZPLLine(line []byte, n int) (node zplNode, ok bool, perr *ParseError) 
 		indent++
 	}
 	if indent < len(line) && line[indent] == '\t' {
-		return fail("tab in indentation")
+		return fail(indent+1, "tab in indentation")
 	}
 	if indent == len(line) || line[indent] == '#' {
 		return zplNode{}, false, nil
 	}
 	if indent%4 != 0 {
-		return fail("indentation of %d spaces is not a multiple of 4", indent)
+		return fail(indent+1, fmt.Sprintf("indentation of %d spaces is not a multiple of 4", indent))
 	}
-	node = zplNode{line: n, depth: indent / 4}
+	node = zplNode{line: n, depth: indent / 4, nameCol: indent + 1}
 
+	// col returns the 1-based column of rest[0].
 	rest := line[indent:]
+	col := func() int { return len(line) - len(rest) + 1 }
 	i := 0
 	for i < len(rest) && isNameChar(rest[i]) {
 		i++
 	}
 	if i == 0 {
-		return fail("expected a name, found %q", rest[:1])
+		return fail(col(), "expected a name")
 	}
 	node.name = string(rest[:i])
 	if rest[0] == '/' || rest[i-1] == '/' {
-		return fail("name %q starts or ends with \"/\"", node.name)
+		return fail(col(), `name starts or ends with "/"`)
 	}
 	rest = skipBlanks(rest[i:])
 	switch {
 	case len(rest) == 0 || rest[0] == '#':
+		node.valueCol = col() // where a value would be
 		return node, true, nil
 	case rest[0] != '=':
-		return fail("unexpected %q after name %q", rest[:1], node.name)
+		return fail(col(), `unexpected character after name (want "=" or end of line)`)
 	}
 	node.hasValue = true
 	rest = skipBlanks(rest[1:])
 	if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+		quoteCol := col()
 		end := bytes.IndexByte(rest[1:], rest[0])
 		if end < 0 {
-			return fail("unterminated quoted value for %q", node.name)
+			return fail(quoteCol, "unterminated quoted value")
 		}
 		node.value = string(rest[1 : 1+end])
+		node.valueCol = quoteCol + 1
 		rest = skipBlanks(rest[2+end:])
 		if len(rest) > 0 && rest[0] != '#' {
-			return fail("unexpected %q after quoted value of %q", rest[:1], node.name)
+			return fail(col(), "unexpected character after quoted value")
 		}
 		return node, true, nil
 	}
+	node.valueCol = col()
 	if end := bytes.IndexByte(rest, '#'); end >= 0 {
 		rest = bytes.TrimRight(rest[:end], " \t")
 	}

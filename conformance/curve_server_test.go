@@ -47,6 +47,7 @@ func newCurveOurAuth(t testing.TB, domain string, allowed ...cert.PublicKey) *cu
 		}
 	}
 	a := zap.NewAuthenticator()
+	t.Cleanup(func() { a.Close() })
 	if err := a.ConfigureCurve(domain, dir); err != nil {
 		t.Fatal(err)
 	}

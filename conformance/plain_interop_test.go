@@ -190,6 +190,7 @@ var plainzAuthSetups = []plainzAuthSetup{
 			t.Fatal(err)
 		}
 		a := zap.NewAuthenticator()
+		t.Cleanup(func() { a.Close() })
 		if err := a.ConfigurePlainFile("*", path); err != nil {
 			t.Fatal(err)
 		}

@@ -169,6 +169,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "passwords")
 		plainzReplaceFile(t, path, []byte("admin=secret\n"))
 		auth := zap.NewAuthenticator()
+		t.Cleanup(func() { auth.Close() })
 		if err := auth.ConfigurePlainFile("*", path); err != nil {
 			t.Fatal(err)
 		}
@@ -185,6 +186,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 
 		changed := time.Now()
 		plainzReplaceFile(t, path, []byte("admin=secret\nbob=builder\n"))
+		curveCheck(t, auth.Reload()) // or wait for the next reload, within 1 s
 		a, cli := try()
 		if a.err != nil {
 			t.Fatalf("bob after he was added: %v", a.err)
@@ -198,6 +200,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		plainzBounce(t, cli, a.conn)
 
 		plainzReplaceFile(t, path, []byte("admin=secret\n"))
+		curveCheck(t, auth.Reload())
 		b, _ := try()
 		var ae *mechanism.AuthError
 		if !errors.As(b.err, &ae) || ae.Status != 400 || ae.Text != zap.TextInvalidUsername {
@@ -213,6 +216,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		other := curveNewKeyPair(t)
 		plainzWriteCert(t, dir, "other", other.Public)
 		auth := zap.NewAuthenticator()
+		t.Cleanup(func() { auth.Close() })
 		if err := auth.ConfigureCurve("*", dir); err != nil {
 			t.Fatal(err)
 		}
@@ -238,6 +242,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 
 		changed := time.Now()
 		plainzWriteCert(t, dir, "client", client.Public)
+		curveCheck(t, auth.Reload()) // or wait for the next reload, within 1 s
 		b, cli, _ := try()
 		if b.err != nil {
 			t.Fatalf("client after its certificate was added: %v", b.err)
@@ -257,6 +262,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "client")); err != nil {
 			t.Fatal(err)
 		}
+		curveCheck(t, auth.Reload())
 		c, _, _ := try()
 		var ae *mechanism.AuthError
 		if !errors.As(c.err, &ae) || ae.Status != 400 || ae.Text != zap.TextUnknownKey {

@@ -745,26 +745,6 @@ func mustZ85(t testing.TB, b []byte) string {
 	return k.String() // the same Z85 encoding, for a search
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
-}
-
-func (b *syncBuffer) String() string { return string(b.Bytes()) }
-
 // TestAcceptEMFILE: when the process runs out of file descriptors, Accept
 // neither returns the error nor spins: it backs off, and once descriptors
 // are free again the waiting client is served by the same listener.

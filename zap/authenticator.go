@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -49,8 +50,20 @@ const AnonymousUserID = "anonymous"
 // The zero value is ready to use, as is the result of [NewAuthenticator].
 // An Authenticator is safe for concurrent use: it may be configured while it
 // answers requests. A request sees the address lists and domain
-// configuration as they are when it arrives; password files and certificate
-// directories are read as the request is decided.
+// configuration as they are when it arrives.
+//
+// # Files
+//
+// Password files ([Authenticator.ConfigurePlainFile]) and certificate
+// directories ([Authenticator.ConfigureCurve]) are read into memory, and a
+// request is decided without any file I/O, against the keys and password
+// digests held there. A goroutine looks at the files again every reload
+// interval ([Authenticator.SetReloadInterval], 1 s by default) and reads
+// what changed, so a change is seen within about an interval;
+// [Authenticator.Reload] looks at once. An Authenticator that runs that
+// goroutine must be closed with [Authenticator.Close]. Files are opened so
+// that nothing put in their place (a FIFO, a device, a link to either)
+// can block a reload, and errors about a file never quote its content.
 //
 // # Decisions
 //
@@ -104,9 +117,9 @@ const AnonymousUserID = "anonymous"
 //     domain turns it off for all.
 //   - Address lists hold IP addresses and CIDR ranges and match them as
 //     addresses ("::ffff:1.2.3.4" is "1.2.3.4"); pyzmq compares strings.
-//   - Passwords can come from a file that is reloaded when it changes, and
-//     certificate directories are read again on every CURVE request; pyzmq
-//     loads both once.
+//   - Passwords can come from a file, and both password files and
+//     certificate directories are followed as they change (see Files);
+//     pyzmq loads both once.
 //   - Passwords are compared in constant time and never logged; pyzmq logs
 //     a successful PLAIN password at DEBUG.
 //   - CURVE replies carry the certificate's metadata, as CZMQ does; pyzmq
@@ -124,11 +137,19 @@ type Authenticator struct {
 	curve       map[string]*curveDomain
 	curveUserID func(cert.PublicKey) string // nil means DefaultCurveUserID
 	logger      *slog.Logger
+	// reloadInterval is that of SetReloadInterval; 0 means the default.
+	reloadInterval time.Duration
+	// refresher reloads the file sources; nil until the first is
+	// configured.
+	refresher *refresher
+	closed    bool // Close was called
 }
 
 // NewAuthenticator returns an Authenticator with nothing configured: no
 // address lists, no passwords, no CURVE domains, no logging. It answers
-// NULL requests with 200 and every PLAIN and CURVE request with 400.
+// NULL requests with 200 and every PLAIN and CURVE request with 400. It
+// runs no goroutine until a password file or certificate directory is
+// configured (see [Authenticator.Close]).
 func NewAuthenticator() *Authenticator {
 	return &Authenticator{}
 }
@@ -218,6 +239,7 @@ func (a *Authenticator) ConfigurePlain(domain string, passwords map[string]strin
 		a.plain = make(map[string]*passwordSource)
 	}
 	a.plain[domain] = src
+	a.wakeLocked()
 	a.mu.Unlock()
 }
 
@@ -230,29 +252,43 @@ func (a *Authenticator) ConfigurePlain(domain string, passwords map[string]strin
 // password).
 //
 // The file must be readable now, or ConfigurePlainFile returns an error and
-// changes nothing. After that, every PLAIN request for the domain stats the
-// file and reads it again if its size, its modification time (to the
-// nanosecond) or its identity changed, so an edit or an atomic rename takes
-// effect at once, with no stability wait as in CZMQ. If the file cannot be
-// read at request time (it was removed, or its permissions changed), PLAIN
-// requests for the domain fail closed with 500 until it can be read again;
-// the problem is logged once.
+// changes nothing. After that, the file is looked at every reload interval
+// (see [Authenticator.SetReloadInterval]) and read again if its identity,
+// size or times changed, so an edit or an atomic rename takes effect within
+// about an interval, with no stability wait as in CZMQ. If the file cannot
+// be read (it was removed, its permissions changed, something other than a
+// regular file took its place), PLAIN requests for the domain fail closed
+// with 500 until it can be read again; the problem is logged once.
 //
 // Replace the file by renaming a new one over it: a file rewritten in place
-// may be read half-written by a request that arrives during the write, and
-// a rewrite that keeps both the size and the modification time is not seen.
-// Files over [MaxPasswordFileSize] bytes cannot be read.
+// may be read half-written by a reload that runs during the write (the next
+// reload then reads it again). Files over [MaxPasswordFileSize] bytes
+// cannot be read. The Authenticator must be closed when no longer needed
+// (see [Authenticator.Close]); after Close, ConfigurePlainFile returns
+// [ErrClosed].
 func (a *Authenticator) ConfigurePlainFile(domain, path string) error {
-	src := &passwordSource{domain: domain, path: path}
-	if _, err := src.current(nil); err != nil {
+	a.mu.RLock()
+	closed, interval := a.closed, a.intervalLocked()
+	a.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	src := filePasswords(domain, path, interval)
+	if err := src.reload(nil); err != nil {
 		return err
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return ErrClosed
+	}
 	if a.plain == nil {
 		a.plain = make(map[string]*passwordSource)
 	}
+	src.setInterval(a.intervalLocked())
 	a.plain[domain] = src
-	a.mu.Unlock()
+	a.startRefresherLocked()
+	a.wakeLocked()
 	return nil
 }
 
@@ -263,35 +299,63 @@ func (a *Authenticator) ConfigurePlainFile(domain, path string) error {
 // [cert.LoadCertificates]). It replaces any earlier configuration of domain.
 //
 // A directory must load in full now, or ConfigureCurve returns an error and
-// changes nothing. After that it is read again on every CURVE request for
-// the domain (see [cert.Store.Refresh]), so certificates added, changed or
-// removed take effect at once. Files that then fail to load are left out and
-// logged; a key not found while that is so gets 500 instead of "Unknown
-// key". Keys are looked up by the client's 32-byte key; a directory
-// literally named "*" is given as "./*".
+// changes nothing. Its certificates are then held in memory (see
+// [cert.Store]), and requests are decided without reading the directory.
+// It is scanned again every reload interval (see
+// [Authenticator.SetReloadInterval]), reading only the files that changed,
+// so certificates added, changed or removed take effect within about an
+// interval. Files that then fail to load are left out and logged; a key
+// not found while that is so gets 500 instead of "Unknown key". A
+// directory that can no longer be read (or is no longer a directory)
+// leaves no certificate: it fails closed. Keys are looked up by the
+// client's 32-byte key; a directory literally named "*" is given as "./*".
+//
+// The Authenticator must be closed when no longer needed (see
+// [Authenticator.Close]); after Close, ConfigureCurve with a directory
+// returns [ErrClosed].
 func (a *Authenticator) ConfigureCurve(domain, location string) error {
 	cd := &curveDomain{domain: domain}
 	if location == CurveAllowAny {
 		cd.allowAny = true
-	} else {
-		fi, err := os.Stat(location)
-		if err != nil {
-			return fmt.Errorf("zap: certificate directory: %w", err)
+		a.mu.Lock()
+		if a.curve == nil {
+			a.curve = make(map[string]*curveDomain)
 		}
-		if !fi.IsDir() {
-			return fmt.Errorf("zap: certificate directory %s: not a directory", location)
-		}
-		cd.store = cert.NewStore(location)
-		if _, err := cd.store.Refresh(); err != nil {
-			return fmt.Errorf("zap: certificate directory %s: %w", location, err)
-		}
+		a.curve[domain] = cd
+		a.wakeLocked()
+		a.mu.Unlock()
+		return nil
+	}
+	a.mu.RLock()
+	closed, interval := a.closed, a.intervalLocked()
+	a.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	fi, err := os.Stat(location)
+	if err != nil {
+		return fmt.Errorf("zap: certificate directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("zap: certificate directory %s: not a directory", location)
+	}
+	cd.store = cert.NewStore(location)
+	cd.interval.Store(int64(interval))
+	if err := cd.reload(nil); err != nil {
+		return fmt.Errorf("zap: certificate directory %s: %w", location, err)
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return ErrClosed
+	}
 	if a.curve == nil {
 		a.curve = make(map[string]*curveDomain)
 	}
+	cd.setInterval(a.intervalLocked())
 	a.curve[domain] = cd
-	a.mu.Unlock()
+	a.startRefresherLocked()
+	a.wakeLocked()
 	return nil
 }
 
@@ -308,6 +372,7 @@ type policy struct {
 	curve       *curveDomain    // for the request's domain or "*"
 	curveUserID func(cert.PublicKey) string
 	logger      *slog.Logger
+	closed      bool // files are no longer followed
 }
 
 func (a *Authenticator) policyFor(domain string) policy {
@@ -321,6 +386,7 @@ func (a *Authenticator) policyFor(domain string) policy {
 		curve:       lookupDomain(a.curve, domain),
 		curveUserID: a.curveUserID,
 		logger:      a.logger,
+		closed:      a.closed,
 	}
 	if p.curveUserID == nil {
 		p.curveUserID = DefaultCurveUserID
@@ -360,7 +426,7 @@ func internalError(err error) decision {
 
 // Authenticate decides req as described on [Authenticator]. It always
 // returns a valid reply and a nil error. ctx is not used: the decision does
-// not block, apart from reading a password file or certificate directory.
+// no I/O and does not block.
 func (a *Authenticator) Authenticate(ctx context.Context, req *Request) (*Reply, error) {
 	if req == nil {
 		return &Reply{Version: Version, StatusCode: StatusAuthenticationError, StatusText: TextInvalidRequest}, nil
@@ -464,7 +530,10 @@ func (p *policy) decidePlain(req *Request) decision {
 	if p.plain == nil {
 		return d(TextInvalidDomain)
 	}
-	table, err := p.plain.current(p.logger)
+	table, err := p.plain.current()
+	if err == nil && p.closed && p.plain.path != "" {
+		err = ErrClosed
+	}
 	if err != nil {
 		d := internalError(err)
 		d.user = user
@@ -495,7 +564,10 @@ func (p *policy) decideCurve(req *Request) decision {
 	}
 	var meta zmtp.Metadata
 	if !p.curve.allowAny {
-		crt, found, err := p.curve.lookup(key, p.logger)
+		crt, found, err := p.curve.lookup(key)
+		if err == nil && p.closed {
+			err = ErrClosed
+		}
 		if err != nil {
 			d := internalError(err)
 			d.user = key.String()

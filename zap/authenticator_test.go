@@ -199,7 +199,7 @@ func TestDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := NewAuthenticator()
+			a := newAuth(t)
 			for _, f := range tt.setup {
 				f(a)
 			}
@@ -223,7 +223,7 @@ func TestZeroValueAuthenticator(t *testing.T) {
 }
 
 func TestReplyEchoesRequestID(t *testing.T) {
-	a := NewAuthenticator()
+	a := newAuth(t)
 	for _, id := range [][]byte{nil, {}, []byte("1"), []byte("\x00\xff"), bytes.Repeat([]byte("r"), 255)} {
 		for _, req := range []*Request{
 			{Version: Version, RequestID: id, Mechanism: "NULL"},
@@ -246,7 +246,7 @@ func TestReplyEchoesRequestID(t *testing.T) {
 }
 
 func TestAuthenticateThroughAsk(t *testing.T) {
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.ConfigurePlain("*", map[string]string{"admin": "secret"})
 	a.SetCurveUserID(func(cert.PublicKey) string { panic("hook") })
 	if err := a.ConfigureCurve("*", CurveAllowAny); err != nil {
@@ -311,7 +311,7 @@ func TestAddressMatching(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.entry+"~"+tt.addr, func(t *testing.T) {
-			a := NewAuthenticator()
+			a := newAuth(t)
 			if err := a.Allow(tt.entry); err != nil {
 				t.Fatal(err)
 			}
@@ -348,7 +348,7 @@ func TestBadAddresses(t *testing.T) {
 			"Allow": (*Authenticator).Allow,
 			"Deny":  (*Authenticator).Deny,
 		} {
-			a := NewAuthenticator()
+			a := newAuth(t)
 			err := f(a, "10.0.0.1", bad)
 			if err == nil {
 				t.Errorf("%s(%q) succeeded", name, bad)
@@ -366,7 +366,7 @@ func TestBadAddresses(t *testing.T) {
 }
 
 func TestAllowAndDenyExclusive(t *testing.T) {
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.Allow("10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestAllowAndDenyExclusive(t *testing.T) {
 }
 
 func TestDomainFallback(t *testing.T) {
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.ConfigurePlain("*", map[string]string{"star": "s"})
 	a.ConfigurePlain("", map[string]string{"empty": "e"})
 	a.ConfigurePlain("app", map[string]string{"app": "a"})
@@ -444,7 +444,7 @@ func TestDomainFallback(t *testing.T) {
 
 func TestConfigurePlainCopies(t *testing.T) {
 	m := map[string]string{"u": "p"}
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.ConfigurePlain("*", m)
 	m["u"] = "changed"
 	m["v"] = "new"
@@ -487,7 +487,7 @@ func TestCheckPasswordLengths(t *testing.T) {
 	}
 	// Through Authenticate, over-long credentials are refused before any
 	// comparison.
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.ConfigurePlain("*", map[string]string{"long": string(long)})
 	if got := decide(t, a, plainReq("", "::1", "long", string(long))); !same(got, no("Invalid credentials")) {
 		t.Errorf("1 MiB password: %+v", got)
@@ -497,7 +497,7 @@ func TestCheckPasswordLengths(t *testing.T) {
 func TestPasswordsNeverLogged(t *testing.T) {
 	const secret = "hunter2-very-secret"
 	var logs logBuffer
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.SetLogger(newLogger(&logs))
 	a.ConfigurePlain("*", map[string]string{"admin": secret})
 	decide(t, a, plainReq("", "1.2.3.4", "admin", secret))
@@ -530,7 +530,7 @@ func TestPasswordsNeverLogged(t *testing.T) {
 
 func TestLoggingCurveAndInternalErrors(t *testing.T) {
 	var logs logBuffer
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.SetLogger(newLogger(&logs))
 	dir := t.TempDir()
 	kp := newKey(t, 3)
@@ -566,7 +566,7 @@ func TestConcurrentUse(t *testing.T) {
 	saveCert(t, dir, "k0", cert.LayoutPyzmq, keys[0])
 	pwPath := writeFile(t, t.TempDir(), "passwords", "file=user\n")
 
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.ConfigurePlain("*", map[string]string{"admin": "secret"})
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		t.Fatal(err)

@@ -16,13 +16,13 @@ import (
 func TestCertificateDirectoryReload(t *testing.T) {
 	dir := t.TempDir()
 	k1, k2, k3 := newKey(t, 21), newKey(t, 22), newKey(t, 23)
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		t.Fatal(err)
 	}
 	expect := func(step string, kp cert.KeyPair, want outcome) {
 		t.Helper()
-		got := decide(t, a, curveReq("", "::1", kp.Public))
+		got := decideAfterReload(t, a, curveReq("", "::1", kp.Public))
 		if diff := cmp.Diff(want, got, cmpEmpty); diff != "" {
 			t.Errorf("%s: (-want +got):\n%s", step, diff)
 		}
@@ -107,7 +107,7 @@ func TestCertificateDirectoryBadFile(t *testing.T) {
 	good, other := newKey(t, 31), newKey(t, 32)
 	saveCert(t, dir, "good", cert.LayoutPyzmq, good)
 	var logs logBuffer
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.SetLogger(newLogger(&logs))
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		t.Fatal(err)
@@ -117,10 +117,10 @@ func TestCertificateDirectoryBadFile(t *testing.T) {
 	// unknown key gets 500, since it may be the one in the broken file.
 	bad := writeFile(t, dir, "broken.key", "curve\n    public-key = \"not a key\"\n")
 	for range 2 {
-		if got := decide(t, a, curveReq("", "::1", good.Public)); !same(got, ok(good.Public.String())) {
+		if got := decideAfterReload(t, a, curveReq("", "::1", good.Public)); !same(got, ok(good.Public.String())) {
 			t.Errorf("good key beside a broken file: %+v", got)
 		}
-		if got := decide(t, a, curveReq("", "::1", other.Public)); !same(got, internal) {
+		if got := decideAfterReload(t, a, curveReq("", "::1", other.Public)); !same(got, internal) {
 			t.Errorf("unknown key beside a broken file: %+v, want %+v", got, internal)
 		}
 	}
@@ -130,7 +130,7 @@ func TestCertificateDirectoryBadFile(t *testing.T) {
 	if err := os.Remove(bad); err != nil {
 		t.Fatal(err)
 	}
-	if got := decide(t, a, curveReq("", "::1", other.Public)); !same(got, no("Unknown key")) {
+	if got := decideAfterReload(t, a, curveReq("", "::1", other.Public)); !same(got, no("Unknown key")) {
 		t.Errorf("after the broken file went: %+v", got)
 	}
 	if n := logs.count("without errors again"); n != 1 {
@@ -152,7 +152,7 @@ func TestConfigureCurveErrors(t *testing.T) {
 		"empty":        "",
 		"missing star": filepath.Join(dir, "*"),
 	} {
-		a := NewAuthenticator()
+		a := newAuth(t)
 		if err := a.ConfigureCurve("*", loc); err == nil {
 			t.Errorf("%s: no error", name)
 		}
@@ -175,7 +175,7 @@ func TestConfigureCurveReplaces(t *testing.T) {
 	dir := t.TempDir()
 	kp, other := newKey(t, 51), newKey(t, 52)
 	saveCert(t, dir, "c", cert.LayoutPyzmq, kp)
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.ConfigureCurve("d", CurveAllowAny); err != nil {
 		t.Fatal(err)
 	}

@@ -53,18 +53,23 @@ func ExampleAuthenticator_ConfigurePlainFile() {
 	}
 
 	a := zap.NewAuthenticator()
+	defer a.Close() // stops the goroutine that follows the file
 	if err := a.ConfigurePlainFile("*", path); err != nil {
 		log.Fatal(err)
 	}
 	rep, _ := a.Authenticate(context.Background(), plainRequest("", "alice", "wonderland"))
 	fmt.Println(rep.StatusCode, rep.StatusText)
 
-	// A new file renamed over the old one counts from the next request.
+	// A new file renamed over the old one counts within a reload interval
+	// (1 s by default), or at once after Reload.
 	tmp := filepath.Join(dir, ".passwords.new")
 	if err := os.WriteFile(tmp, []byte("admin=secret\nalice=wonderland\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		log.Fatal(err)
+	}
+	if err := a.Reload(); err != nil {
 		log.Fatal(err)
 	}
 	rep, _ = a.Authenticate(context.Background(), plainRequest("", "alice", "wonderland"))
@@ -92,6 +97,7 @@ func ExampleAuthenticator_ConfigureCurve() {
 	}
 
 	a := zap.NewAuthenticator()
+	defer a.Close() // stops the goroutine that follows the directory
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		log.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func FuzzAuthenticate(f *testing.F) {
 		"app":  {"empty": ""},
 		"file": {"alice": "pw=1"},
 	}
-	a := NewAuthenticator()
+	a := newAuth(f)
 	a.ConfigurePlain("*", users["*"])
 	a.ConfigurePlain("app", users["app"])
 	if err := a.ConfigurePlainFile("file", pwFile); err != nil {

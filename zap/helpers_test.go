@@ -191,5 +191,20 @@ func decodeFrames(b []byte) [][]byte {
 	return frames
 }
 
+// newAuth returns a new Authenticator, closed when the test ends.
+func newAuth(t testing.TB) *Authenticator {
+	a := NewAuthenticator()
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// decideAfterReload is decide after a.Reload, whose error is not checked:
+// the files may be broken on purpose.
+func decideAfterReload(t testing.TB, a *Authenticator, req *Request) outcome {
+	t.Helper()
+	a.Reload()
+	return decide(t, a, req)
+}
+
 // same reports whether two outcomes are equal, nil and empty slices alike.
 func same(got, want outcome) bool { return cmp.Equal(got, want, cmpEmpty) }

@@ -5,10 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zmtpsec/zmtpsec/cert"
 )
 
 // MaxPasswordFileSize is the largest password file
@@ -106,49 +107,90 @@ func passwordTableFromFile(data []byte) passwordTable {
 // (ConfigurePlainFile).
 type passwordSource struct {
 	domain string
-	path   string // empty for a fixed table
+	path   string        // empty for a fixed table
+	fixed  passwordTable // the table if path is empty
 
-	mu sync.Mutex // guards the fields below; held while reading the file
-	// table is the current table. For a file it is served only while stat
-	// is non-nil; it is kept across failures so that a file that comes
-	// back with the same content is not parsed again.
+	poller
+	// state is what requests use for a file: the table, or the error that
+	// makes them fail closed. Replaced whole by reload.
+	state atomic.Pointer[passwordState]
+	now   func() time.Time // time.Now; tests move it
+
+	// The fields below are guarded by poller.reloadMu.
+	// table is the last table read. It is kept across failures so that a
+	// file that comes back with the same content is not parsed again.
 	table passwordTable
-	// stat describes the file table was read from; nil after a failure,
-	// which forces the next request to read the file again.
-	stat os.FileInfo
-	sum  digest // SHA-256 of the file content table was parsed from
+	sum   digest           // SHA-256 of the file content table was parsed from
+	read  cert.FileVersion // the version table was read from; zero after a failure
+	// recheck makes the next reload read the file even if its version is
+	// unchanged: it changed too recently to be trusted (see
+	// cert.FileVersion.Recent).
+	recheck bool
 	// failure is the last error, reported once until it changes.
 	failure string
 	// reads and parses count file reads and table rebuilds, for tests.
 	reads, parses int
 }
 
-func fixedPasswords(domain string, m map[string]string) *passwordSource {
-	return &passwordSource{domain: domain, table: newPasswordTable(m)}
+// passwordState is the outcome of a reload: a table, or an error.
+type passwordState struct {
+	table passwordTable
+	err   error
 }
 
-// current returns the table to check a request against. For a file it
-// first stats the file and reads it again if its identity (an atomic rename
-// replaces it), size or modification time (to the nanosecond) changed; if
-// the content turns out to be the same, the table is kept. A file that
-// cannot be stat'ed or read gives an error: the caller refuses the request
-// (it fails closed), and the next request tries again.
-func (s *passwordSource) current(log *slog.Logger) (passwordTable, error) {
-	if s.path == "" {
-		return s.table, nil
-	}
-	fi, err := os.Stat(s.path)
+func fixedPasswords(domain string, m map[string]string) *passwordSource {
+	return &passwordSource{domain: domain, fixed: newPasswordTable(m)}
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil && s.stat != nil && sameFileVersion(s.stat, fi) {
-		return s.table, nil
+func filePasswords(domain, path string, interval time.Duration) *passwordSource {
+	s := &passwordSource{domain: domain, path: path, now: time.Now}
+	s.interval.Store(int64(interval))
+	return s
+}
+
+// current returns the table to check a request against. It does no I/O:
+// for a file, it is what the last reload read, or the error that made it
+// fail.
+func (s *passwordSource) current() (passwordTable, error) {
+	if s.path == "" {
+		return s.fixed, nil
 	}
+	st := s.state.Load()
+	if st == nil {
+		return nil, ErrClosed // unreachable: ConfigurePlainFile reloads first
+	}
+	return st.table, st.err
+}
+
+// reload brings the table up to date with the file. It stats the file and
+// reads it again if its version (identity, size, times) changed or if it
+// changed too recently for the version to be trusted; if the content is
+// the same, the table is kept. A file that cannot be stat'ed or read (it
+// is missing, is not a regular file, is too large) makes requests fail
+// closed until it can be read again; the problem is logged once.
+func (s *passwordSource) reload(log *slog.Logger) error {
+	var err error
+	s.run(func() { err = s.reloadLocked(log) })
+	return err
+}
+
+// tick is the refresher's reload.
+func (s *passwordSource) tick(log *slog.Logger) { s.reload(log) }
+
+func (s *passwordSource) reloadLocked(log *slog.Logger) error {
+	now := s.now()
+	v, err := cert.StatFile(s.path)
+	if st := s.state.Load(); err == nil && v == s.read && !s.recheck && st != nil && st.err == nil {
+		return nil
+	}
+	var data []byte
 	if err == nil {
-		err = s.reloadLocked(log)
+		data, v, err = cert.ReadFile(s.path, MaxPasswordFileSize)
 	}
 	if err != nil {
-		s.stat = nil
+		err = fmt.Errorf("zap: password file: %w", err)
+		s.read = cert.FileVersion{}
+		s.state.Store(&passwordState{err: err})
 		if msg := err.Error(); msg != s.failure {
 			s.failure = msg
 			if log != nil {
@@ -156,54 +198,22 @@ func (s *passwordSource) current(log *slog.Logger) (passwordTable, error) {
 					"domain", s.domain, "path", s.path, "err", err)
 			}
 		}
-		return nil, err
-	}
-	s.failure = ""
-	return s.table, nil
-}
-
-// sameFileVersion reports whether a and b describe the same file with the
-// same size and modification time.
-func sameFileVersion(a, b os.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
-}
-
-// reloadLocked reads the file and replaces the table if the content
-// changed. The stamp recorded is the one taken before reading, so a file
-// that changes while it is read is read again by the next request.
-func (s *passwordSource) reloadLocked(log *slog.Logger) error {
-	f, err := os.Open(s.path)
-	if err != nil {
-		return fmt.Errorf("zap: password file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("zap: password file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("zap: password file %s: not a regular file", s.path)
-	}
-	if fi.Size() > MaxPasswordFileSize {
-		return fmt.Errorf("zap: password file %s: larger than %d bytes", s.path, MaxPasswordFileSize)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxPasswordFileSize+1))
-	if err != nil {
-		return fmt.Errorf("zap: password file: %w", err)
-	}
-	if len(data) > MaxPasswordFileSize {
-		return fmt.Errorf("zap: password file %s: larger than %d bytes", s.path, MaxPasswordFileSize)
+		return err
 	}
 	s.reads++
 	sum := sha256.Sum256(data)
+	parsed := false
 	if s.table == nil || sum != s.sum {
-		s.table, s.sum = passwordTableFromFile(data), sum
+		s.table, s.sum, parsed = passwordTableFromFile(data), sum, true
 		s.parses++
 		if log != nil {
 			log.Info("zap: password file loaded", "domain", s.domain, "path", s.path, "users", len(s.table))
 		}
 	}
 	clear(data)
-	s.stat = fi
+	s.read, s.recheck, s.failure = v, v.Recent(now), ""
+	if st := s.state.Load(); parsed || st == nil || st.err != nil {
+		s.state.Store(&passwordState{table: s.table})
+	}
 	return nil
 }

@@ -84,20 +84,23 @@ func source(a *Authenticator, domain string) (reads, parses int) {
 	a.mu.RLock()
 	s := a.plain[domain]
 	a.mu.RUnlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	return s.reads, s.parses
 }
 
 func TestPasswordFileReload(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "passwords", "# users\nalice=a1\n")
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.ConfigurePlainFile("*", path); err != nil {
 		t.Fatal(err)
 	}
 	expect := func(step, user, pw string, want outcome) {
 		t.Helper()
+		if err := a.Reload(); err != nil {
+			t.Errorf("%s: Reload: %v", step, err)
+		}
 		if got := decide(t, a, plainReq("", "::1", user, pw)); !same(got, want) {
 			t.Errorf("%s: %s/%s: %+v, want %+v", step, user, pw, got, want)
 		}
@@ -154,35 +157,77 @@ func TestPasswordFileReload(t *testing.T) {
 	}
 }
 
+// TestPasswordFileFollowedInBackground checks that a change reaches
+// requests within about one reload interval, with no Reload call.
+func TestPasswordFileFollowedInBackground(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "passwords", "alice=a1\n")
+	a := newAuth(t)
+	a.SetReloadInterval(20 * time.Millisecond)
+	if err := a.ConfigurePlainFile("*", path); err != nil {
+		t.Fatal(err)
+	}
+	tmp := writeFile(t, dir, ".tmp", "alice=a2\n")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for !same(decide(t, a, plainReq("", "::1", "alice", "a2")), ok("alice")) {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the new password was not seen within 2 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("seen after %v", time.Since(start))
+	if got := decide(t, a, plainReq("", "::1", "alice", "a1")); !same(got, no("Invalid password")) {
+		t.Errorf("old password: %+v", got)
+	}
+}
+
 func TestPasswordFileUnchangedContentKeepsTable(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "passwords", "alice=a\n")
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.ConfigurePlainFile("d", path); err != nil {
 		t.Fatal(err)
 	}
+	// Treat the file as written long ago, so that an unchanged version
+	// is trusted (see cert.FileVersion.Recent).
+	a.mu.RLock()
+	a.plain["d"].now = func() time.Time { return time.Now().Add(time.Hour) }
+	a.mu.RUnlock()
+	reload := func() {
+		t.Helper()
+		if err := a.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload() // the first read was recent: read once more
 	for range 3 {
+		reload()
 		decide(t, a, plainReq("d", "::1", "alice", "a"))
 	}
-	if reads, parses := source(a, "d"); reads != 1 || parses != 1 {
-		t.Errorf("unchanged file: %d reads, %d parses; want 1, 1", reads, parses)
+	if reads, parses := source(a, "d"); reads != 2 || parses != 1 {
+		t.Errorf("unchanged file: %d reads, %d parses; want 2, 1", reads, parses)
 	}
 	// A touch makes it read the file again, but the table is kept.
 	setMtime(t, path, time.Now().Add(time.Hour))
+	reload()
 	if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, ok("alice")) {
 		t.Errorf("after touch: %+v", got)
 	}
-	if reads, parses := source(a, "d"); reads != 2 || parses != 1 {
-		t.Errorf("touched file: %d reads, %d parses; want 2, 1", reads, parses)
+	if reads, parses := source(a, "d"); reads != 3 || parses != 1 {
+		t.Errorf("touched file: %d reads, %d parses; want 3, 1", reads, parses)
 	}
 	// The same content under a new identity is not parsed again either.
 	tmp := writeFile(t, dir, "tmp", "alice=a\n")
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+	reload()
 	decide(t, a, plainReq("d", "::1", "alice", "a"))
-	if reads, parses := source(a, "d"); reads != 3 || parses != 1 {
-		t.Errorf("renamed identical file: %d reads, %d parses; want 3, 1", reads, parses)
+	if reads, parses := source(a, "d"); reads != 4 || parses != 1 {
+		t.Errorf("renamed identical file: %d reads, %d parses; want 4, 1", reads, parses)
 	}
 }
 
@@ -190,13 +235,13 @@ func TestPasswordFileFailsClosed(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "passwords", "alice=a\n")
 	var logs logBuffer
-	a := NewAuthenticator()
+	a := newAuth(t)
 	a.SetLogger(newLogger(&logs))
 	if err := a.ConfigurePlainFile("d", path); err != nil {
 		t.Fatal(err)
 	}
 	a.ConfigurePlain("*", map[string]string{"alice": "a"})
-	if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, ok("alice")) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "a")); !same(got, ok("alice")) {
 		t.Fatalf("before: %+v", got)
 	}
 
@@ -205,7 +250,7 @@ func TestPasswordFileFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, internal) {
+		if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "a")); !same(got, internal) {
 			t.Errorf("file removed: %+v, want %+v", got, internal)
 		}
 	}
@@ -213,13 +258,13 @@ func TestPasswordFileFailsClosed(t *testing.T) {
 		t.Errorf("failure logged %d times, want once:\n%s", n, logs.String())
 	}
 	// Other domains keep working.
-	if got := decide(t, a, plainReq("x", "::1", "alice", "a")); !same(got, ok("alice")) {
+	if got := decideAfterReload(t, a, plainReq("x", "::1", "alice", "a")); !same(got, ok("alice")) {
 		t.Errorf("other domain: %+v", got)
 	}
 
 	// It comes back with the same content: served again.
 	writeFile(t, dir, "passwords", "alice=a\n")
-	if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, ok("alice")) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "a")); !same(got, ok("alice")) {
 		t.Errorf("file back: %+v", got)
 	}
 
@@ -230,17 +275,17 @@ func TestPasswordFileFailsClosed(t *testing.T) {
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, internal) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "a")); !same(got, internal) {
 		t.Errorf("directory: %+v, want %+v", got, internal)
 	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "passwords", "alice=b\n")
-	if got := decide(t, a, plainReq("d", "::1", "alice", "b")); !same(got, ok("alice")) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "b")); !same(got, ok("alice")) {
 		t.Errorf("file back with new content: %+v", got)
 	}
-	if got := decide(t, a, plainReq("d", "::1", "alice", "a")); !same(got, no("Invalid password")) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "a")); !same(got, no("Invalid password")) {
 		t.Errorf("old password after the file came back: %+v", got)
 	}
 
@@ -248,7 +293,7 @@ func TestPasswordFileFailsClosed(t *testing.T) {
 	if err := os.Truncate(path, MaxPasswordFileSize+1); err != nil {
 		t.Fatal(err)
 	}
-	if got := decide(t, a, plainReq("d", "::1", "alice", "b")); !same(got, internal) {
+	if got := decideAfterReload(t, a, plainReq("d", "::1", "alice", "b")); !same(got, internal) {
 		t.Errorf("too large: %+v, want %+v", got, internal)
 	}
 	if strings.Contains(logs.String(), "alice=") {
@@ -287,7 +332,7 @@ func TestConfigurePlainFileErrors(t *testing.T) {
 
 func TestConfigurePlainReplacesFile(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "passwords", "file=f\r\n")
-	a := NewAuthenticator()
+	a := newAuth(t)
 	if err := a.ConfigurePlainFile("*", path); err != nil {
 		t.Fatal(err)
 	}
