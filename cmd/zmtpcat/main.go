@@ -97,7 +97,7 @@ Security (default NULL):
                         without this flag, $ZMTPCAT_PLAIN_PASSWORD
   -plain-password PW    refused: ps would show PW to every local user
   -plain-server         be the PLAIN server
-  -passwords FILE       PLAIN server: name=password lines, re-read when changed
+  -passwords FILE       PLAIN server: name=password lines, re-read within a second
   -plain-rfc-error      PLAIN server: send ERROR as 23/ZMTP spells it; by
                         default it goes in libzmq's form, so that libzmq
                         clients report an authentication failure
@@ -107,7 +107,7 @@ Security (default NULL):
   -server-key KEY       CURVE client: the server's public key, a certificate
                         file or 40 Z85 characters
   -client-certs DIR     CURVE server: accept the clients whose public
-                        certificates are in DIR, re-read on every handshake
+                        certificates are in DIR, re-read within a second
   -allow-any            CURVE server: accept any client key
 
 Routing: REQ adds and REP strips the empty delimiter frame; ROUTER prints
