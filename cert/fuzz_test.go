@@ -160,6 +160,7 @@ var parseErrorMsg = regexp.MustCompile(`^(` + strings.Join([]string{
 	`curve/(public|secret)-key: invalid character at offset \d+`,
 	`curve/(public|secret)-key: group at offset \d+ exceeds 0xFFFFFFFF`,
 	`curve/secret-key does not belong to curve/public-key`,
+	`curve/public-key: not a canonical X25519 key \(bit 255 set, or not below 2\^255-19\)`,
 }, "|") + `)$`)
 
 // unwritable reports whether md holds an entry the reader accepts but the
