@@ -2,8 +2,8 @@
 
 package zmtpsec_test
 
-// This file enforces the package layering of docs/design.md ("Module and
-// layers"), in the spirit of Go's own go/build/deps_test.go: every import
+// This file enforces the package layering of docs/design.md#module-and-layers,
+// in the spirit of Go's own go/build/deps_test.go: every import
 // edge of every package in this module must be allowed by depsRules below,
 // and a few edges are forbidden everywhere (globalDenials).
 //

@@ -44,6 +44,23 @@ func (c *Certificate) Meta(name string) (string, bool) {
 	return "", false
 }
 
+// KeyPair returns the key pair of c, for [github.com/zmtpsec/zmtpsec/mechanism.CurveServer]
+// or CurveClient. It fails with an error that matches [ErrNoSecretKey] when c
+// is a public-only certificate (its Secret is nil), as one loaded from a
+// public certificate file is.
+//
+// The secret key is copied into the returned KeyPair; clearing c.Secret
+// afterwards does not clear the copy.
+func (c *Certificate) KeyPair() (KeyPair, error) {
+	if c.Secret == nil {
+		if c.Path != "" {
+			return KeyPair{}, &noSecretKeyError{path: c.Path}
+		}
+		return KeyPair{}, ErrNoSecretKey
+	}
+	return KeyPair{Public: c.Public, Secret: *c.Secret}, nil
+}
+
 // Clone returns a deep copy of c.
 func (c *Certificate) Clone() *Certificate {
 	c2 := *c

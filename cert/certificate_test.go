@@ -582,3 +582,57 @@ func TestCertificateMetaAndClone(t *testing.T) {
 		t.Error("Clone shares storage with the original")
 	}
 }
+
+func TestCertificateKeyPair(t *testing.T) {
+	c, err := LoadCertificate("testdata/czmq/client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := c.KeyPair()
+	if err != nil {
+		t.Fatalf("KeyPair of a secret certificate: %v", err)
+	}
+	if kp.Public != c.Public || kp.Secret != *c.Secret {
+		t.Errorf("KeyPair = %v, want the certificate's keys", kp.Public)
+	}
+	if pub, err := kp.Secret.PublicKey(); err != nil || pub != kp.Public {
+		t.Errorf("the secret key derives %v, %v; want %v", pub, err, kp.Public)
+	}
+	// The secret key is a copy.
+	clear(c.Secret[:])
+	if kp.Secret.IsZero() {
+		t.Error("clearing the certificate's secret cleared the KeyPair's")
+	}
+
+	// A public-only certificate: a typed error, not a nil dereference.
+	data, err := os.ReadFile("testdata/czmq/client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubOnly, err := ParseCertificate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pubOnly.Secret != nil {
+		t.Fatal("testdata/czmq/client holds a secret key")
+	}
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{"", "cert: certificate has no secret key"},
+		{"certs/client.key", "cert: certs/client.key: certificate has no secret key"},
+	} {
+		pubOnly.Path = tc.path
+		kp, err := pubOnly.KeyPair()
+		if !errors.Is(err, ErrNoSecretKey) {
+			t.Errorf("Path %q: KeyPair error %v, want ErrNoSecretKey", tc.path, err)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("Path %q: KeyPair error %q, want %q", tc.path, err, tc.want)
+		}
+		if kp != (KeyPair{}) {
+			t.Errorf("Path %q: KeyPair returned keys with its error", tc.path)
+		}
+	}
+}

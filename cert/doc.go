@@ -42,6 +42,7 @@
 // layout with a strict ZPL reader: what CZMQ rejects is rejected too, and so
 // are duplicate keys, malformed keys and a secret key that does not belong to
 // the public key. Every such failure is a [*ParseError] naming the file and
-// line. A [Store] follows a certificate directory as files are added,
+// line. [Certificate.KeyPair] gives the key pair of a secret certificate, for
+// a CURVE mechanism, and [ErrNoSecretKey] for a public one. A [Store] follows a certificate directory as files are added,
 // changed and removed; it is meant for a ZAP authenticator.
 package cert

@@ -25,6 +25,10 @@ var (
 	// ErrFileTooLarge means a file to be read is larger than allowed
 	// ([MaxFileSize] for a certificate). See [ReadFile].
 	ErrFileTooLarge = errors.New("cert: file too large")
+	// ErrNoSecretKey means a certificate has no secret key where one is
+	// needed: it was read from a public certificate file, or built without
+	// one. See [Certificate.KeyPair].
+	ErrNoSecretKey = errors.New("cert: certificate has no secret key")
 )
 
 // A ParseError reports a certificate file that is not well-formed ZPL or does
@@ -85,3 +89,15 @@ func (e *metadataError) Error() string {
 }
 
 func (e *metadataError) Unwrap() error { return ErrInvalidMetadata }
+
+// noSecretKeyError is ErrNoSecretKey for a certificate loaded from a file:
+// it names the file, and matches ErrNoSecretKey.
+type noSecretKeyError struct {
+	path string
+}
+
+func (e *noSecretKeyError) Error() string {
+	return "cert: " + e.path + ": certificate has no secret key"
+}
+
+func (e *noSecretKeyError) Is(target error) bool { return target == ErrNoSecretKey }

@@ -2,6 +2,7 @@ package cert_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -116,4 +117,31 @@ func ExampleStore() {
 	// Output:
 	// client.key_secret "example-client"
 	// server.key_secret ""
+}
+
+func ExampleCertificate_KeyPair() {
+	c, err := cert.LoadCertificate("testdata/czmq/server")
+	if err != nil {
+		log.Fatal(err)
+	}
+	kp, err := c.KeyPair() // fails with cert.ErrNoSecretKey for a public certificate
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("server public key:", kp.Public)
+
+	// A public certificate alone has no key pair.
+	data, err := os.ReadFile("testdata/czmq/server")
+	if err != nil {
+		log.Fatal(err)
+	}
+	pub, err := cert.ParseCertificate(data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = pub.KeyPair()
+	fmt.Println(errors.Is(err, cert.ErrNoSecretKey))
+	// Output:
+	// server public key: SqgX0Rw<U6SXTof2Id43mb96?aCzGA}sELDCR#iZ
+	// true
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // libzmqPairs are the published test key pairs of libzmq
-// (libzmq-behaviour.md §12, wire-format.md §8).
+// (docs/wire-format.md#published-test-keys).
 var libzmqPairs = []struct {
 	name              string
 	public, secret    string

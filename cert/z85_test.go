@@ -18,7 +18,7 @@ func mustHex(t testing.TB, s string) []byte {
 }
 
 // TestZ85KnownAnswers checks the vectors of RFC 32 and libzmq's
-// test_base85.cpp (wire-format.md §8, libzmq-behaviour.md §12).
+// test_base85.cpp (docs/wire-format.md#z85-vectors).
 func TestZ85KnownAnswers(t *testing.T) {
 	tests := []struct {
 		hex, z85 string

@@ -347,7 +347,7 @@ func TestCurveOurClientZAPRefused(t *testing.T) {
 					t.Errorf("our client's error = %v; want no PeerError for ZAP 300", err)
 				}
 				// libzmq either closes at once or stays silent until a
-				// handshake timer (libzmq-behaviour.md §8.5).
+				// handshake timer (docs/libzmq-behaviour.md#zap-status-outcomes).
 				var he *transport.HandshakeError
 				if !(errors.As(err, &he) && he.Timeout()) && !curveIsClosed(err) {
 					t.Errorf("our client's error = %v; want a timeout or a closed connection", err)

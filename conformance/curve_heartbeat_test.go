@@ -1,7 +1,7 @@
 package conformance
 
 // Heartbeats across CURVE: PING and PONG travel inside MESSAGE boxes with
-// the inner COMMAND flag (libzmq-behaviour.md §10). A libzmq peer with
+// the inner COMMAND flag (docs/libzmq-behaviour.md#heartbeats). A libzmq peer with
 // HEARTBEAT_IVL 100 ms and HEARTBEAT_TIMEOUT 300 ms must stay connected to
 // us for 1.5 s of application silence while our side reads, and our own
 // HeartbeatInterval must be answered by libzmq.

@@ -29,7 +29,7 @@ import (
 )
 
 // Public test keys of libzmq's tests/test_heartbeats.cpp and the zmq_curve
-// man page (libzmq-behaviour.md §12).
+// man page (docs/wire-format.md#published-test-keys).
 const (
 	curveDocServerPublic = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 	curveDocServerSecret = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
@@ -41,7 +41,7 @@ const (
 )
 
 // libzmq protocol error values of ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-// (zmq.h, libzmq-behaviour.md §9).
+// (zmq.h, docs/libzmq-behaviour.md#monitor-events).
 const (
 	curveErrUnexpectedCommand = 0x10000001
 	curveErrMalformedHello    = 0x10000013

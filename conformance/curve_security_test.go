@@ -1,7 +1,7 @@
 package conformance
 
 // Every scenario of libzmq 4.3.4's tests/test_security_curve.cpp
-// (libzmq-behaviour.md §11.1), with our CURVE server facing the hostile or
+// (docs/libzmq-behaviour.md#curve-security-tests), with our CURVE server facing the hostile or
 // misconfigured client. Where the client is raw bytes, the same bytes also
 // go to a libzmq CURVE server set up like libzmq's fixture, so that "our
 // server refuses as libzmq does" is shown, not assumed.

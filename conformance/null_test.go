@@ -733,7 +733,7 @@ func nullCannotSend(t *testing.T, s *zmq.Socket) {
 // TestNullLongSubscription: a topic of 250 bytes makes a SUBSCRIBE body of
 // 260 bytes, which needs an 8-byte size. Ours is right and libzmq's PUB
 // honours it. libzmq 4.3.4's own SUB gets it wrong (libzmq issue #4564,
-// libzmq-behaviour.md §2.5): it writes the 8-byte size without the LONG
+// docs/libzmq-behaviour.md#zmtp-30-peers): it writes the 8-byte size without the LONG
 // flag, so any strict peer, ours included, reads garbage from there on.
 func TestNullLongSubscription(t *testing.T) {
 	topic := strings.Repeat("T", 250)

@@ -1,7 +1,7 @@
 package conformance
 
 // libzmq 4.3.4's tests/test_security_null.cpp and
-// tests/test_security_no_zap_handler.cpp (libzmq-behaviour.md §11.3, §11.4)
+// tests/test_security_no_zap_handler.cpp (docs/libzmq-behaviour.md#null-security-tests)
 // with OUR NULL server (a DEALER) and libzmq DEALER clients. The handler is
 // libzmq's: it checks version "1.0" and mechanism NULL, answers domain TEST
 // with 200 "OK" "anonymous" and anything else with 400 "BAD DOMAIN".

@@ -2,7 +2,7 @@ package conformance
 
 // ZMTP 3.0 peers. libzmq 4.3.4 always offers 3.1, so these peers are raw
 // sockets scripted with libzmq's own test fixtures (tests/testutil.hpp,
-// libzmq-behaviour.md §12): zmtp_greeting_null (minor 0) and
+// docs/libzmq-behaviour.md#test-fixtures): zmtp_greeting_null (minor 0) and
 // zmtp_ready_dealer / a READY with Socket-Type only.
 
 import (
@@ -136,9 +136,8 @@ func TestNullZMTP30Peer(t *testing.T) {
 	})
 
 	// PING and PONG are not gated on the version, as in libzmq
-	// (libzmq-behaviour.md §2.5): a 3.0 peer's PING is answered, and our
-	// heartbeats go to it. (docs/design.md says "no PING" for 3.0 peers;
-	// the code, like libzmq, sends them.)
+	// (docs/libzmq-behaviour.md#zmtp-30-peers): a 3.0 peer's PING is answered, and our
+	// heartbeats go to it (docs/design.md#behaviour-we-match).
 	t.Run("raw-3.0-DEALER-heartbeats-with-our-ROUTER", func(t *testing.T) {
 		t.Parallel()
 		cfg := nullConfig(zmtp.ROUTER, "")

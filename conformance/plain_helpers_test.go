@@ -29,7 +29,7 @@ import (
 
 // pebbe/zmq4 v1.4.0 has no setter for ZMQ_METADATA (95) or
 // ZMQ_ZAP_ENFORCE_DOMAIN (93), which Debian's non-DRAFT libzmq 4.3.4 accepts
-// by number (libzmq-behaviour.md §0). Test files cannot use cgo, so these
+// by number (docs/libzmq-behaviour.md#sources-and-method). Test files cannot use cgo, so these
 // reach pebbe's own unexported setters; the option number is a C int.
 //
 //go:linkname plainzSetString github.com/pebbe/zmq4.(*Socket).setString
@@ -46,7 +46,7 @@ func plainzSetMetadata(t testing.TB, s *zmq.Socket, kv string) {
 }
 
 // libzmq protocol error values of ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL used
-// here (zmq.h; libzmq-behaviour.md §9).
+// here (zmq.h; docs/libzmq-behaviour.md#monitor-events).
 const plainzErrUnexpectedCommand = 0x10000001 // ZMTP_UNEXPECTED_COMMAND
 
 // plainzEvents are the libzmq monitor events the PLAIN and ZAP tests watch:
@@ -100,7 +100,7 @@ var plainzUsers = map[string]string{"admin": "secret", "alice": "wonderland"}
 // plainzLibDecide is a libzmq ZAP handler's decision for PLAIN: 200 with the
 // username as user id for a known user with the right password, else 400.
 // An unknown user never passes, whatever the password (pebbe/zmq4's handler
-// lets an unknown user with an empty password in; ecosystem.md §2.3).
+// lets an unknown user with an empty password in; docs/libzmq-behaviour.md#other-zap-authenticators).
 func plainzLibDecide(req [][]byte) curveZAPAnswer {
 	if len(req) == 8 && string(req[5]) == "PLAIN" {
 		if pw, ok := plainzUsers[string(req[6])]; ok && pw == string(req[7]) {
@@ -432,7 +432,7 @@ func plainzSpecError(reason string) []byte {
 }
 
 // plainzLibzmqPlainError is the ERROR frame libzmq 4.3.x PLAIN servers send:
-// the prefix is the 5 bytes 5E "RROR" (libzmq-behaviour.md §1 item 2).
+// the prefix is the 5 bytes 5E "RROR" (docs/libzmq-behaviour.md#plain-error-bytes).
 func plainzLibzmqPlainError(reason string) []byte {
 	body := append([]byte("\x5eRROR"), byte(len(reason)))
 	body = append(body, reason...)

@@ -1,7 +1,7 @@
 package conformance
 
-// PLAIN interop with libzmq 4.3.4, both directions (libzmq-behaviour.md §5,
-// §7, §8.5; wire-format.md §4):
+// PLAIN interop with libzmq 4.3.4, both directions (docs/libzmq-behaviour.md#plain
+// and docs/wire-format.md#plain):
 //
 //   - our PLAIN client against a libzmq PLAIN server whose ZAP handler is a
 //     scripted REP socket on inproc://zeromq.zap.01 in the server's context;
@@ -53,7 +53,7 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 		}
 		// The handler saw exactly libzmq's request: version, id "1",
 		// domain, our address, the server's OWN routing id, PLAIN, the
-		// credentials (libzmq-behaviour.md §8.3).
+		// credentials (docs/libzmq-behaviour.md#zap-request-frames).
 		want := curveFrames("1.0", "1", plainzDomain, "127.0.0.1", plainzServerID, "PLAIN", "admin", "secret")
 		if got := zh.lastRequest(); !curveEqualMsg(got, want) {
 			t.Errorf("ZAP request %s; want %s", curveShort(got), curveShort(want))
@@ -117,7 +117,7 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 			}
 			pe := plainzPeerError(err)
 			// libzmq's greeting has as-server 0 even on a server
-			// (libzmq-behaviour.md §15 item 4).
+			// (docs/libzmq-behaviour.md#greeting-and-older-peers).
 			after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", false)
 			switch tc.status {
 			case "400", "500":
@@ -248,7 +248,7 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 				{"unknown-user", "mallory", "wonderland", zap.TextInvalidUsername},
 				// libzmq sends the unset password as an empty string. An
 				// unknown user with an empty password must not pass (it does
-				// with pebbe/zmq4's handler, ecosystem.md §2.3).
+				// with pebbe/zmq4's handler, docs/libzmq-behaviour.md#other-zap-authenticators).
 				{"unknown-user-empty-password", "mallory", "", zap.TextInvalidUsername},
 				{"known-user-empty-password", "alice", "", zap.TextInvalidPassword},
 			} {

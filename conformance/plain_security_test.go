@@ -1,6 +1,6 @@
 package conformance
 
-// libzmq 4.3.4's tests/test_security_plain.cpp (libzmq-behaviour.md §11.2)
+// libzmq 4.3.4's tests/test_security_plain.cpp (docs/libzmq-behaviour.md#plain-security-tests)
 // with OUR PLAIN server set up like libzmq's fixture: a DEALER with routing
 // id "IDENT\0", ZAP domain "test", and a handler that checks version "1.0",
 // mechanism PLAIN and the routing id, and accepts only admin/password (400
@@ -174,8 +174,8 @@ func TestPlainSecurity(t *testing.T) {
 			}
 			t.Logf("%s sent %d bytes (% x), closed %v", v.who, len(v.r.got), v.r.got, v.r.closed)
 		}
-		// Ours sends its whole greeting before it reads (wire-format.md §1
-		// recipe (a)); libzmq sends its 10-byte signature first and stops
+		// Ours sends its whole greeting before it reads (docs/wire-format.md#sending-the-greeting,
+		// order (a)); libzmq sends its 10-byte signature first and stops
 		// when the peer's first byte is not FF.
 		if r := ours(); len(r.got) != zmtp.GreetingSize || r.got[0] != 0xFF {
 			t.Errorf("our server sent %s; want its 64-byte greeting and nothing else", plainzString(r.got))

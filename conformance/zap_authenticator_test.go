@@ -8,7 +8,7 @@ package conformance
 //   - reloading: a password file and a CURVE certificate directory changed
 //     while our server runs take effect for the next handshake;
 //   - properties: ZAP User-Id and metadata reach ConnectionState, and ZAP
-//     metadata wins over the peer's own (libzmq-behaviour.md §3.5), on our
+//     metadata wins over the peer's own (docs/libzmq-behaviour.md#connection-properties), on our
 //     server as on libzmq's.
 
 import (
@@ -163,7 +163,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 	// A password file changed while our PLAIN server runs: a user added is
 	// accepted at the next handshake, a user removed refused; an established
 	// connection is not re-checked (no authenticator does that;
-	// ecosystem.md §2.5).
+	// docs/libzmq-behaviour.md#other-zap-authenticators).
 	t.Run("password-file", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "passwords")

@@ -1,7 +1,7 @@
 package conformance
 
 // The scenarios of libzmq 4.3.4's tests/test_security_zap.cpp that apply to
-// NULL and PLAIN (libzmq-behaviour.md §11.5), with OUR server, a scripted
+// NULL and PLAIN (docs/libzmq-behaviour.md#zap-scenario-tests), with OUR server, a scripted
 // zap.HandlerFunc and libzmq DEALER clients. libzmq's handler is a socket, so
 // several of its failures (wrong version, wrong request id, invalid status,
 // too many parts) are malformed replies; an in-process handler returns a

@@ -307,7 +307,7 @@ func TestCurveReplayLibzmqTranscripts(t *testing.T) {
 			}
 
 			// libzmq's MESSAGEs open to the recorded plaintexts. libzmq
-			// sends them in data frames (libzmq-behaviour.md §6.5).
+			// sends them in data frames (docs/libzmq-behaviour.md#curve-message-frames).
 			for _, f := range tr.frames[peerFrom][2:] {
 				if f.flags&(zmtp.FlagCommand|zmtp.FlagMore) != 0 {
 					t.Errorf("line %d: libzmq's MESSAGE frame has flags %#x; want a plain data frame", f.line, byte(f.flags))

@@ -14,7 +14,7 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// Public test keys from libzmq (libzmq-behaviour.md §12).
+// Public test keys from libzmq (docs/wire-format.md#published-test-keys).
 const (
 	docServerPublic    = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 	docServerSecret    = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
@@ -167,7 +167,7 @@ type scripted struct{ r io.Reader }
 func (s scripted) Read(p []byte) (int, error) { return io.ReadFull(s.r, p) }
 
 // TestCurveHelloKnownAnswer checks our HELLO against the vector of
-// wire-format.md §8, which libzmq-behaviour.md §1 re-computed with
+// docs/wire-format.md#curve-hello-known-answer, which was checked against
 // libsodium: transient secret = the libzmq fuzzer client secret, server =
 // the libzmq doc server key, short nonce 1.
 func TestCurveHelloKnownAnswer(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// wire decodes bytes written as in wire-format.md: hex pairs separated by
+// wire decodes bytes written as in docs/wire-format.md#conventions: hex pairs separated by
 // blanks, and ASCII between double quotes, so `05 "ERROR" 03 "400"` works.
 func wire(s string) []byte {
 	var out []byte

@@ -32,7 +32,7 @@ func allFrames(cmds []zmtp.Command) []byte {
 }
 
 // TestPlainPump runs PLAIN client and server handshakes against each other
-// and checks the exact bytes each side sends (wire-format.md §4).
+// and checks the exact bytes each side sends (docs/wire-format.md#plain).
 func TestPlainPump(t *testing.T) {
 	hello := `04 13 05 "HELLO" 05 "admin" 06 "secret"`
 	welcome := `04 08 07 "WELCOME"`

@@ -29,8 +29,7 @@ func loopbackPair(tb testing.TB) (*Conn, *Conn) {
 }
 
 // TestAllocations: in steady state, WriteMessage and a ReadMessage that is
-// given back its previous result allocate nothing (style.md, "Testing,
-// concretely").
+// given back its previous result allocate nothing (docs/design.md#tests).
 func TestAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts are not stable in -short mode")

@@ -225,7 +225,7 @@ func checkNoError(t *testing.T, out []byte) {
 	}
 }
 
-// TestErrorPrefixOnce: style.md principle 6: the package prefix is said
+// TestErrorPrefixOnce (docs/design.md#errors): the package prefix is said
 // once. A socket-type refusal currently reads "transport: handshake failed
 // in handshake: mechanism: NULL: peer metadata: transport: a DEALER socket
 // cannot talk to a peer of type "PUB"".

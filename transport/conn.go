@@ -239,7 +239,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		Mechanism: mech.Name(),
 		AsServer:  mech.AsServer(),
 	}
-	// Send the whole greeting at once (wire-format.md §1, recipe (a)), then
+	// Send the whole greeting at once (docs/wire-format.md#sending-the-greeting, order (a)), then
 	// read the peer's, checking it as it arrives. Flights are queued to a
 	// writer goroutine while this one reads, so that two peers that both
 	// write before reading never deadlock on a connection without buffering

@@ -26,7 +26,7 @@ import (
 
 // ---- helpers shared by the transport tests ----
 
-// wire decodes bytes written as in wire-format.md: hex pairs separated by
+// wire decodes bytes written as in docs/wire-format.md#conventions: hex pairs separated by
 // blanks, and ASCII between double quotes, so `04 0A 05 "ERROR" 03 "400"`
 // works.
 func wire(s string) []byte {
@@ -569,7 +569,7 @@ func TestHandshakeHigherVersion(t *testing.T) {
 }
 
 // TestPingPong: a PING from the peer is answered with a PONG that echoes its
-// context, cut to 16 bytes (libzmq-behaviour.md §10, §11.6), and is not
+// context, cut to 16 bytes (docs/libzmq-behaviour.md#heartbeats), and is not
 // delivered.
 func TestPingPong(t *testing.T) {
 	for _, p := range netPipes {
@@ -621,7 +621,7 @@ func TestSubscriptionDelivered(t *testing.T) {
 }
 
 // TestSubscribeByPeerVersion: to a 3.0 peer our SUB sends a subscription as
-// a data frame, to a 3.1 peer as a SUBSCRIBE command (wire-format.md §1-2).
+// a data frame, to a 3.1 peer as a SUBSCRIBE command (docs/wire-format.md#subscriptions).
 func TestSubscribeByPeerVersion(t *testing.T) {
 	for _, tt := range []struct {
 		minor             byte

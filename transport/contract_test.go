@@ -370,7 +370,7 @@ func testCloseUnblocksRead(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn
 }
 
 // testUseAfterClose: after our own Close, reads and writes fail with an
-// error that unwraps to net.ErrClosed (style.md, principle 6), whatever the
+// error that unwraps to net.ErrClosed (docs/design.md#errors), whatever the
 // underlying connection returns.
 func testUseAfterClose(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) {
 	a, b := mk(t)

@@ -22,13 +22,13 @@ func TestBodiesKnownFrames(t *testing.T) {
 		frame []byte
 		want  []byte
 	}{
-		// wire-format.md §2.
+		// docs/wire-format.md#commands.
 		{"PING TTL 10 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 100})), unhex(`04 07 04 50 49 4E 47 00 64`)},
 		{"PONG", commandFrame(zmtp.AppendPong(nil, nil)), unhex(`04 05 04 50 4F 4E 47`)},
 		{"SUBSCRIBE A", commandFrame(zmtp.AppendSubscribe(nil, []byte("A"))), unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`)},
 		{"3.0 subscribe A", zmtp.AppendFrame(nil, 0, []byte{zmtp.SubscribeByte, 'A'}), unhex(`00 02 01 41`)},
 		{"3.0 cancel A", zmtp.AppendFrame(nil, 0, []byte{zmtp.CancelByte, 'A'}), unhex(`00 02 00 41`)},
-		// libzmq-behaviour.md §10: PING with a 1500 ms TTL.
+		// docs/libzmq-behaviour.md#heartbeats: PING with a 1500 ms TTL.
 		{"PING TTL 1.5 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 15})), unhex(`04 07 04 50 49 4E 47 00 0F`)},
 		{"PING max TTL, context", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 0xFFFF, Context: []byte("ab")})), unhex(`04 09 04 "PING" FF FF "ab"`)},
 		{"PONG context", commandFrame(zmtp.AppendPong(nil, []byte("ab"))), unhex(`04 07 04 "PONG" "ab"`)},
@@ -38,7 +38,7 @@ func TestBodiesKnownFrames(t *testing.T) {
 		{"SUBSCRIBE all", commandFrame(zmtp.AppendSubscribe(nil, nil)), unhex(`04 0A 09 "SUBSCRIBE"`)},
 		{"CANCEL A", commandFrame(zmtp.AppendCancel(nil, []byte("A"))), unhex(`04 08 06 "CANCEL" 41`)},
 		{"CANCEL all", commandFrame(zmtp.AppendCancel(nil, nil)), unhex(`04 07 06 "CANCEL"`)},
-		// wire-format.md §4: the ERROR we send.
+		// docs/wire-format.md#commands: the ERROR we send.
 		{"ERROR 400", commandFrame(zmtp.AppendError(nil, "400")), unhex(`04 0A 05 45 52 52 4F 52 03 34 30 30`)},
 		{"ERROR empty", commandFrame(zmtp.AppendError(nil, "")), unhex(`04 07 05 "ERROR" 00`)},
 		{"READY DEALER", commandFrame(zmtp.AppendReady(nil, dealerMetadata)), goldenReadyDealerFrame},

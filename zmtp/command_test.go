@@ -12,7 +12,7 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// The golden command bodies of wire-format.md (frame header stripped).
+// The golden command bodies of docs/wire-format.md (frame header stripped).
 var (
 	goldenReadyDealer = unhex(`05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
@@ -107,7 +107,7 @@ func TestParseCommand(t *testing.T) {
 }
 
 // TestParseCommandLibzmqError decodes the whole libzmq PLAIN rejection frame
-// of wire-format.md §4.
+// of docs/wire-format.md#plain-error.
 func TestParseCommandLibzmqError(t *testing.T) {
 	frame := unhex(`04 09 5E 52 52 4F 52 03 34 30 30`)
 	for _, tt := range []struct {

@@ -19,7 +19,7 @@ func TestAppendFrameKnownBytes(t *testing.T) {
 		body  []byte
 		want  []byte
 	}{
-		// wire-format.md §2 examples.
+		// docs/wire-format.md#frames examples.
 		0: {0, nil, unhex(`00 00`)},
 		1: {0, []byte("hello"), unhex(`00 05 68 65 6C 6C 6F`)},
 		2: {0, body256, cat(unhex(`02 00 00 00 00 00 00 01 00`), body256)},

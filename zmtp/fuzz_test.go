@@ -24,7 +24,7 @@ import (
 // whatever parses re-serialises to the same bytes (or to a canonical form
 // that parses to the same value), and lengths add up. Their seeds are
 // valid encodings built by this package's own Append functions plus the
-// golden bytes of wire-format.md. The same seeds are committed under
+// golden bytes of docs/wire-format.md. The same seeds are committed under
 // testdata/fuzz/FuzzX/ in the "go test fuzz v1" format; regenerate them with
 //
 //	go test ./zmtp -run TestSeedCorpus -update-corpus
@@ -41,7 +41,7 @@ func greetingSeeds() [][]byte {
 		}
 	}
 	seeds = append(seeds,
-		cat(unhex(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)), // wire-format.md §1
+		cat(unhex(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)), // docs/wire-format.md#greeting
 		greetingBytes(libzmqPad3, 0x7F, 3, 1, mechField("PLAIN"), 0),
 		greetingBytes(zeroPad, 0x01, 4, 0xFF, mechField("NULL"), 0xFF),
 		cat([]byte{0x01, 0x00}, zeros(62)),                              // ZMTP 1.0

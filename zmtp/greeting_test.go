@@ -93,7 +93,7 @@ func TestParseGreeting(t *testing.T) {
 		wantVersion *zmtp.VersionError
 	}{
 		// Valid greetings.
-		0: { // wire-format.md §1: a libzmq-style 3.1 CURVE greeting, padding 00..01
+		0: { // docs/wire-format.md#greeting: a libzmq-style 3.1 CURVE greeting, padding 00..01
 			in:   cat(unhex(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)),
 			want: zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "CURVE"},
 		},

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// unhex decodes a hex string written the way wire-format.md writes bytes:
+// unhex decodes a hex string written the way docs/wire-format.md#conventions writes bytes:
 // pairs of digits, optionally separated by spaces or newlines. Segments in
 // double quotes are taken as ASCII, so `05 "READY"` works too.
 func unhex(s string) []byte {

@@ -23,7 +23,7 @@ var (
 	}
 	goldenDealerMetadata = unhex(`0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
-	// The 43-byte READY frame of wire-format.md §3 and libzmq's
+	// The 43-byte READY frame of docs/wire-format.md#null and libzmq's
 	// zmtp_ready_dealer.
 	goldenReadyDealerFrame = unhex(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)

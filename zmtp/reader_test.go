@@ -47,7 +47,7 @@ func TestReadFrames(t *testing.T) {
 			want:    []zmtp.Frame{{Flags: zmtp.FlagMore, Body: []byte("A")}, {Body: []byte("B")}},
 			wantErr: io.EOF,
 		},
-		4: { // the golden commands of wire-format.md
+		4: { // the golden commands of docs/wire-format.md
 			in: cat(nullReady, unhex(`04 07 04 50 49 4E 47 00 64`), unhex(`04 05 04 50 4F 4E 47`),
 				unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`), unhex(`00 02 01 41`)),
 			want: []zmtp.Frame{

@@ -6,14 +6,14 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// allSocketTypes lists every type of wire-format.md §2.
+// allSocketTypes lists every type of docs/wire-format.md#socket-types.
 var allSocketTypes = []zmtp.SocketType{
 	zmtp.REQ, zmtp.REP, zmtp.DEALER, zmtp.ROUTER, zmtp.PUB, zmtp.XPUB, zmtp.SUB, zmtp.XSUB,
 	zmtp.PUSH, zmtp.PULL, zmtp.PAIR,
 	zmtp.CLIENT, zmtp.SERVER, zmtp.RADIO, zmtp.DISH, zmtp.SCATTER, zmtp.GATHER, zmtp.PEER, zmtp.CHANNEL,
 }
 
-// compatibleWant is the matrix of wire-format.md §2, written out by hand
+// compatibleWant is the matrix of docs/wire-format.md#socket-types, written out by hand
 // from the document (not from the package's table).
 var compatibleWant = map[string][]string{
 	"REQ":     {"REP", "ROUTER"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -216,10 +217,13 @@ func ownKeys(path string) (cert.KeyPair, error) {
 	if err != nil {
 		return cert.KeyPair{}, err
 	}
-	if c.Secret == nil {
-		return cert.KeyPair{}, fmt.Errorf("%s holds no secret key: -cert wants the secret certificate", c.Path)
+	kp, err := c.KeyPair()
+	if errors.Is(err, cert.ErrNoSecretKey) {
+		return cert.KeyPair{}, fmt.Errorf("%w: -cert wants the secret certificate", err)
 	}
-	kp := cert.KeyPair{Public: c.Public, Secret: *c.Secret}
+	if err != nil {
+		return cert.KeyPair{}, err
+	}
 	clear(c.Secret[:])
 	return kp, nil
 }

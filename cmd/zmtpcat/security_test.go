@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,22 @@ func TestNullDomain(t *testing.T) {
 	_, ep = server(t, "-type", "ROUTER", "-echo", "-domain", "global", "-deny", "127.0.0.1", anyPort)
 	if code, _, errs := client(t, "kept out\n", "-n", "1", ep); code != 1 || !strings.Contains(errs, `ERROR "400"`) {
 		t.Fatalf("denied: exit %d, %s", code, errs)
+	}
+}
+
+// TestOwnKeysPublicOnly: -cert naming a public certificate with no secret
+// file beside it is an error that says what -cert wants, not a panic.
+func TestOwnKeysPublicOnly(t *testing.T) {
+	dir := t.TempDir()
+	public, secret := saveCert(t, dir, "server")
+	if err := os.Remove(secret); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ownKeys(public)
+	if !errors.Is(err, cert.ErrNoSecretKey) || !strings.Contains(err.Error(), "-cert wants the secret certificate") {
+		t.Fatalf("ownKeys(public certificate) = %v, want cert.ErrNoSecretKey naming -cert", err)
+	}
+	if strings.Count(err.Error(), "cert: ") != 1 {
+		t.Errorf("error %q: the prefix is said more than once", err)
 	}
 }

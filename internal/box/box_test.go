@@ -52,7 +52,7 @@ func hexKey(t *testing.T, s string) *[32]byte {
 }
 
 // TestSharedKnownAnswer checks Shared against the precomputed key of
-// wire-format.md §8: box.Precompute(S, c') with S the libzmq doc server
+// docs/wire-format.md#curve-hello-known-answer: box.Precompute(S, c') with S the libzmq doc server
 // public key and c' the libzmq fuzzer client secret key.
 func TestSharedKnownAnswer(t *testing.T) {
 	S := hexKey(t, "54FCBA24E93249969316FB617C872BB0C1D1FF14800427C594CBFACF1BC2D652")
