@@ -45,7 +45,7 @@ func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, erro
 	}
 	priv, err := parseKeyPair(client)
 	if err != nil {
-		return nil, fmt.Errorf("mechanism: CURVE client: %w", err)
+		return nil, &setupError{role: "client", err: err}
 	}
 	return &curveClient{server: serverKey, public: client.Public, secret: priv}, nil
 }
@@ -149,7 +149,7 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.state != curveClientStart {
-		return nil, h.fail("", ErrHandshakeFailed)
+		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	var err error
 	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
@@ -224,7 +224,7 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	var vouchNonce [16]byte
 	if _, err := io.ReadFull(h.rand, vouchNonce[:]); err != nil {
 		vouchKey.Zero()
-		return nil, h.fail(zmtp.CmdInitiate, err)
+		return nil, h.fail(zmtp.CmdInitiate, randomnessError(err))
 	}
 	var vouchPlain [64]byte
 	copy(vouchPlain[:32], h.cPrimePub[:])

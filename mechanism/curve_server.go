@@ -49,7 +49,7 @@ func CurveServer(server cert.KeyPair) (Mechanism, error) {
 	defer clear(server.Secret[:])
 	priv, err := parseKeyPair(server)
 	if err != nil {
-		return nil, fmt.Errorf("mechanism: CURVE server: %w", err)
+		return nil, &setupError{role: "server", err: err}
 	}
 	return &curveServer{public: server.Public, secret: priv}, nil
 }
@@ -130,7 +130,7 @@ func (h *curveServerHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.state != curveServerStart {
-		return nil, h.fail("", ErrHandshakeFailed)
+		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	h.state = curveServerWaitHello
 	return nil, nil // the server waits for HELLO
@@ -193,7 +193,7 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	var random [keyLen + 16 + 16]byte // K, cookie nonce, WELCOME nonce
 	defer clear(random[:keyLen])
 	if _, err := io.ReadFull(h.rand, random[:]); err != nil {
-		return nil, h.fail(zmtp.CmdWelcome, fmt.Errorf("reading randomness: %w", err))
+		return nil, h.fail(zmtp.CmdWelcome, randomnessError(err))
 	}
 	copy(h.cookieKey[:], random[:keyLen])
 	cookieNonce, welcomeNonce := random[keyLen:keyLen+16], random[keyLen+16:]
