@@ -9,6 +9,7 @@ import (
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
+	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -202,6 +203,23 @@ func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
 		return box.Key{}, ErrLowOrderKey
 	}
 	return k, nil
+}
+
+// newCurveSession builds the Session of a completed CURVE handshake: the
+// Sealer seals under sealPrefix from short nonce next, the Opener opens
+// under openPrefix what comes after the peer's short nonce last. The
+// session key moves from *key into them: *key is zeroed.
+func newCurveSession(key *box.Key, peerKey cert.PublicKey, peer zmtp.Metadata, rep *zap.Reply,
+	sealPrefix string, next uint64, openPrefix string, last uint64) *Session {
+	s := &Session{
+		PeerMetadata:  peer,
+		ZAP:           rep,
+		PeerPublicKey: &peerKey,
+		Sealer:        &Sealer{key: *key, prefix: sealPrefix, next: next},
+		Opener:        &Opener{key: *key, prefix: openPrefix, last: last},
+	}
+	key.Zero()
+	return s
 }
 
 func isZero(b []byte) bool {
