@@ -14,14 +14,16 @@
 //
 // Why not secretbox itself on the message path: it needs flags‖payload
 // contiguous, so a Sealer would copy every payload into a scratch buffer it
-// keeps as large as the largest frame it has sent (or allocate one per
-// message), and Open would move the payload over the flags byte. The time
-// of that copy is lost in the noise: BenchmarkMessageSeal and
-// BenchmarkMessageOpen (box_bench_test.go; -count=6, benchstat) found no
-// significant difference at 16 B, 1 KiB and 64 KiB (secretbox/flagged
-// geomean +0.7 %, every p > 0.18, on a loaded 2-core VM), and a paired
-// interleaved run gave median ratios of 0.98 to 1.12. What the flagged
-// path saves is the copy and the second per-connection buffer, not time:
+// keeps as large as the largest frame it has sent (allocating one per
+// message instead would break the 0 allocs of steady-state Seal), and
+// Open would move the payload over the flags byte. The time of that copy
+// is lost in the crypto: BenchmarkMessageSeal and BenchmarkMessageOpen
+// (box_bench_test.go, both variants behind the same Sealer-shaped
+// function; 6 runs, benchstat) found no significant difference at 16 B,
+// 1 KiB and 64 KiB (secretbox/flagged geomean +1.9 %, every p >= 0.59, on
+// a shared 2-core VM), and a paired, interleaved run gave median ratios of
+// 1.00 to 1.015. So this package is not faster; it is kept because it
+// saves that copy and the second per-connection buffer of plaintext:
 // SealFlagged and OpenFlagged allocate nothing and keep nothing.
 //
 // HSalsa20 comes from salsa20/salsa whatever the message path: x/crypto
