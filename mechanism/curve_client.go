@@ -224,7 +224,7 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 		vouchKey.Zero()
 		return nil, h.fail(zmtp.CmdInitiate, randomnessError(err))
 	}
-	vouch := sealKeys(nonceVouch, vouchNonce, h.cPrimePub[:], h.m.server[:], &vouchKey)
+	vouch := sealVouch(vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
 	vouchKey.Zero()
 
 	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S').

@@ -193,7 +193,7 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	clear(random[:keyLen])
 	body := curveWelcomeBody{serverTransient: h.sPrimePub}
 	sPrimeBytes := h.sPrime.Bytes()
-	body.cookie = sealKeys(nonceCookie, [16]byte(random[keyLen:keyLen+16]), h.cPrime[:], sPrimeBytes, &h.cookieKey)
+	body.cookie = sealCookie([16]byte(random[keyLen:keyLen+16]), &h.cPrime, sPrimeBytes, &h.cookieKey)
 	clear(sPrimeBytes)
 	var welcomePlain [keyLen + cookieLen]byte
 	body.append(welcomePlain[:0])
@@ -217,7 +217,7 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	// and s'. K is dropped once it has been used.
 	var cookie [2 * keyLen]byte // C' and s'
 	defer clear(cookie[:])
-	ok := initiate.cookie.open(nonceCookie, &h.cookieKey, &cookie)
+	ok := openCookie(&initiate.cookie, &h.cookieKey, &cookie)
 	h.cookieKey.Zero()
 	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrCookie)
@@ -259,7 +259,7 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
 	var vouch [2 * keyLen]byte // C' and S
-	ok = inner.vouch.open(nonceVouch, &vouchKey, &vouch)
+	ok = openVouch(&inner.vouch, &vouchKey, &vouch)
 	vouchKey.Zero()
 	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrDecrypt)

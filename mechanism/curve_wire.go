@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -122,6 +123,8 @@ func (m *curveKeysBox) append(b []byte) []byte {
 }
 
 // parseCurveKeysBox reads a cookie or a vouch; what names it in an error.
+// Inside WELCOME and INITIATE they are read with readKeysBox, the size
+// having been checked with the command's.
 func parseCurveKeysBox(what string, data []byte) (curveKeysBox, error) {
 	if len(data) != cookieLen {
 		return curveKeysBox{}, &zmtp.MalformedError{What: what, Detail: fmt.Sprintf("%d bytes, want %d", len(data), cookieLen)}
@@ -137,7 +140,41 @@ func readKeysBox(c *cursor) curveKeysBox {
 	return m
 }
 
-// sealKeys seals the two keys a and b under prefix+nonce and key.
+// parseCurveCookie reads a cookie: the long nonce and Box[C' + s'](K).
+func parseCurveCookie(data []byte) (curveKeysBox, error) {
+	return parseCurveKeysBox("CURVE cookie", data)
+}
+
+// parseCurveVouch reads a vouch: the long nonce and Box[C' + S](C -> S').
+func parseCurveVouch(data []byte) (curveKeysBox, error) {
+	return parseCurveKeysBox("CURVE vouch", data)
+}
+
+// sealCookie makes the cookie Box[C' + s'](K) under "COOKIE--" and nonce.
+// s' is secret: the copy made here is cleared before it returns.
+func sealCookie(nonce [16]byte, clientTransient *[keyLen]byte, serverTransientSecret []byte, k *box.Key) curveKeysBox {
+	return sealKeys(nonceCookie, nonce, clientTransient[:], serverTransientSecret, k)
+}
+
+// openCookie opens a cookie with K into keys: C', then s'. The caller
+// clears keys.
+func openCookie(m *curveKeysBox, k *box.Key, keys *[2 * keyLen]byte) bool {
+	return m.open(nonceCookie, k, keys)
+}
+
+// sealVouch makes the vouch Box[C' + S](c -> S') under "VOUCH---" and
+// nonce.
+func sealVouch(nonce [16]byte, clientTransient *[keyLen]byte, server *cert.PublicKey, k *box.Key) curveKeysBox {
+	return sealKeys(nonceVouch, nonce, clientTransient[:], server[:], k)
+}
+
+// openVouch opens a vouch with (s', C) into keys: C', then S.
+func openVouch(m *curveKeysBox, k *box.Key, keys *[2 * keyLen]byte) bool {
+	return m.open(nonceVouch, k, keys)
+}
+
+// sealKeys seals the two keys a and b under prefix+nonce and key; the
+// plaintext it builds is cleared.
 func sealKeys(prefix string, nonce [16]byte, a, b []byte, key *box.Key) curveKeysBox {
 	var plain [2 * keyLen]byte
 	copy(plain[:keyLen], a)
@@ -149,8 +186,7 @@ func sealKeys(prefix string, nonce [16]byte, a, b []byte, key *box.Key) curveKey
 }
 
 // open opens the box under prefix and key into keys (the first key, then
-// the second), and reports whether it opened. The caller clears keys when
-// they are secret.
+// the second), and reports whether it opened.
 func (m *curveKeysBox) open(prefix string, key *box.Key, keys *[2 * keyLen]byte) bool {
 	_, ok := box.Open(keys[:0], m.box[:], longNonce(prefix, m.nonce[:]), key)
 	return ok

@@ -29,6 +29,7 @@ var wireParts = []struct {
 	{"INITIATE", func(d []byte) ([]byte, error) { m, err := parseCurveInitiate(d); return m.append(nil), err }},
 	{"INITIATE box", func(d []byte) ([]byte, error) { m, err := parseCurveInitiateBody(d); return m.append(nil), err }},
 	{"READY", func(d []byte) ([]byte, error) { m, err := parseCurveReady(d); return m.append(nil), err }},
+	{"vouch", func(d []byte) ([]byte, error) { m, err := parseCurveVouch(d); return m.append(nil), err }},
 }
 
 // checkWireRoundTrip checks one layout on data.
@@ -93,7 +94,7 @@ func TestCurveWireKnownAnswer(t *testing.T) {
 		t.Fatalf("WELCOME box %+v, %v", wb, err)
 	}
 	var cookie [2 * keyLen]byte
-	if !wb.cookie.open(nonceCookie, &s.cookieKey, &cookie) || [32]byte(cookie[:keyLen]) != h.clientTransient {
+	if !openCookie(&wb.cookie, &s.cookieKey, &cookie) || [32]byte(cookie[:keyLen]) != h.clientTransient {
 		t.Fatal("the cookie does not open to C'")
 	}
 	msgKey, err := box.Shared(s.sPrime, &h.clientTransient)
@@ -126,7 +127,7 @@ func TestCurveWireKnownAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var vouch [2 * keyLen]byte
-	if !ib.vouch.open(nonceVouch, &vouchKey, &vouch) || [32]byte(vouch[:keyLen]) != h.clientTransient || [32]byte(vouch[keyLen:]) != [32]byte(s.m.public) {
+	if !openVouch(&ib.vouch, &vouchKey, &vouch) || [32]byte(vouch[:keyLen]) != h.clientTransient || [32]byte(vouch[keyLen:]) != [32]byte(s.m.public) {
 		t.Fatal("the vouch does not open to C' and S")
 	}
 
@@ -194,6 +195,7 @@ func TestCurveWireMalformed(t *testing.T) {
 		{4, make([]byte, 247), "zmtp: malformed CURVE INITIATE: 247 bytes of data, want at least 248"},
 		{5, make([]byte, 127), "zmtp: malformed CURVE INITIATE: box of 127 bytes, want at least 128"},
 		{6, make([]byte, 23), "zmtp: malformed CURVE READY: 23 bytes of data, want at least 24"},
+		{7, make([]byte, 97), "zmtp: malformed CURVE vouch: 97 bytes, want 96"},
 	}
 	for _, tt := range tests {
 		_, err := wireParts[tt.part].parse(tt.data)
@@ -202,7 +204,7 @@ func TestCurveWireMalformed(t *testing.T) {
 		}
 	}
 	// The smallest sizes that fit parse and append back.
-	for i, n := range []int{helloDataLen, welcomeDataLen, keyLen + cookieLen, cookieLen, initiateMinDataLen, keyLen + vouchLen, readyMinDataLen} {
+	for i, n := range []int{helloDataLen, welcomeDataLen, keyLen + cookieLen, cookieLen, initiateMinDataLen, keyLen + vouchLen, readyMinDataLen, vouchLen} {
 		data := bytes.Repeat([]byte{0xA5}, n)
 		if i == 0 {
 			data = append([]byte{1, 0}, data[2:]...)
@@ -217,7 +219,7 @@ func TestCurveWireMalformed(t *testing.T) {
 // FuzzCurveWire: any bytes, read as any CURVE layout, either parse and
 // append back to the same bytes or are refused as malformed.
 func FuzzCurveWire(f *testing.F) {
-	for i, n := range []int{helloDataLen, welcomeDataLen, keyLen + cookieLen, cookieLen, initiateMinDataLen + 3, keyLen + vouchLen + 5, readyMinDataLen + 1} {
+	for i, n := range []int{helloDataLen, welcomeDataLen, keyLen + cookieLen, cookieLen, initiateMinDataLen + 3, keyLen + vouchLen + 5, readyMinDataLen + 1, vouchLen} {
 		data := bytes.Repeat([]byte{byte(i)}, n)
 		if i == 0 {
 			data[0], data[1] = 1, 0
