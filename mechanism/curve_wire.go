@@ -104,8 +104,9 @@ func parseCurveWelcomeBody(plain []byte) (curveWelcomeBody, error) {
 	}
 	c := cursor(plain)
 	c.read(m.serverTransient[:])
-	m.cookie = readKeysBox(&c)
-	return m, nil
+	var err error
+	m.cookie, err = parseCurveCookie(c.next(cookieLen))
+	return m, err
 }
 
 // curveKeysBox is the layout of the cookie and of the vouch: a long nonce
@@ -123,21 +124,15 @@ func (m *curveKeysBox) append(b []byte) []byte {
 }
 
 // parseCurveKeysBox reads a cookie or a vouch; what names it in an error.
-// Inside WELCOME and INITIATE they are read with readKeysBox, the size
-// having been checked with the command's.
 func parseCurveKeysBox(what string, data []byte) (curveKeysBox, error) {
 	if len(data) != cookieLen {
 		return curveKeysBox{}, &zmtp.MalformedError{What: what, Detail: fmt.Sprintf("%d bytes, want %d", len(data), cookieLen)}
 	}
-	c := cursor(data)
-	return readKeysBox(&c), nil
-}
-
-func readKeysBox(c *cursor) curveKeysBox {
 	var m curveKeysBox
+	c := cursor(data)
 	c.read(m.nonce[:])
 	c.read(m.box[:])
-	return m
+	return m, nil
 }
 
 // parseCurveCookie reads a cookie: the long nonce and Box[C' + s'](K).
@@ -213,10 +208,11 @@ func parseCurveInitiate(data []byte) (curveInitiate, error) {
 		return m, &zmtp.MalformedError{What: "CURVE INITIATE", Detail: fmt.Sprintf("%d bytes of data, want at least %d", len(data), initiateMinDataLen)}
 	}
 	c := cursor(data)
-	m.cookie = readKeysBox(&c)
+	var err error
+	m.cookie, err = parseCurveCookie(c.next(cookieLen))
 	m.nonce = c.uint64()
 	m.box = c.rest()
-	return m, nil
+	return m, err
 }
 
 // curveInitiateBody is the plaintext of the INITIATE box: C, the vouch and
@@ -240,9 +236,10 @@ func parseCurveInitiateBody(plain []byte) (curveInitiateBody, error) {
 	}
 	c := cursor(plain)
 	c.read(m.client[:])
-	m.vouch = readKeysBox(&c)
+	var err error
+	m.vouch, err = parseCurveVouch(c.next(vouchLen))
 	m.metadata = c.rest()
-	return m, nil
+	return m, err
 }
 
 // curveReady is the data of READY: the short nonce and
@@ -278,6 +275,13 @@ func (c *cursor) uint64() uint64 {
 	n := binary.BigEndian.Uint64((*c)[:8])
 	*c = (*c)[8:]
 	return n
+}
+
+// next returns the next n bytes.
+func (c *cursor) next(n int) []byte {
+	b := (*c)[:n:n]
+	*c = (*c)[n:]
+	return b
 }
 
 func (c *cursor) rest() []byte {

@@ -23,7 +23,7 @@ var wireParts = []struct {
 	{"WELCOME", func(d []byte) ([]byte, error) { m, err := parseCurveWelcome(d); return m.append(nil), err }},
 	{"WELCOME box", func(d []byte) ([]byte, error) { m, err := parseCurveWelcomeBody(d); return m.append(nil), err }},
 	{"cookie", func(d []byte) ([]byte, error) {
-		m, err := parseCurveKeysBox("CURVE cookie", d)
+		m, err := parseCurveCookie(d)
 		return m.append(nil), err
 	}},
 	{"INITIATE", func(d []byte) ([]byte, error) { m, err := parseCurveInitiate(d); return m.append(nil), err }},
