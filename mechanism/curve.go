@@ -4,12 +4,13 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
+	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 // CurveName is the CURVE mechanism's name in the greeting.
@@ -20,16 +21,16 @@ const CurveName = "CURVE"
 var (
 	// ErrDecrypt reports a box that did not open: a wrong key, or bytes
 	// changed on the way. It says nothing more, by design.
-	ErrDecrypt = errors.New("mechanism: CURVE box does not open")
+	ErrDecrypt error = curveError("box does not open")
 	// ErrNonceReplay reports a short nonce that is not greater than the
 	// last one the peer used.
-	ErrNonceReplay = errors.New("mechanism: CURVE nonce not greater than the last one")
+	ErrNonceReplay error = curveError("nonce not greater than the last one")
 	// ErrNonceExhausted reports that our 64-bit nonce counter would wrap:
 	// the connection must end.
-	ErrNonceExhausted = errors.New("mechanism: CURVE nonce counter exhausted")
+	ErrNonceExhausted error = curveError("nonce counter exhausted")
 	// ErrLowOrderKey reports a public key that is a low-order point (the
 	// all-zero key among them): the shared secret would be public.
-	ErrLowOrderKey = errors.New("mechanism: CURVE public key is a low-order point")
+	ErrLowOrderKey error = curveError("public key is a low-order point")
 	// ErrNonCanonicalKey reports a public key (C', C or S') that is not in
 	// canonical form: bit 255 set, or not below 2^255-19 (see
 	// [cert.PublicKey.IsCanonical]). X25519 would treat it as the same key
@@ -40,11 +41,18 @@ var (
 	ErrNonCanonicalKey error = nonCanonicalError{}
 	// ErrVouch reports an INITIATE whose vouch does not name the client's
 	// transient key and this server's permanent key.
-	ErrVouch = errors.New("mechanism: CURVE vouch does not match")
+	ErrVouch error = curveError("vouch does not match")
 	// ErrCookie reports an INITIATE whose cookie is not the one this server
 	// sent on this connection.
-	ErrCookie = errors.New("mechanism: CURVE cookie does not match")
+	ErrCookie error = curveError("cookie does not match")
 )
+
+// curveError is the type of the CURVE sentinel errors. Alone it reads
+// "mechanism: CURVE " and its text; inside a [*CurveError], which says
+// "mechanism: CURVE" and the command, only its text.
+type curveError string
+
+func (e curveError) Error() string { return "mechanism: CURVE " + string(e) }
 
 // CurveError wraps a CURVE failure with the command it concerns.
 type CurveError struct {
@@ -53,7 +61,7 @@ type CurveError struct {
 }
 
 func (e *CurveError) Error() string {
-	return fmt.Sprintf("mechanism: CURVE %s: %s", e.Command, trimMechPrefix(e.Err.Error()))
+	return "mechanism: CURVE " + e.Command + ": " + curveCause(e.Err, e.Command)
 }
 
 // Unwrap returns the cause.
@@ -67,12 +75,27 @@ type setupError struct {
 }
 
 func (e *setupError) Error() string {
-	return "mechanism: CURVE " + e.role + ": " + trimMechPrefix(e.err.Error())
+	return "mechanism: CURVE " + e.role + ": " + curveCause(e.err, "")
 }
 
 func (e *setupError) Unwrap() error { return e.err }
 
-func trimMechPrefix(s string) string {
+// curveCause is the text of err inside an error that has already said
+// "mechanism: CURVE" and, if command is not empty, the command: what err
+// would repeat of that is left out.
+func curveCause(err error, command string) string {
+	switch c := err.(type) {
+	case curveError:
+		return string(c)
+	case nonCanonicalError:
+		return c.text()
+	case *zmtp.MalformedError:
+		if command != "" && (c.What == command || c.What == CurveName+" "+command) {
+			return "malformed: " + c.Detail
+		}
+		return "malformed " + c.What + ": " + c.Detail
+	}
+	s := err.Error()
 	for _, p := range []string{"mechanism: CURVE ", "mechanism: "} {
 		if len(s) > len(p) && s[:len(p)] == p {
 			return s[len(p):]
@@ -137,7 +160,7 @@ func randReader(r io.Reader) io.Reader {
 func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
 	var seed [32]byte
 	if _, err := io.ReadFull(r, seed[:]); err != nil {
-		return nil, [32]byte{}, fmt.Errorf("mechanism: CURVE: reading randomness: %w", err)
+		return nil, [32]byte{}, randomnessError(err)
 	}
 	priv, err := ecdh.X25519().NewPrivateKey(seed[:])
 	clear(seed[:])
@@ -149,12 +172,18 @@ func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
 	return priv, pub, nil
 }
 
+// randomnessError reports that the source of randomness failed; it is
+// always wrapped in a [*CurveError], which names the mechanism.
+func randomnessError(err error) error { return fmt.Errorf("reading randomness: %w", err) }
+
 // nonCanonicalError is the type of ErrNonCanonicalKey: it also is
 // cert.ErrNonCanonicalKey, so one errors.Is test covers keys refused by
 // the handshake and by the cert package.
 type nonCanonicalError struct{}
 
-func (nonCanonicalError) Error() string { return "mechanism: CURVE public key is not canonical" }
+func (e nonCanonicalError) Error() string { return "mechanism: CURVE " + e.text() }
+
+func (nonCanonicalError) text() string { return "public key is not canonical" }
 
 func (nonCanonicalError) Is(target error) bool { return target == cert.ErrNonCanonicalKey }
 
@@ -174,6 +203,23 @@ func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
 		return box.Key{}, ErrLowOrderKey
 	}
 	return k, nil
+}
+
+// newCurveSession builds the Session of a completed CURVE handshake: the
+// Sealer seals under sealPrefix from short nonce next, the Opener opens
+// under openPrefix what comes after the peer's short nonce last. The
+// session key moves from *key into them: *key is zeroed.
+func newCurveSession(key *box.Key, peerKey cert.PublicKey, peer zmtp.Metadata, rep *zap.Reply,
+	sealPrefix string, next uint64, openPrefix string, last uint64) *Session {
+	s := &Session{
+		PeerMetadata:  peer,
+		ZAP:           rep,
+		PeerPublicKey: &peerKey,
+		Sealer:        &Sealer{key: *key, prefix: sealPrefix, next: next},
+		Opener:        &Opener{key: *key, prefix: openPrefix, last: last},
+	}
+	key.Zero()
+	return s
 }
 
 func isZero(b []byte) bool {

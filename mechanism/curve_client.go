@@ -3,7 +3,6 @@ package mechanism
 import (
 	"context"
 	"crypto/ecdh"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -45,7 +44,7 @@ func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, erro
 	}
 	priv, err := parseKeyPair(client)
 	if err != nil {
-		return nil, fmt.Errorf("mechanism: CURVE client: %w", err)
+		return nil, &setupError{role: "client", err: err}
 	}
 	return &curveClient{server: serverKey, public: client.Public, secret: priv}, nil
 }
@@ -149,7 +148,7 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.state != curveClientStart {
-		return nil, h.fail("", ErrHandshakeFailed)
+		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	var err error
 	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
@@ -159,14 +158,10 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 	if h.helloKey, err = shared(h.cPrime, &server); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	n := h.nextNonce()
-	data := make([]byte, 0, helloDataLen)
-	data = append(data, 1, 0) // version 1.0
-	data = append(data, make([]byte, helloPaddingLen)...)
-	data = append(data, h.cPrimePub[:]...)
-	data = binary.BigEndian.AppendUint64(data, n)
+	m := curveHello{clientTransient: h.cPrimePub, nonce: h.nextNonce()}
 	var signature [helloSignatureLen]byte
-	data = box.Seal(data, signature[:], shortNonce(nonceHello, n), &h.helloKey)
+	box.Seal(m.signature[:0], signature[:], shortNonce(nonceHello, m.nonce), &h.helloKey)
+	data := m.append(make([]byte, 0, helloDataLen))
 	h.state = curveClientWaitWelcome
 	return []zmtp.Command{{Name: zmtp.CmdHello, Data: data}}, nil
 }
@@ -199,19 +194,22 @@ func (h *curveClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]
 // readWelcome opens WELCOME and answers with INITIATE. See 26/CurveZMQ,
 // "The WELCOME Command" and "The INITIATE Command".
 func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) {
-	if len(data) != welcomeDataLen {
-		return nil, h.fail(zmtp.CmdWelcome, &zmtp.MalformedError{What: "CURVE WELCOME", Detail: fmt.Sprintf("%d bytes of data, want %d", len(data), welcomeDataLen)})
+	welcome, err := parseCurveWelcome(data)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
 	var plain [keyLen + cookieLen]byte
-	if _, ok := box.Open(plain[:0], data[16:], longNonce(nonceWelcome, data[:16]), &h.helloKey); !ok {
+	if _, ok := box.Open(plain[:0], welcome.box[:], longNonce(nonceWelcome, welcome.nonce[:]), &h.helloKey); !ok {
 		return nil, h.fail(zmtp.CmdWelcome, ErrDecrypt)
 	}
-	sPrime := [32]byte(plain[:keyLen])
-	cookie := plain[keyLen:]
+	body, err := parseCurveWelcomeBody(plain[:])
+	if err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
+	sPrime := body.serverTransient
 	if err := checkCanonical(&sPrime); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	var err error
 	if h.msgKey, err = shared(h.cPrime, &sPrime); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
@@ -224,27 +222,17 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	var vouchNonce [16]byte
 	if _, err := io.ReadFull(h.rand, vouchNonce[:]); err != nil {
 		vouchKey.Zero()
-		return nil, h.fail(zmtp.CmdInitiate, err)
+		return nil, h.fail(zmtp.CmdInitiate, randomnessError(err))
 	}
-	var vouchPlain [64]byte
-	copy(vouchPlain[:32], h.cPrimePub[:])
-	copy(vouchPlain[32:], h.m.server[:])
-	var vouch [vouchLen]byte
-	box.Seal(vouch[16:16], vouchPlain[:], longNonce(nonceVouch, vouchNonce[:]), &vouchKey)
-	copy(vouch[:16], vouchNonce[:])
+	vouch := sealVouch(vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
 	vouchKey.Zero()
 
 	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S').
-	md := h.p.Metadata.Append(nil)
-	inner := make([]byte, 0, keyLen+vouchLen+len(md))
-	inner = append(inner, h.m.public[:]...)
-	inner = append(inner, vouch[:]...)
-	inner = append(inner, md...)
-	n := h.nextNonce()
-	out := make([]byte, 0, cookieLen+8+box.Overhead+len(inner))
-	out = append(out, cookie...)
-	out = binary.BigEndian.AppendUint64(out, n)
-	out = box.Seal(out, inner, shortNonce(nonceInitiate, n), &h.msgKey)
+	inner := curveInitiateBody{client: h.m.public, vouch: vouch, metadata: h.p.Metadata.Append(nil)}
+	plainInner := inner.append(make([]byte, 0, keyLen+vouchLen+len(inner.metadata)))
+	initiate := curveInitiate{cookie: body.cookie, nonce: h.nextNonce()}
+	initiate.box = box.Seal(make([]byte, 0, len(plainInner)+box.Overhead), plainInner, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
+	out := initiate.append(make([]byte, 0, cookieLen+8+len(initiate.box)))
 	h.drop()
 	h.state = curveClientWaitReady
 	return []zmtp.Command{{Name: zmtp.CmdInitiate, Data: out}}, nil
@@ -253,11 +241,11 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 // readReady opens READY and takes the server's metadata. See 26/CurveZMQ,
 // "The READY Command".
 func (h *curveClientHandshake) readReady(data []byte) error {
-	if len(data) < readyMinDataLen {
-		return h.fail(zmtp.CmdReady, &zmtp.MalformedError{What: "CURVE READY", Detail: fmt.Sprintf("%d bytes of data, want at least %d", len(data), readyMinDataLen)})
+	ready, err := parseCurveReady(data)
+	if err != nil {
+		return h.fail(zmtp.CmdReady, err)
 	}
-	n := binary.BigEndian.Uint64(data[:8])
-	plain, ok := box.Open(nil, data[8:], shortNonce(nonceReady, n), &h.msgKey)
+	plain, ok := box.Open(nil, ready.box, shortNonce(nonceReady, ready.nonce), &h.msgKey)
 	if !ok {
 		return h.fail(zmtp.CmdReady, ErrDecrypt)
 	}
@@ -266,7 +254,7 @@ func (h *curveClientHandshake) readReady(data []byte) error {
 		return h.fail("", err)
 	}
 	h.peer = md
-	h.peerNonce = n
+	h.peerNonce = ready.nonce
 	h.state = curveClientDone
 	return nil
 }
@@ -278,21 +266,9 @@ func (h *curveClientHandshake) Session() Session {
 		return Session{}
 	}
 	if h.sess == nil {
-		h.sess = h.newSession()
-		h.msgKey.Zero()
+		h.sess = newCurveSession(&h.msgKey, h.m.server, h.peer, nil, nonceMessageC, h.nonce, nonceMessageS, h.peerNonce)
 	}
 	return *h.sess
-}
-
-// newSession builds the Session; Session calls it once.
-func (h *curveClientHandshake) newSession() *Session {
-	server := h.m.server
-	return &Session{
-		PeerMetadata:  h.peer,
-		PeerPublicKey: &server,
-		Sealer:        &Sealer{key: h.msgKey, prefix: nonceMessageC, next: h.nonce},
-		Opener:        &Opener{key: h.msgKey, prefix: nonceMessageS, last: h.peerNonce},
-	}
 }
 
 // Close forgets the transient and session keys the handshake still holds.

@@ -3,7 +3,6 @@ package mechanism
 import (
 	"context"
 	"crypto/ecdh"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -49,7 +48,7 @@ func CurveServer(server cert.KeyPair) (Mechanism, error) {
 	defer clear(server.Secret[:])
 	priv, err := parseKeyPair(server)
 	if err != nil {
-		return nil, fmt.Errorf("mechanism: CURVE server: %w", err)
+		return nil, &setupError{role: "server", err: err}
 	}
 	return &curveServer{public: server.Public, secret: priv}, nil
 }
@@ -130,7 +129,7 @@ func (h *curveServerHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.state != curveServerStart {
-		return nil, h.fail("", ErrHandshakeFailed)
+		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	h.state = curveServerWaitHello
 	return nil, nil // the server waits for HELLO
@@ -162,28 +161,23 @@ func (h *curveServerHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]
 // HELLO Command" and "The WELCOME Command". Like libzmq, a bad HELLO is
 // answered by closing, never with ERROR.
 func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
-	if len(data) != helloDataLen {
-		return nil, h.fail(zmtp.CmdHello, &zmtp.MalformedError{What: "CURVE HELLO", Detail: fmt.Sprintf("%d bytes of data, want %d", len(data), helloDataLen)})
+	hello, err := parseCurveHello(data)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	if data[0] != 1 || data[1] != 0 {
-		return nil, h.fail(zmtp.CmdHello, &zmtp.MalformedError{What: "CURVE HELLO", Detail: fmt.Sprintf("version %d.%d, want 1.0", data[0], data[1])})
-	}
-	rest := data[2+helloPaddingLen:]
-	copy(h.cPrime[:], rest[:keyLen])
-	n := binary.BigEndian.Uint64(rest[keyLen : keyLen+8])
+	h.cPrime = hello.clientTransient
 	if err := checkCanonical(&h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	var err error
 	if h.helloKey, err = shared(h.m.secret, &h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	var signature [helloSignatureLen]byte
-	sig, ok := box.Open(signature[:0], rest[keyLen+8:], shortNonce(nonceHello, n), &h.helloKey)
+	sig, ok := box.Open(signature[:0], hello.signature[:], shortNonce(nonceHello, hello.nonce), &h.helloKey)
 	if !ok || len(sig) != helloSignatureLen || !isZero(sig) {
 		return nil, h.fail(zmtp.CmdHello, ErrDecrypt)
 	}
-	h.peerNonce = n
+	h.peerNonce = hello.nonce
 
 	// WELCOME: Box[S' + cookie](s -> C'), where the cookie is
 	// Box[C' + s'](K) under a fresh key K kept until INITIATE.
@@ -193,72 +187,67 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	var random [keyLen + 16 + 16]byte // K, cookie nonce, WELCOME nonce
 	defer clear(random[:keyLen])
 	if _, err := io.ReadFull(h.rand, random[:]); err != nil {
-		return nil, h.fail(zmtp.CmdWelcome, fmt.Errorf("reading randomness: %w", err))
+		return nil, h.fail(zmtp.CmdWelcome, randomnessError(err))
 	}
 	copy(h.cookieKey[:], random[:keyLen])
-	cookieNonce, welcomeNonce := random[keyLen:keyLen+16], random[keyLen+16:]
 	clear(random[:keyLen])
-
-	var cookiePlain [64]byte
-	copy(cookiePlain[:32], h.cPrime[:])
+	body := curveWelcomeBody{serverTransient: h.sPrimePub}
 	sPrimeBytes := h.sPrime.Bytes()
-	copy(cookiePlain[32:], sPrimeBytes)
+	body.cookie = sealCookie([16]byte(random[keyLen:keyLen+16]), &h.cPrime, sPrimeBytes, &h.cookieKey)
 	clear(sPrimeBytes)
 	var welcomePlain [keyLen + cookieLen]byte
-	copy(welcomePlain[:keyLen], h.sPrimePub[:])
-	copy(welcomePlain[keyLen:], cookieNonce)
-	box.Seal(welcomePlain[keyLen+16:keyLen+16], cookiePlain[:], longNonce(nonceCookie, cookieNonce), &h.cookieKey)
-	clear(cookiePlain[:])
-
-	out := make([]byte, 0, welcomeDataLen)
-	out = append(out, welcomeNonce...)
-	out = box.Seal(out, welcomePlain[:], longNonce(nonceWelcome, welcomeNonce), &h.helloKey)
+	body.append(welcomePlain[:0])
+	welcome := curveWelcome{nonce: [16]byte(random[keyLen+16:])}
+	box.Seal(welcome.box[:0], welcomePlain[:], longNonce(nonceWelcome, welcome.nonce[:]), &h.helloKey)
 	clear(welcomePlain[:])
 	h.helloKey.Zero()
 	h.state = curveServerWaitInitiate
-	return []zmtp.Command{{Name: zmtp.CmdWelcome, Data: out}}, nil
+	return []zmtp.Command{{Name: zmtp.CmdWelcome, Data: welcome.append(make([]byte, 0, welcomeDataLen))}}, nil
 }
 
 // readInitiate checks the cookie, the INITIATE box and the vouch, asks ZAP
 // and answers with READY (or ERROR). See 26/CurveZMQ, "The INITIATE
 // Command" and "The READY Command".
 func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([]zmtp.Command, error) {
-	if len(data) < initiateMinDataLen {
-		return nil, h.fail(zmtp.CmdInitiate, &zmtp.MalformedError{What: "CURVE INITIATE", Detail: fmt.Sprintf("%d bytes of data, want at least %d", len(data), initiateMinDataLen)})
+	initiate, err := parseCurveInitiate(data)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
 	// The cookie must be the one we sent: it opens with K and holds C'
 	// and s'. K is dropped once it has been used.
-	var cookie [64]byte // C' and s'
+	var cookie [2 * keyLen]byte // C' and s'
 	defer clear(cookie[:])
-	_, ok := box.Open(cookie[:0], data[16:cookieLen], longNonce(nonceCookie, data[:16]), &h.cookieKey)
+	ok := openCookie(&initiate.cookie, &h.cookieKey, &cookie)
 	h.cookieKey.Zero()
 	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrCookie)
 	}
 	sPrimeBytes := h.sPrime.Bytes()
-	match := box.Equal(cookie[:32], h.cPrime[:]) && box.Equal(cookie[32:], sPrimeBytes)
+	match := box.Equal(cookie[:keyLen], h.cPrime[:]) && box.Equal(cookie[keyLen:], sPrimeBytes)
 	clear(sPrimeBytes)
 	clear(cookie[:])
 	if !match {
 		return nil, h.fail(zmtp.CmdInitiate, ErrCookie)
 	}
 
-	n := binary.BigEndian.Uint64(data[cookieLen : cookieLen+8])
-	if n <= h.peerNonce {
+	if initiate.nonce <= h.peerNonce {
 		return nil, h.fail(zmtp.CmdInitiate, ErrNonceReplay)
 	}
-	var err error
 	if h.msgKey, err = shared(h.sPrime, &h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
-	plain, ok := box.Open(nil, data[cookieLen+8:], shortNonce(nonceInitiate, n), &h.msgKey)
-	if !ok || len(plain) < keyLen+vouchLen {
+	plain, ok := box.Open(nil, initiate.box, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
+	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrDecrypt)
 	}
-	h.peerNonce = n
-	client := [32]byte(plain[:keyLen])
-	vouch := plain[keyLen : keyLen+vouchLen]
-	metadata := plain[keyLen+vouchLen:]
+	inner, err := parseCurveInitiateBody(plain)
+	if err != nil {
+		// A box that opens but is too short to hold C and the vouch is
+		// reported as one that does not open, as before.
+		return nil, h.fail(zmtp.CmdInitiate, ErrDecrypt)
+	}
+	h.peerNonce = initiate.nonce
+	client := inner.client
 	// C goes to ZAP as it is: it must be the one spelling of the key.
 	if err := checkCanonical(&client); err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
@@ -269,13 +258,13 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	if err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
-	var vouchPlain [64]byte
-	_, ok = box.Open(vouchPlain[:0], vouch[16:], longNonce(nonceVouch, vouch[:16]), &vouchKey)
+	var vouch [2 * keyLen]byte // C' and S
+	ok = openVouch(&inner.vouch, &vouchKey, &vouch)
 	vouchKey.Zero()
 	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrDecrypt)
 	}
-	if !box.Equal(vouchPlain[:32], h.cPrime[:]) || !box.Equal(vouchPlain[32:], h.m.public[:]) {
+	if !box.Equal(vouch[:keyLen], h.cPrime[:]) || !box.Equal(vouch[keyLen:], h.m.public[:]) {
 		return nil, h.fail(zmtp.CmdInitiate, ErrVouch)
 	}
 	h.client = cert.PublicKey(client)
@@ -289,21 +278,19 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 		}
 		h.zap = rep
 	}
-	md, err := parsePeerMetadata(CurveName, &h.p, metadata)
+	md, err := parsePeerMetadata(CurveName, &h.p, inner.metadata)
 	if err != nil {
 		return nil, h.fail("", err)
 	}
 	h.peer = md
 
 	// READY: short nonce, Box[metadata](s' -> C').
-	rn := h.nonce
+	ready := curveReady{nonce: h.nonce}
 	h.nonce++
 	own := h.p.Metadata.Append(nil)
-	out := make([]byte, 0, 8+box.Overhead+len(own))
-	out = binary.BigEndian.AppendUint64(out, rn)
-	out = box.Seal(out, own, shortNonce(nonceReady, rn), &h.msgKey)
+	ready.box = box.Seal(make([]byte, 0, len(own)+box.Overhead), own, shortNonce(nonceReady, ready.nonce), &h.msgKey)
 	h.state = curveServerDone
-	return []zmtp.Command{{Name: zmtp.CmdReady, Data: out}}, nil
+	return []zmtp.Command{{Name: zmtp.CmdReady, Data: ready.append(make([]byte, 0, 8+len(ready.box)))}}, nil
 }
 
 func (h *curveServerHandshake) Done() bool { return h.err == nil && h.state == curveServerDone }
@@ -313,22 +300,9 @@ func (h *curveServerHandshake) Session() Session {
 		return Session{}
 	}
 	if h.sess == nil {
-		h.sess = h.newSession()
-		h.msgKey.Zero()
+		h.sess = newCurveSession(&h.msgKey, h.client, h.peer, h.zap, nonceMessageS, h.nonce, nonceMessageC, h.peerNonce)
 	}
 	return *h.sess
-}
-
-// newSession builds the Session; Session calls it once.
-func (h *curveServerHandshake) newSession() *Session {
-	client := h.client
-	return &Session{
-		PeerMetadata:  h.peer,
-		ZAP:           h.zap,
-		PeerPublicKey: &client,
-		Sealer:        &Sealer{key: h.msgKey, prefix: nonceMessageS, next: h.nonce},
-		Opener:        &Opener{key: h.msgKey, prefix: nonceMessageC, last: h.peerNonce},
-	}
 }
 
 // Close forgets the transient and session keys the handshake still holds.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zmtpsec/zmtpsec/zap"
+	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 var (
@@ -19,7 +20,16 @@ var (
 	// ErrClosed is returned by Start and Handle after Close.
 	ErrClosed = errors.New("mechanism: handshake closed")
 
-	// ErrHandshakeFailed is returned by a handshake that has already failed.
+	// ErrAlreadyStarted is returned by a second call of Start, a misuse.
+	// Like every error of a Handshake it is sticky: the handshake has
+	// failed, and every later call returns it again.
+	ErrAlreadyStarted = errors.New("mechanism: Start called twice")
+
+	// ErrHandshakeFailed is no longer returned: a handshake that has
+	// failed returns its first error again, and a second Start returns
+	// [ErrAlreadyStarted].
+	//
+	// Deprecated: test for the first error, or for [ErrAlreadyStarted].
 	ErrHandshakeFailed = errors.New("mechanism: handshake already failed")
 )
 
@@ -98,6 +108,10 @@ type MetadataError struct {
 }
 
 func (e *MetadataError) Error() string {
+	var me *zmtp.MalformedError
+	if errors.As(e.Err, &me) && me.What == "metadata" {
+		return fmt.Sprintf("mechanism: %s: malformed peer metadata: %s", e.Mechanism, me.Detail)
+	}
 	return fmt.Sprintf("mechanism: %s: peer metadata: %v", e.Mechanism, e.Err)
 }
 

@@ -940,6 +940,7 @@ func FuzzCurveServer(f *testing.F) {
 		var first error
 		for _, cmd := range fuzzCommands(data) {
 			orig := cloneCommand(cmd)
+			checkCommandRoundTrip(t, orig) // the layout alone: parse, append, same bytes
 			n := len(calls)
 			out, err := h.Handle(ctx, cmd)
 			scribble(cmd)
@@ -1220,6 +1221,7 @@ func FuzzCurveClient(f *testing.F) {
 		var first error
 		for _, cmd := range fuzzCommands(data) {
 			orig := cloneCommand(cmd)
+			checkCommandRoundTrip(t, orig) // the layout alone: parse, append, same bytes
 			out, err := h.Handle(ctx, cmd)
 			scribble(cmd)
 			checkOut(t, out)

@@ -71,8 +71,11 @@ type Params struct {
 // error the handshake stays failed: every later call returns the same error.
 type Handshake interface {
 	// Start returns the commands this side sends first, which may be none.
+	// It is called once; a second call is a misuse and fails the
+	// handshake with [ErrAlreadyStarted].
 	Start(ctx context.Context) ([]zmtp.Command, error)
-	// Handle processes one command from the peer.
+	// Handle processes one command from the peer. Called before Start it
+	// fails the handshake with [ErrNotStarted].
 	Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error)
 	// Done reports whether the handshake has completed on this side.
 	Done() bool

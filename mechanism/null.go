@@ -50,7 +50,7 @@ func (h *nullHandshake) Start(ctx context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.sentReady {
-		return nil, h.fail(ErrHandshakeFailed)
+		return nil, h.fail(ErrAlreadyStarted)
 	}
 	if h.p.ZAP != nil && h.p.Domain != "" {
 		rep, out, err := authenticate(ctx, NullName, &h.p, nil)
@@ -60,7 +60,7 @@ func (h *nullHandshake) Start(ctx context.Context) ([]zmtp.Command, error) {
 		h.zap = rep
 	}
 	h.sentReady = true
-	return []zmtp.Command{{Name: zmtp.CmdReady, Data: h.p.Metadata.Append(nil)}}, nil
+	return []zmtp.Command{zmtp.ReadyCommand(h.p.Metadata)}, nil
 }
 
 func (h *nullHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {

@@ -385,8 +385,8 @@ func TestNullStartTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := h.Start(context.Background())
-	if !errors.Is(err, mechanism.ErrHandshakeFailed) || len(out) != 0 {
-		t.Fatalf("second Start = %q, %v; want ErrHandshakeFailed", out, err)
+	if !errors.Is(err, mechanism.ErrAlreadyStarted) || len(out) != 0 {
+		t.Fatalf("second Start = %q, %v; want ErrAlreadyStarted", out, err)
 	}
 	checkFinal(t, h, err)
 }

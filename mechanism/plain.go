@@ -120,7 +120,7 @@ func (h *plainClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.state != plainClientStart {
-		return nil, h.fail(ErrHandshakeFailed)
+		return nil, h.fail(ErrAlreadyStarted)
 	}
 	h.state = plainClientWaitWelcome
 	return []zmtp.Command{h.hello()}, nil
@@ -216,7 +216,7 @@ func (h *plainServerHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.err
 	}
 	if h.started {
-		return nil, h.fail(ErrHandshakeFailed)
+		return nil, h.fail(ErrAlreadyStarted)
 	}
 	h.started = true
 	return nil, nil // the server waits for HELLO
@@ -290,7 +290,7 @@ func (h *plainServerHandshake) readInitiate(cmd zmtp.Command) ([]zmtp.Command, e
 	}
 	h.peer = md
 	h.state = plainServerDone
-	return []zmtp.Command{{Name: zmtp.CmdReady, Data: h.p.Metadata.Append(nil)}}, nil
+	return []zmtp.Command{zmtp.ReadyCommand(h.p.Metadata)}, nil
 }
 
 func (h *plainServerHandshake) Done() bool { return h.err == nil && h.state == plainServerDone }

@@ -49,12 +49,7 @@ func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (
 	if rep.StatusCode == zap.StatusTemporaryFailure {
 		return nil, nil, err
 	}
-	return nil, []zmtp.Command{errorCommand(rep.StatusCode.String())}, err
-}
-
-// errorCommand returns an ERROR command with the given reason.
-func errorCommand(reason string) zmtp.Command {
-	return zmtp.Command{Name: zmtp.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}
+	return nil, []zmtp.Command{zmtp.ErrorCommand(rep.StatusCode.String())}, err
 }
 
 // peerError parses an ERROR command's data into a *PeerError.

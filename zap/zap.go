@@ -100,7 +100,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // Ask calls h for req and checks the reply. A handler error, a panic, a nil
 // reply, a reply with an invalid status code or the wrong version gives a
 // reply with status 500 and a non-nil *Error describing what went wrong;
-// the caller answers the peer with 500 either way.
+// the caller answers the peer with 500 either way. A handler error that is
+// itself an *Error (from a handler that asked another through Ask) is
+// returned as it is, so that it reads "zap: handler failed: ..." once.
 func Ask(ctx context.Context, h Handler, req *Request) (rep *Reply, err error) {
 	var id []byte
 	if req != nil {
@@ -117,6 +119,11 @@ func Ask(ctx context.Context, h Handler, req *Request) (rep *Reply, err error) {
 	rep, err = h.Authenticate(ctx, req)
 	switch {
 	case err != nil:
+		if ze, ok := err.(*Error); ok {
+			// A handler that asked another through Ask: its error already
+			// says what failed, and is not wrapped a second time.
+			return &Reply{Version: Version, RequestID: id, StatusCode: StatusInternalError}, ze
+		}
 		return fail("handler failed", err)
 	case rep == nil:
 		return fail("handler returned no reply", nil)

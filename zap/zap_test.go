@@ -3,6 +3,7 @@ package zap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -121,5 +122,29 @@ func TestErrorMessages(t *testing.T) {
 	e := &Error{Reason: "r", Err: cause}
 	if got := e.Error(); got != "zap: r: cause" || e.Unwrap() != cause {
 		t.Errorf("Error() = %q, Unwrap() = %v", got, e.Unwrap())
+	}
+}
+
+// TestAskNestedSaysOnce: a handler that asks another through Ask and
+// returns its *Error is not wrapped a second time, so the text says "zap:
+// handler failed" once and the cause is still reachable.
+func TestAskNestedSaysOnce(t *testing.T) {
+	errDB := errors.New("db down")
+	inner := HandlerFunc(func(context.Context, *Request) (*Reply, error) { return nil, errDB })
+	outer := HandlerFunc(func(ctx context.Context, r *Request) (*Reply, error) { return Ask(ctx, inner, r) })
+	req := request("NULL", "", "::1")
+	rep, err := Ask(context.Background(), outer, req)
+	if want := "zap: handler failed: db down"; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	if !errors.Is(err, errDB) || rep == nil || rep.StatusCode != StatusInternalError || string(rep.RequestID) != "1" {
+		t.Errorf("reply %+v, error %v", rep, err)
+	}
+	// Any other error, even one that wraps an *Error, is wrapped once.
+	wrapped := HandlerFunc(func(context.Context, *Request) (*Reply, error) {
+		return nil, fmt.Errorf("pool: %w", &Error{Reason: "x"})
+	})
+	if _, err := Ask(context.Background(), wrapped, req); err == nil || err.Error() != "zap: handler failed: pool: zap: x" {
+		t.Errorf("error %v", err)
 	}
 }

@@ -78,11 +78,23 @@ func ParseErrorReason(data []byte) (string, error) {
 // AppendError appends the body of an ERROR command (name included) to b. It
 // panics if reason is longer than 255 bytes, which is a programming error.
 func AppendError(b []byte, reason string) []byte {
+	b = append(b, byte(len(CmdError)))
+	b = append(b, CmdError...)
+	return appendErrorData(b, reason)
+}
+
+// ErrorCommand returns the ERROR command with the given reason. It panics if
+// reason is longer than 255 bytes, which is a programming error.
+func ErrorCommand(reason string) Command {
+	return Command{Name: CmdError, Data: appendErrorData(make([]byte, 0, 1+len(reason)), reason)}
+}
+
+// appendErrorData appends the data of an ERROR command, the reason with its
+// 1-byte length, to b: the one encoder of ERROR.
+func appendErrorData(b []byte, reason string) []byte {
 	if len(reason) > MaxErrorReason {
 		panic(fmt.Sprintf("zmtp: ERROR reason of %d bytes", len(reason)))
 	}
-	b = append(b, byte(len(CmdError)))
-	b = append(b, CmdError...)
 	b = append(b, byte(len(reason)))
 	return append(b, reason...)
 }
@@ -94,6 +106,10 @@ func AppendReady(b []byte, m Metadata) []byte {
 	b = append(b, CmdReady...)
 	return m.Append(b)
 }
+
+// ReadyCommand returns the READY command carrying m; its data is m as
+// [Metadata.Append] encodes it.
+func ReadyCommand(m Metadata) Command { return Command{Name: CmdReady, Data: m.Append(nil)} }
 
 // Subscription message bodies of ZMTP 3.0: a message frame whose first byte is
 // 1 (subscribe) or 0 (cancel), followed by the topic.

@@ -183,3 +183,29 @@ func TestAppendErrorPanics(t *testing.T) {
 func TestAppendReadyPanics(t *testing.T) {
 	mustPanic(t, "AppendReady with a bad name", func() { zmtp.AppendReady(nil, zmtp.Metadata{{Name: "bad name"}}) })
 }
+
+// TestCommandConstructors: ErrorCommand and ReadyCommand give the bodies
+// AppendError and AppendReady give, so each command has one encoding.
+func TestCommandConstructors(t *testing.T) {
+	for _, reason := range []string{"", "400", strings.Repeat("r", zmtp.MaxErrorReason)} {
+		c := zmtp.ErrorCommand(reason)
+		if c.Name != zmtp.CmdError || !bytes.Equal(c.Append(nil), zmtp.AppendError(nil, reason)) {
+			t.Errorf("ErrorCommand(%q) = %v", reason, c)
+		}
+		if got, err := zmtp.ParseErrorReason(c.Data); err != nil || got != reason {
+			t.Errorf("ErrorCommand(%q) data parses as %q, %v", reason, got, err)
+		}
+	}
+	for _, m := range []zmtp.Metadata{nil, dealerMetadata} {
+		c := zmtp.ReadyCommand(m)
+		if c.Name != zmtp.CmdReady || !bytes.Equal(c.Append(nil), zmtp.AppendReady(nil, m)) {
+			t.Errorf("ReadyCommand(%v) = %v", m, c)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("ErrorCommand accepted a 256-byte reason")
+		}
+	}()
+	zmtp.ErrorCommand(strings.Repeat("r", zmtp.MaxErrorReason+1))
+}
