@@ -28,7 +28,7 @@ func TestFromSeed(t *testing.T) {
 	if a.Public == c.Public {
 		t.Error("FromSeed gives the same key for different seeds")
 	}
-	if New(t).Public == New(t).Public {
+	if n1, n2 := New(t), New(t); n1.Public == n2.Public {
 		t.Error("New gives the same key twice")
 	}
 	if a.Public.IsZero() {
