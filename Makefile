@@ -1,7 +1,11 @@
 # Developer and CI entry points. `make test` is what CI runs (.ci/run).
 #
 #   make deps         install libzmq (needs root; prints the command otherwise)
-#   make test         gofmt, zero-cgo build, vet, race tests, conformance, fuzz smoke
+#   make test         gofmt, go mod tidy, staticcheck, zero-cgo build, vet,
+#                     vet at the declared minimum Go, race tests in random
+#                     order, load test, bench/ build, conformance, fuzz smoke
+#   make lint         only the static checks: gofmt, go mod tidy, staticcheck
+#   make min-go       only vet at the minimum Go that go.mod declares
 #   make conformance  only the libzmq interop suite, verbose
 #   make fuzz-smoke   every fuzz target for FUZZTIME (default 10s)
 #   make fuzz         every fuzz target for FUZZTIME (default 5m)
@@ -22,7 +26,22 @@ DEPS_PACKAGES := libzmq3-dev pkg-config
 # step prints a header before each step of a recipe.
 step = @printf '\n=== %s\n' '$(1)'
 
-.PHONY: test deps conformance fuzz-smoke fuzz bench demo
+# MODULES are the modules of this repository: the root module (the library)
+# and the cgo modules that test and measure it against libzmq.
+MODULES := . conformance bench
+
+# STATICCHECK is run through `go run` at a pinned version, so that a fresh
+# machine needs nothing installed by hand and every run checks the same
+# rules. Raise the version on purpose, never to @latest.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# MIN_GO is the minimum Go release the root module declares (the go line of
+# go.mod); min-go vets the module with that toolchain, which the go command
+# downloads through the module proxy (GOTOOLCHAIN), so that a newer language
+# or library feature cannot slip in while go.mod claims an older release.
+MIN_GO = $(shell $(GO) list -m -f '{{.GoVersion}}')
+
+.PHONY: test deps lint tidy staticcheck min-go conformance fuzz-smoke fuzz bench demo
 
 deps:
 	@if pkg-config --exists libzmq 2>/dev/null && command -v "$$($(GO) env CC)" >/dev/null; then \
@@ -43,22 +62,51 @@ deps:
 	fi
 
 test: deps
-	$(call step,gofmt -l (root module and sub-modules; testdata excluded))
-	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
-	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi; \
-	echo ok
+	$(MAKE) --no-print-directory lint
 	$(call step,CGO_ENABLED=0 $(GO) build ./... (the root module is zero-cgo))
 	CGO_ENABLED=0 $(GO) build ./...
 	$(call step,$(GO) vet ./...)
 	$(GO) vet ./...
-	$(call step,$(GO) test -race -count=1 ./... (root module))
-	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory min-go
+	$(call step,$(GO) test -race -shuffle=on -count=1 ./... (root module, tests in random order))
+	$(GO) test -race -shuffle=on -count=1 ./...
 	$(call step,load: 10000 concurrent CURVE handshakes to one listener (no -race: it would take minutes))
 	ZMTPSEC_LOAD_REQUIRED=1 $(GO) test -count=1 -run '^TestLoadCURVE$$' -v ./hostile/ 2>&1 | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|load_test.go'
-	$(call step,conformance: $(GO) vet and $(GO) test -race against libzmq)
-	cd conformance && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	$(call step,bench: $(GO) build and $(GO) vet; compile the benchmarks and run none)
+	cd bench && $(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...
+	$(call step,conformance: $(GO) vet and $(GO) test -race -shuffle=on against libzmq)
+	cd conformance && $(GO) vet ./... && $(GO) test -race -shuffle=on -count=1 ./...
 	$(call step,fuzz smoke)
 	$(MAKE) --no-print-directory fuzz-smoke
+
+# lint runs the static checks alone. staticcheck type-checks conformance/
+# and bench/, which are cgo: it needs libzmq's headers, hence deps.
+lint: deps
+	$(call step,gofmt -l (root module and sub-modules; testdata excluded))
+	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi; \
+	echo ok
+	$(MAKE) --no-print-directory tidy staticcheck
+
+tidy:
+	$(call step,$(GO) mod tidy -diff in $(MODULES) (go.mod and go.sum are tidy))
+	@for m in $(MODULES); do \
+		echo "$$m"; \
+		(cd "$$m" && $(GO) mod tidy -diff) || { echo "tidy: run (cd $$m && $(GO) mod tidy) and commit the result" >&2; exit 1; }; \
+	done
+
+staticcheck:
+	$(call step,staticcheck ($(STATICCHECK)) in $(MODULES))
+	@status=0; for m in $(MODULES); do \
+		echo "$$m"; \
+		(cd "$$m" && $(GO) run $(STATICCHECK) ./...) || status=1; \
+	done; exit $$status
+
+min-go:
+	$(call step,$(GO) vet ./... with the minimum Go that go.mod declares ($(MIN_GO)) through GOTOOLCHAIN)
+	@v=$(MIN_GO); case $$v in *.*.*) ;; *) v=$$v.0 ;; esac; \
+	echo "GOTOOLCHAIN=go$$v $(GO) vet ./..."; \
+	GOTOOLCHAIN=go$$v $(GO) vet ./...
 
 conformance: deps
 	$(call step,conformance: $(GO) test -race -count=1 -v against libzmq)

@@ -94,6 +94,16 @@ var depsRules = []depsRule{
 		why: "zap sits on zmtp and cert: std (net only for addresses), never mechanism or transport",
 	},
 	{
+		pkg:     "internal/testhelp",
+		imports: []string{"+std"},
+		why:     "shared test helpers: std only, so that every package's tests, cert's and zmtp's own included, can import them",
+	},
+	{
+		pkg:     "internal/testhelp/testkeys",
+		imports: []string{"+std", "+./cert"},
+		why:     "shared key-pair helpers for tests: std and cert",
+	},
+	{
 		pkg: "internal/...",
 		imports: []string{
 			"+std", "+golang.org/x/crypto/...",
@@ -140,11 +150,13 @@ var depsRules = []depsRule{
 
 // A depsDenial forbids an import in every file of every package of the
 // module, test files and files for other platforms included, except in
-// packages matching exceptIn (module-relative patterns, as depsRule.pkg).
+// packages matching exceptIn (module-relative patterns, as depsRule.pkg)
+// and, when exceptTests is set, in _test.go files.
 type depsDenial struct {
-	pattern  string
-	exceptIn []string
-	why      string
+	pattern     string
+	exceptIn    []string
+	exceptTests bool
+	why         string
 }
 
 var globalDenials = []depsDenial{
@@ -154,6 +166,7 @@ var globalDenials = []depsDenial{
 	{pattern: "./fuzz/...", exceptIn: []string{"fuzz/..."}, why: "nothing imports the fuzz targets"},
 	{pattern: "./hostile", exceptIn: []string{"hostile"}, why: "nothing imports the hostile-peer suite"},
 	{pattern: "./scripts/...", exceptIn: []string{"scripts/..."}, why: "nothing imports the scripts' helpers"},
+	{pattern: "./internal/testhelp/...", exceptIn: []string{"internal/testhelp/..."}, exceptTests: true, why: "test helpers: only _test.go files import them"},
 }
 
 // depsPkg is what the checker knows about one package of the module.
@@ -207,7 +220,9 @@ func TestDependenciesChecker(t *testing.T) {
 		pkgs: []depsPkg{
 			{rel: ".", files: []depsFile{src("doc.go"), src("deps_test.go", "os/exec", "go/parser")}},
 			{rel: "cert", files: []depsFile{src("keys.go", "crypto/ecdh", "github.com/tilinna/z85", "golang.org/x/crypto/nacl/box")}},
-			{rel: "zmtp", files: []depsFile{src("frame.go", "io", "fmt"), src("frame_test.go", "net", "crypto/sha256")}, deps: []string{"io", "fmt"}},
+			{rel: "zmtp", files: []depsFile{src("frame.go", "io", "fmt"), src("frame_test.go", "net", "crypto/sha256", mod("internal/testhelp"))}, deps: []string{"io", "fmt"}},
+			{rel: "internal/testhelp", files: []depsFile{src("testhelp.go", "encoding/hex")}},
+			{rel: "internal/testhelp/testkeys", files: []depsFile{src("testkeys.go", "testing", mod("cert"))}},
 			{rel: "zap", files: []depsFile{src("zap.go", "net/netip", "net", mod("zmtp"), mod("cert"))}},
 			{rel: "internal/box", files: []depsFile{src("box.go", "crypto/ecdh", "golang.org/x/crypto/salsa20/salsa")}},
 			{rel: "internal/testconn", files: []depsFile{src("conn.go", "net", mod("internal/box"))}},
@@ -262,6 +277,10 @@ func TestDependenciesChecker(t *testing.T) {
 			depsGraph{}, []string{"transport/x.go", "nothing imports the commands"}},
 		{"test imports fuzz", depsPkg{rel: "zmtp", files: []depsFile{src("x_test.go", mod("fuzz"))}},
 			depsGraph{}, []string{"zmtp/x_test.go", "nothing imports the fuzz targets"}},
+		{"non-test file imports testhelp", depsPkg{rel: "transport", files: []depsFile{src("conn.go", mod("internal/testhelp"))}},
+			depsGraph{}, []string{"transport/conn.go", "only _test.go files import them"}},
+		{"testhelp imports cert", depsPkg{rel: "internal/testhelp", files: []depsFile{src("testhelp.go", mod("cert"))}},
+			depsGraph{}, []string{"internal/testhelp/testhelp.go", mod("cert")}},
 		{"test imports C", depsPkg{rel: "zmtp", files: []depsFile{src("x_test.go", "C")}},
 			depsGraph{}, []string{"zmtp/x_test.go", `"C"`, "zero-cgo"}},
 		{"ignored file imports zmq4", depsPkg{rel: "cmd/zmtpcat", files: []depsFile{{name: "gen.go", ignored: true, imports: []string{"github.com/pebbe/zmq4"}}}},
@@ -308,7 +327,7 @@ func checkDeps(g depsGraph, rules []depsRule, denials []depsDenial) []string {
 				if !f.test && !f.ignored {
 					direct[imp] = true
 				}
-				if d, denied := deniedEverywhere(denials, p.rel, imp); denied {
+				if d, denied := deniedEverywhere(denials, p.rel, imp, f.test); denied {
 					out = append(out, fmt.Sprintf("%s: imports %q: forbidden in the whole module (%s)", file, imp, d.why))
 					continue
 				}
@@ -376,9 +395,9 @@ func (r depsRule) allows(imp string) (ok bool, deniedBy string) {
 	return false, ""
 }
 
-func deniedEverywhere(denials []depsDenial, rel, imp string) (depsDenial, bool) {
+func deniedEverywhere(denials []depsDenial, rel, imp string, test bool) (depsDenial, bool) {
 	for _, d := range denials {
-		if !matchImport(d.pattern, imp) {
+		if !matchImport(d.pattern, imp) || (test && d.exceptTests) {
 			continue
 		}
 		if slices.ContainsFunc(d.exceptIn, func(pat string) bool { return matchRel(pat, rel) }) {

@@ -1,6 +1,6 @@
 module github.com/zmtpsec/zmtpsec/bench
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/go-zeromq/zmq4 v0.17.0
@@ -11,10 +11,10 @@ require (
 require (
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	github.com/tilinna/z85 v1.0.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 )
 
 replace github.com/zmtpsec/zmtpsec => ../

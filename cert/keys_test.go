@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 )
 
 // libzmqPairs are the published test key pairs of libzmq
@@ -36,10 +38,10 @@ func TestLibzmqKeyPairs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: ParseSecretKey: %v", p.name, err)
 		}
-		if !bytes.Equal(pub[:], mustHex(t, p.publicHex)) {
+		if !bytes.Equal(pub[:], testhelp.Wire(p.publicHex)) {
 			t.Errorf("%s: public key = %x, want %s", p.name, pub[:], p.publicHex)
 		}
-		if !bytes.Equal(sec.Bytes(), mustHex(t, p.secHex)) {
+		if !bytes.Equal(sec.Bytes(), testhelp.Wire(p.secHex)) {
 			t.Errorf("%s: secret key bytes differ from %s", p.name, p.secHex)
 		}
 		derived, err := sec.PublicKey()

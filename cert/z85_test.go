@@ -2,20 +2,12 @@ package cert
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
-)
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
+)
 
 // TestZ85KnownAnswers checks the vectors of RFC 32 and libzmq's
 // test_base85.cpp (docs/wire-format.md#z85-vectors).
@@ -30,7 +22,7 @@ func TestZ85KnownAnswers(t *testing.T) {
 		{"567D7B361DC9C682AC0693BF0B2AFE9C60EEEEB5A0E8BD758376D4D573CDD612", "r^/rM9M=rMToK)63O8dCvd9D<PY<7iGlC+{BiSnG"},
 	}
 	for _, tt := range tests {
-		raw := mustHex(t, tt.hex)
+		raw := testhelp.Wire(tt.hex)
 		got, err := Z85Encode(raw)
 		if err != nil || got != tt.z85 {
 			t.Errorf("Z85Encode(%s) = %q, %v; want %q", tt.hex, got, err, tt.z85)

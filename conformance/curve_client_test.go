@@ -17,6 +17,7 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -47,19 +48,19 @@ func TestCurveOurClientDealerLibzmqRouter(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srvKeys, cliKeys := curveDocServer(t), curveNewKeyPair(t)
-			lib := newCurveLib(t)
-			var zh *curveLibZAP
+			srvKeys, cliKeys := docServer(t), testkeys.New(t)
+			lib := newZMQLib(t)
+			var zh *libZAP
 			if withZAP {
-				zh = lib.zap(func(req [][]byte) curveZAPAnswer {
-					return curveZAPAnswer{Status: "200", Text: "OK", UserID: "bob",
+				zh = lib.zap(func(req [][]byte) zapAnswer {
+					return zapAnswer{Status: "200", Text: "OK", UserID: "bob",
 						Metadata: zmtp.Metadata{{Name: "X-Zap", Value: []byte("yes")}}}
 				})
 			}
 			router := lib.curveServer(zmq.ROUTER, srvKeys)
-			curveCheck(t, router.SetIdentity("LIBZMQ-ROUTER"))
-			curveCheck(t, router.SetZapDomain("global"))
-			mon := lib.monitor(router, curveHandshakeEvents)
+			must(t, router.SetIdentity("LIBZMQ-ROUTER"))
+			must(t, router.SetZapDomain("global"))
+			mon := lib.monitor(router, handshakeEvents)
 			ep := lib.bind(router)
 
 			cfg := curveClientConfig(t, srvKeys.Public, cliKeys, zmtp.DEALER)
@@ -85,7 +86,7 @@ func TestCurveOurClientDealerLibzmqRouter(t *testing.T) {
 			// The libzmq server sees our Identity (as the ROUTER routing
 			// id), our Socket-Type and our application metadata, and the
 			// User-Id its ZAP handler gave.
-			if err := c.WriteMessage(curveFrames("hello")); err != nil {
+			if err := c.WriteMessage(strMsg("hello")); err != nil {
 				t.Fatal(err)
 			}
 			msg, md, err := router.RecvMessageWithMetadata(0, "User-Id", "Socket-Type", "Identity", "X-Hello", "X-Zap", "Peer-Address")
@@ -125,22 +126,22 @@ func TestCurveOurClientDealerLibzmqRouter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 1+len(out) || string(got[0]) != "GO-DEALER" || !curveEqualMsg(got[1:], out) {
-				t.Errorf("libzmq ROUTER got %s, want the routing id then %s", curveShort(got), curveShort(out))
+			if len(got) != 1+len(out) || string(got[0]) != "GO-DEALER" || !equalMsg(got[1:], out) {
+				t.Errorf("libzmq ROUTER got %s, want the routing id then %s", shortMsg(got), shortMsg(out))
 			}
 			back := curveSizedMessage('A')
 			if _, err := router.SendMessage("GO-DEALER", back); err != nil {
 				t.Fatal(err)
 			}
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if got, err := c.ReadMessage(nil); err != nil || !curveEqualMsg(got, back) {
-				t.Errorf("our client got %s, %v; want %s", curveShort(got), err, curveShort(back))
+			if got, err := c.ReadMessage(nil); err != nil || !equalMsg(got, back) {
+				t.Errorf("our client got %s, %v; want %s", shortMsg(got), err, shortMsg(back))
 			}
 
 			// More than 256 messages each way, so the nonce counters pass
 			// one byte.
 			for i := 0; i < curveManyMessages; i++ {
-				if err := c.WriteMessage(curveFrames(fmt.Sprintf("up %d", i), "x")); err != nil {
+				if err := c.WriteMessage(strMsg(fmt.Sprintf("up %d", i), "x")); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -174,8 +175,8 @@ func TestCurveOurClientDealerLibzmqRouter(t *testing.T) {
 
 func TestCurveOurClientReqLibzmqRep(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
-	lib := newCurveLib(t)
+	srvKeys, cliKeys := docServer(t), docClient(t)
+	lib := newZMQLib(t)
 	rep := lib.curveServer(zmq.REP, srvKeys)
 	ep := lib.bind(rep)
 
@@ -192,7 +193,7 @@ func TestCurveOurClientReqLibzmqRep(t *testing.T) {
 	// The transport leaves the REQ envelope to the layer above: we send
 	// the empty delimiter ourselves and get it back.
 	for i := 0; i < curveManyMessages; i++ {
-		req := curveFrames("", fmt.Sprintf("request %d", i))
+		req := strMsg("", fmt.Sprintf("request %d", i))
 		if i == 7 {
 			req = append([][]byte{{}}, curveSizedMessage('r')...)
 		}
@@ -203,8 +204,8 @@ func TestCurveOurClientReqLibzmqRep(t *testing.T) {
 		if err != nil {
 			t.Fatalf("libzmq REP receive %d: %v", i, err)
 		}
-		if !curveEqualMsg(got, req[1:]) {
-			t.Fatalf("libzmq REP got %s, want %s", curveShort(got), curveShort(req[1:]))
+		if !equalMsg(got, req[1:]) {
+			t.Fatalf("libzmq REP got %s, want %s", shortMsg(got), shortMsg(req[1:]))
 		}
 		if _, err := rep.SendMessage(got); err != nil {
 			t.Fatal(err)
@@ -213,16 +214,16 @@ func TestCurveOurClientReqLibzmqRep(t *testing.T) {
 		if err != nil {
 			t.Fatalf("our read %d: %v", i, err)
 		}
-		if !curveEqualMsg(back, req) {
-			t.Fatalf("our REQ got %s, want %s", curveShort(back), curveShort(req))
+		if !equalMsg(back, req) {
+			t.Fatalf("our REQ got %s, want %s", shortMsg(back), shortMsg(req))
 		}
 	}
 }
 
 func TestCurveOurClientSubLibzmqPub(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveNewKeyPair(t)
-	lib := newCurveLib(t)
+	srvKeys, cliKeys := docServer(t), testkeys.New(t)
+	lib := newZMQLib(t)
 	pub := lib.curveServer(zmq.PUB, srvKeys)
 	ep := lib.bind(pub)
 
@@ -236,7 +237,7 @@ func TestCurveOurClientSubLibzmqPub(t *testing.T) {
 	if err := c.Subscribe([]byte("news")); err != nil {
 		t.Fatal(err)
 	}
-	r := curveRead(c)
+	r := readLoop(c)
 	// Publish until the subscription has visibly arrived.
 	deadline := time.Now().Add(3 * time.Second)
 	for got := false; !got; {
@@ -269,7 +270,7 @@ func TestCurveOurClientSubLibzmqPub(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	big := append(curveFrames("news"), curveSizedMessage('p')...)
+	big := append(strMsg("news"), curveSizedMessage('p')...)
 	if _, err := pub.SendMessage(big); err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +280,8 @@ func TestCurveOurClientSubLibzmqPub(t *testing.T) {
 			t.Fatalf("our SUB message %d = %q", i, m)
 		}
 	}
-	if m := r.next(t, 5*time.Second); !curveEqualMsg(m, big) {
-		t.Fatalf("our SUB got %s, want %s", curveShort(m), curveShort(big))
+	if m := r.next(t, 5*time.Second); !equalMsg(m, big) {
+		t.Fatalf("our SUB got %s, want %s", shortMsg(m), shortMsg(big))
 	}
 	// Cancel: libzmq stops sending.
 	if err := c.Unsubscribe([]byte("news")); err != nil {
@@ -304,15 +305,15 @@ func TestCurveOurClientZAPRefused(t *testing.T) {
 	for _, status := range []string{"400", "300", "500"} {
 		t.Run(status, func(t *testing.T) {
 			t.Parallel()
-			srvKeys := curveDocServer(t)
-			lib := newCurveLib(t)
-			zh := lib.zap(func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: status, Text: "refused"} })
+			srvKeys := docServer(t)
+			lib := newZMQLib(t)
+			zh := lib.zap(func([][]byte) zapAnswer { return zapAnswer{Status: status, Text: "refused"} })
 			srv := lib.curveServer(zmq.DEALER, srvKeys)
-			curveCheck(t, srv.SetHandshakeIvl(1500*time.Millisecond))
-			mon := lib.monitor(srv, curveHandshakeEvents)
+			must(t, srv.SetHandshakeIvl(1500*time.Millisecond))
+			mon := lib.monitor(srv, handshakeEvents)
 			ep := lib.bind(srv)
 
-			cfg := curveClientConfig(t, srvKeys.Public, curveNewKeyPair(t), zmtp.DEALER)
+			cfg := curveClientConfig(t, srvKeys.Public, testkeys.New(t), zmtp.DEALER)
 			cfg.HandshakeTimeout = 500 * time.Millisecond
 			// An attempt is judged only if it reached ZAP: on a loaded
 			// machine 500 ms may end our handshake before INITIATE.
@@ -371,11 +372,11 @@ func TestCurveOurClientZAPRefused(t *testing.T) {
 // connection.
 func TestCurveOurClientWrongServerKey(t *testing.T) {
 	t.Parallel()
-	lib := newCurveLib(t)
-	srv := lib.curveServer(zmq.DEALER, curveDocServer(t))
-	mon := lib.monitor(srv, curveHandshakeEvents)
+	lib := newZMQLib(t)
+	srv := lib.curveServer(zmq.DEALER, docServer(t))
+	mon := lib.monitor(srv, handshakeEvents)
 	ep := lib.bind(srv)
-	cfg := curveClientConfig(t, curveNewKeyPair(t).Public, curveDocClient(t), zmtp.DEALER)
+	cfg := curveClientConfig(t, testkeys.New(t).Public, docClient(t), zmtp.DEALER)
 	cfg.HandshakeTimeout = time.Second
 	c, err := transport.Dial(ep, cfg)
 	if err == nil {
@@ -387,7 +388,7 @@ func TestCurveOurClientWrongServerKey(t *testing.T) {
 		t.Errorf("our client's error = %v; want a closed connection", err)
 	}
 	e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 2*time.Second)
-	if !ok || e.Value != curveErrCryptographic {
+	if !ok || e.Value != errCryptographic {
 		t.Errorf("libzmq server monitor: %v; want HANDSHAKE_FAILED_PROTOCOL ZMTP_CRYPTOGRAPHIC", seen)
 	}
 }
@@ -396,7 +397,7 @@ func TestCurveOurClientWrongServerKey(t *testing.T) {
 // AuthCurveAdd), which serves libzmq's default context. It does not run in
 // parallel with itself; the other tests use their own contexts.
 func TestCurveOurClientPebbeAuth(t *testing.T) {
-	srvKeys, allowed, unknown := curveDocServer(t), curveDocClient(t), curveNewKeyPair(t)
+	srvKeys, allowed, unknown := docServer(t), docClient(t), testkeys.New(t)
 	if err := zmq.AuthStart(); err != nil {
 		t.Fatal(err)
 	}
@@ -409,10 +410,10 @@ func TestCurveOurClientPebbeAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	curveCheck(t, srv.SetLinger(0))
-	curveCheck(t, srv.SetRcvtimeo(5*time.Second))
-	curveCheck(t, srv.ServerAuthCurve("curvetest", srvKeys.Secret.Z85()))
-	curveCheck(t, srv.Bind("tcp://127.0.0.1:*"))
+	must(t, srv.SetLinger(0))
+	must(t, srv.SetRcvtimeo(5*time.Second))
+	must(t, srv.ServerAuthCurve("curvetest", srvKeys.Secret.Z85()))
+	must(t, srv.Bind("tcp://127.0.0.1:*"))
 	ep, err := srv.GetLastEndpoint()
 	if err != nil {
 		t.Fatal(err)
@@ -423,7 +424,7 @@ func TestCurveOurClientPebbeAuth(t *testing.T) {
 		t.Fatalf("our client with an allowed key: %v", err)
 	}
 	defer c.Close()
-	if err := c.WriteMessage(curveFrames("allowed")); err != nil {
+	if err := c.WriteMessage(strMsg("allowed")); err != nil {
 		t.Fatal(err)
 	}
 	if msg, md, err := srv.RecvMessageWithMetadata(0, "User-Id", "Socket-Type"); err != nil || len(msg) != 1 || msg[0] != "allowed" || md["Socket-Type"] != "DEALER" {

@@ -87,8 +87,8 @@ func TestCurveHeartbeats(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
-			lib := newCurveLib(t)
+			srvKeys, cliKeys := docServer(t), docClient(t)
+			lib := newZMQLib(t)
 			var cfg *transport.Config
 			if tc.ourClient {
 				cfg = curveClientConfig(t, srvKeys.Public, cliKeys, zmtp.DEALER)
@@ -111,10 +111,10 @@ func TestCurveHeartbeats(t *testing.T) {
 				peer = lib.curveClient(zmq.DEALER, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
 			}
 			if tc.libzmqHB {
-				curveCheck(t, peer.SetHeartbeatIvl(curveHBInterval))
-				curveCheck(t, peer.SetHeartbeatTimeout(curveHBTimeout))
+				must(t, peer.SetHeartbeatIvl(curveHBInterval))
+				must(t, peer.SetHeartbeatTimeout(curveHBTimeout))
 			}
-			mon := lib.monitor(peer, zmq.EVENT_DISCONNECTED|zmq.EVENT_CONNECTED|zmq.EVENT_ACCEPTED|curveHandshakeEvents)
+			mon := lib.monitor(peer, zmq.EVENT_DISCONNECTED|zmq.EVENT_CONNECTED|zmq.EVENT_ACCEPTED|handshakeEvents)
 
 			var (
 				c       *transport.Conn
@@ -141,7 +141,7 @@ func TestCurveHeartbeats(t *testing.T) {
 				cl := &curveCountListener{Listener: nl, conns: make(chan *curveCountConn, 16)}
 				ln := transport.NewListener(cl, cfg)
 				t.Cleanup(func() { ln.Close() })
-				curveCheck(t, peer.Connect(ln.Endpoint()))
+				must(t, peer.Connect(ln.Endpoint()))
 				if c, err = ln.Accept(); err != nil {
 					t.Fatal(err)
 				}
@@ -164,7 +164,7 @@ func TestCurveHeartbeats(t *testing.T) {
 			defer c.Close()
 
 			// Application silence, while our side keeps reading.
-			r := curveRead(c)
+			r := readLoop(c)
 			read0, written0 := counter.read.Load(), counter.written.Load()
 			select {
 			case m, ok := <-r.msgs:
@@ -176,7 +176,7 @@ func TestCurveHeartbeats(t *testing.T) {
 			}
 			read, written := counter.read.Load()-read0, counter.written.Load()-written0
 			es := mon.collect(10 * time.Millisecond)
-			if n := curveCount(mon.seen, zmq.EVENT_DISCONNECTED); n != 0 {
+			if n := countEvents(mon.seen, zmq.EVENT_DISCONNECTED); n != 0 {
 				t.Errorf("libzmq monitor: %v; want no DISCONNECTED", mon.seen)
 			}
 			if n := accepts(); n != 1 {
@@ -198,10 +198,10 @@ func TestCurveHeartbeats(t *testing.T) {
 			if _, err := peer.SendMessage("still", "there"); err != nil {
 				t.Fatal(err)
 			}
-			if m := r.next(t, 3*time.Second); !curveEqualMsg(m, curveFrames("still", "there")) {
+			if m := r.next(t, 3*time.Second); !equalMsg(m, strMsg("still", "there")) {
 				t.Errorf("our side got %q", m)
 			}
-			if err := c.WriteMessage(curveFrames("and", "back")); err != nil {
+			if err := c.WriteMessage(strMsg("and", "back")); err != nil {
 				t.Fatal(err)
 			}
 			if m, err := peer.RecvMessage(0); err != nil || len(m) != 2 || m[0] != "and" || m[1] != "back" {
@@ -218,7 +218,7 @@ func TestCurveHeartbeats(t *testing.T) {
 // timeout or is shorter.
 func TestCurveHeartbeatSilentPeer(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
+	srvKeys, cliKeys := docServer(t), docClient(t)
 	// silentServer accepts one connection, completes its handshake and
 	// never reads again.
 	silentServer := func(t *testing.T) string {
@@ -239,13 +239,13 @@ func TestCurveHeartbeatSilentPeer(t *testing.T) {
 	}
 	t.Run("libzmq-client", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
+		lib := newZMQLib(t)
 		cli := lib.curveClient(zmq.DEALER, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-		curveCheck(t, cli.SetHeartbeatIvl(curveHBInterval))
-		curveCheck(t, cli.SetHeartbeatTimeout(curveHBTimeout))
-		curveCheck(t, cli.SetReconnectIvl(-1))
+		must(t, cli.SetHeartbeatIvl(curveHBInterval))
+		must(t, cli.SetHeartbeatTimeout(curveHBTimeout))
+		must(t, cli.SetReconnectIvl(-1))
 		mon := lib.monitor(cli, zmq.EVENT_DISCONNECTED|zmq.EVENT_HANDSHAKE_SUCCEEDED)
-		curveCheck(t, cli.Connect(silentServer(t)))
+		must(t, cli.Connect(silentServer(t)))
 		if _, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, 2*time.Second); !ok {
 			t.Fatalf("libzmq monitor %v", seen)
 		}
@@ -264,7 +264,7 @@ func TestCurveHeartbeatSilentPeer(t *testing.T) {
 		}
 		defer c.Close()
 		start := time.Now()
-		r := curveRead(c)
+		r := readLoop(c)
 		select {
 		case err := <-r.done:
 			if !errors.Is(err, transport.ErrHeartbeatTimeout) {

@@ -59,11 +59,11 @@ const curveRecordDir = "../mechanism/testdata"
 // the odd messages, the server the even ones, alternately. It has a
 // multipart message, an empty frame and a long (> 255 bytes) frame.
 var curveScript = [][][]byte{
-	curveFrames("hello"),
-	curveFrames("world"),
+	strMsg("hello"),
+	strMsg("world"),
 	{[]byte("multi"), {}, bytes.Repeat([]byte("x"), 300)},
-	curveFrames("part", "two"),
-	curveFrames("bye"),
+	strMsg("part", "two"),
+	strMsg("bye"),
 	{{}},
 }
 
@@ -276,16 +276,16 @@ var (
 // libzmq ROUTER CURVE server.
 func TestCurveRecordClient(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
-	lib := newCurveLib(t)
+	srvKeys, cliKeys := docServer(t), docClient(t)
+	lib := newZMQLib(t)
 	router := lib.curveServer(zmq.ROUTER, srvKeys)
-	curveCheck(t, router.SetIdentity("LIBZMQ-ROUTER"))
+	must(t, router.SetIdentity("LIBZMQ-ROUTER"))
 	ep := lib.bind(router)
 
 	cfg := curveClientConfig(t, srvKeys.Public, cliKeys, zmtp.DEALER)
 	cfg.Identity = []byte("GO-DEALER")
 	cfg.Metadata = zmtp.Metadata{{Name: "X-Transcript", Value: []byte("client")}}
-	cfg.Rand = curveSeededRand(curveClientSeed)
+	cfg.Rand = seededRand(curveClientSeed)
 	nc, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
 	if err != nil {
 		t.Fatal(err)
@@ -304,14 +304,14 @@ func TestCurveRecordClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := router.RecvMessageBytes(0)
-		if err != nil || len(got) < 1 || string(got[0]) != "GO-DEALER" || !curveEqualMsg(got[1:], up) {
+		if err != nil || len(got) < 1 || string(got[0]) != "GO-DEALER" || !equalMsg(got[1:], up) {
 			t.Fatalf("libzmq got %q, %v", got, err)
 		}
 		if _, err := router.SendMessage("GO-DEALER", down); err != nil {
 			t.Fatal(err)
 		}
 		back, err := c.ReadMessage(nil)
-		if err != nil || !curveEqualMsg(back, down) {
+		if err != nil || !equalMsg(back, down) {
 			t.Fatalf("our client got %q, %v", back, err)
 		}
 		clientMsgs, serverMsgs = append(clientMsgs, up), append(serverMsgs, down)
@@ -335,22 +335,22 @@ func TestCurveRecordClient(t *testing.T) {
 // server, our randomness fixed.
 func TestCurveRecordServer(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
+	srvKeys, cliKeys := docServer(t), docClient(t)
 	cfg := curveServerConfig(t, srvKeys, zmtp.ROUTER)
 	cfg.Identity = []byte("GO-ROUTER")
 	cfg.Metadata = zmtp.Metadata{{Name: "X-Transcript", Value: []byte("server")}}
-	cfg.Rand = curveSeededRand(curveServerSeed)
+	cfg.Rand = seededRand(curveServerSeed)
 	nl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nl.Close()
 
-	lib := newCurveLib(t)
+	lib := newZMQLib(t)
 	cli := lib.curveClient(zmq.DEALER, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-	curveCheck(t, cli.SetIdentity("LIBZMQ-DEALER"))
-	curveCheck(t, cli.SetReconnectIvl(-1)) // one connection only
-	curveCheck(t, cli.Connect("tcp://"+nl.Addr().String()))
+	must(t, cli.SetIdentity("LIBZMQ-DEALER"))
+	must(t, cli.SetReconnectIvl(-1)) // one connection only
+	must(t, cli.Connect("tcp://"+nl.Addr().String()))
 	nc, err := nl.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -372,14 +372,14 @@ func TestCurveRecordServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := c.ReadMessage(nil)
-		if err != nil || !curveEqualMsg(got, up) {
+		if err != nil || !equalMsg(got, up) {
 			t.Fatalf("our server got %q, %v", got, err)
 		}
 		if err := c.WriteMessage(down); err != nil {
 			t.Fatal(err)
 		}
 		back, err := cli.RecvMessageBytes(0)
-		if err != nil || !curveEqualMsg(back, down) {
+		if err != nil || !equalMsg(back, down) {
 			t.Fatalf("libzmq got %q, %v", back, err)
 		}
 		clientMsgs, serverMsgs = append(clientMsgs, up), append(serverMsgs, down)

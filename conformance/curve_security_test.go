@@ -16,6 +16,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -28,28 +29,28 @@ const curveFixtureRoutingID = "IDENT"
 // curveOurFixture is our server as libzmq's fixture sets up its own: a
 // DEALER with routing id IDENT, domain ZAPTEST, a ZAP handler that knows one
 // client key.
-func curveOurFixture(t testing.TB, routingID string, valid cert.PublicKey) (*curveSrv, *curveOurAuth) {
+func curveOurFixture(t testing.TB, routingID string, valid cert.PublicKey) (*ourServer, *curveOurAuth) {
 	t.Helper()
 	auth := newCurveOurAuth(t, "ZAPTEST", valid)
-	cfg := curveServerConfig(t, curveDocServer(t), zmtp.DEALER)
+	cfg := curveServerConfig(t, docServer(t), zmtp.DEALER)
 	cfg.Identity = []byte(routingID)
 	cfg.ZAPHandler = auth
 	cfg.ZAPDomain = "ZAPTEST"
 	cfg.HandshakeTimeout = 2 * time.Second
-	return curveServe(t, cfg), auth
+	return serve(t, cfg), auth
 }
 
 // curveLibFixture is libzmq's own fixture: a CURVE DEALER server with
 // routing id IDENT, domain ZAPTEST, a ZAP handler that knows one client key,
 // and a monitor on the handshake events.
-func curveLibFixture(t testing.TB, valid cert.PublicKey) (lib *curveLib, srv *zmq.Socket, mon *curveMon, zh *curveLibZAP, endpoint string) {
+func curveLibFixture(t testing.TB, valid cert.PublicKey) (lib *zmqLib, srv *zmq.Socket, mon *libMonitor, zh *libZAP, endpoint string) {
 	t.Helper()
-	lib = newCurveLib(t)
-	zh = lib.zap(curveZAPAllow(valid))
-	srv = lib.curveServer(zmq.DEALER, curveDocServer(t))
-	curveCheck(t, srv.SetIdentity(curveFixtureRoutingID))
-	curveCheck(t, srv.SetZapDomain("ZAPTEST"))
-	mon = lib.monitor(srv, curveHandshakeEvents)
+	lib = newZMQLib(t)
+	zh = lib.zap(zapAllowKeys(valid))
+	srv = lib.curveServer(zmq.DEALER, docServer(t))
+	must(t, srv.SetIdentity(curveFixtureRoutingID))
+	must(t, srv.SetZapDomain("ZAPTEST"))
+	mon = lib.monitor(srv, handshakeEvents)
 	endpoint = lib.bind(srv)
 	return
 }
@@ -57,12 +58,12 @@ func curveLibFixture(t testing.TB, valid cert.PublicKey) (lib *curveLib, srv *zm
 // 1. test_curve_security_with_valid_credentials.
 func TestCurveSecurityValidCredentials(t *testing.T) {
 	t.Parallel()
-	valid := curveNewKeyPair(t)
+	valid := testkeys.New(t)
 	srv, auth := curveOurFixture(t, curveFixtureRoutingID, valid.Public)
-	lib := newCurveLib(t)
-	cli := lib.curveClient(zmq.DEALER, curveDocServerPublic, valid.Public.String(), valid.Secret.Z85())
-	mon := lib.monitor(cli, curveHandshakeEvents)
-	curveCheck(t, cli.Connect(srv.endpoint))
+	lib := newZMQLib(t)
+	cli := lib.curveClient(zmq.DEALER, docServerPublic, valid.Public.String(), valid.Secret.Z85())
+	mon := lib.monitor(cli, handshakeEvents)
+	must(t, cli.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
@@ -86,12 +87,12 @@ func TestCurveSecurityLargeRoutingID(t *testing.T) {
 		b.WriteString("0123456789")
 	}
 	id := b.String()[:255]
-	valid := curveNewKeyPair(t)
+	valid := testkeys.New(t)
 	srv, auth := curveOurFixture(t, id, valid.Public)
-	lib := newCurveLib(t)
-	cli := lib.curveClient(zmq.DEALER, curveDocServerPublic, valid.Public.String(), valid.Secret.Z85())
-	mon := lib.monitor(cli, curveHandshakeEvents)
-	curveCheck(t, cli.Connect(srv.endpoint))
+	lib := newZMQLib(t)
+	cli := lib.curveClient(zmq.DEALER, docServerPublic, valid.Public.String(), valid.Secret.Z85())
+	mon := lib.monitor(cli, handshakeEvents)
+	must(t, cli.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
@@ -99,7 +100,7 @@ func TestCurveSecurityLargeRoutingID(t *testing.T) {
 	if got := string(auth.lastRequest().Identity); got != id {
 		t.Errorf("ZAP identity frame %q, want the 255-byte routing id", got)
 	}
-	if err := a.conn.WriteMessage(curveFrames("big id")); err != nil {
+	if err := a.conn.WriteMessage(strMsg("big id")); err != nil {
 		t.Fatal(err)
 	}
 	msg, md, err := cli.RecvMessageWithMetadata(0, "Identity")
@@ -120,7 +121,7 @@ func TestCurveSecurityLargeRoutingID(t *testing.T) {
 // time, and its monitor must show the same kinds of events against both.
 func TestCurveSecurityNullKeys(t *testing.T) {
 	t.Parallel()
-	valid := curveNewKeyPair(t)
+	valid := testkeys.New(t)
 	cases := []struct {
 		name                   string
 		serverKey, pub, secret string
@@ -128,45 +129,45 @@ func TestCurveSecurityNullKeys(t *testing.T) {
 		ours func(error) bool
 		want string
 		// libzmqServer is the event libzmq's server reports.
-		libzmqServer curveEvent
+		libzmqServer libEvent
 	}{
-		{"server-key", curveNullKey, valid.Public.String(), valid.Secret.Z85(),
+		{"server-key", libzmqNullKey, valid.Public.String(), valid.Secret.Z85(),
 			curveIsClosedOrTimeout, "a closed connection (the client sends nothing after its greeting)",
-			curveEvent{zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 32}},
-		{"client-public-key", curveDocServerPublic, curveNullKey, valid.Secret.Z85(),
+			libEvent{zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 32}},
+		{"client-public-key", docServerPublic, libzmqNullKey, valid.Secret.Z85(),
 			func(err error) bool { return errors.Is(err, mechanism.ErrLowOrderKey) }, "ErrLowOrderKey",
-			curveEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, curveErrCryptographic}},
-		{"client-secret-key", curveDocServerPublic, valid.Public.String(), curveNullKey,
+			libEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, errCryptographic}},
+		{"client-secret-key", docServerPublic, valid.Public.String(), libzmqNullKey,
 			func(err error) bool { return errors.Is(err, mechanism.ErrDecrypt) }, "ErrDecrypt (the vouch does not open)",
-			curveEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, curveErrCryptographic}},
-		{"client-both-keys", curveDocServerPublic, curveNullKey, curveNullKey,
+			libEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, errCryptographic}},
+		{"client-both-keys", docServerPublic, libzmqNullKey, libzmqNullKey,
 			func(err error) bool {
 				return errors.Is(err, mechanism.ErrLowOrderKey) || errors.Is(err, mechanism.ErrDecrypt)
 			}, "ErrLowOrderKey or ErrDecrypt",
-			curveEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, curveErrCryptographic}},
+			libEvent{zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, errCryptographic}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			client := func(lib *curveLib, ep string) (*zmq.Socket, *curveMon) {
+			client := func(lib *zmqLib, ep string) (*zmq.Socket, *libMonitor) {
 				cli := lib.curveClient(zmq.DEALER, tc.serverKey, tc.pub, tc.secret)
-				curveCheck(t, cli.SetHandshakeIvl(300*time.Millisecond))
-				mon := lib.monitor(cli, curveHandshakeEvents)
-				curveCheck(t, cli.Connect(ep))
-				curveCheck(t, cli.SetSndtimeo(0))
+				must(t, cli.SetHandshakeIvl(300*time.Millisecond))
+				mon := lib.monitor(cli, handshakeEvents)
+				must(t, cli.Connect(ep))
+				must(t, cli.SetSndtimeo(0))
 				cli.SendMessage("must not pass") // queued, or EAGAIN
 				return cli, mon
 			}
 			srv, auth := curveOurFixture(t, curveFixtureRoutingID, valid.Public)
-			_, ours := client(newCurveLib(t), srv.endpoint)
+			_, ours := client(newZMQLib(t), srv.endpoint)
 			_, libSrv, libSrvMon, zh, ep := curveLibFixture(t, valid.Public)
-			_, theirs := client(newCurveLib(t), ep)
+			_, theirs := client(newZMQLib(t), ep)
 
 			// The client retries every 50 ms and gives each attempt 300 ms,
 			// so an attempt may also end in a close (under load, or when the
 			// test ends); every other failure must be the expected one. Wait
 			// for one expected failure on each server.
-			var results []curveAccepted
+			var results []handshakeResult
 			expected := 0
 			for deadline := time.Now().Add(5 * time.Second); expected == 0 && time.Now().Before(deadline); {
 				results = append(results, srv.drain(50*time.Millisecond)...)
@@ -202,9 +203,9 @@ func TestCurveSecurityNullKeys(t *testing.T) {
 			if zh.calls.Load() != 0 {
 				t.Errorf("libzmq ZAP asked %d times", zh.calls.Load())
 			}
-			curveExpectNothing(t, libSrv, 10*time.Millisecond)
+			expectNothing(t, libSrv, 10*time.Millisecond)
 			// The libzmq client sees the same kinds of events against both.
-			for _, m := range []*curveMon{ours, theirs} {
+			for _, m := range []*libMonitor{ours, theirs} {
 				if len(m.seen) == 0 {
 					m.next(3 * time.Second)
 				}
@@ -214,7 +215,7 @@ func TestCurveSecurityNullKeys(t *testing.T) {
 				t.Errorf("libzmq client events against our server: %v; against libzmq's: %v", ours.seen, theirs.seen)
 			}
 			if tc.name == "server-key" {
-				if e, ok := curveFind(ours.seen, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL); !ok || e.Value != curveErrCryptographic {
+				if e, ok := curveFind(ours.seen, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL); !ok || e.Value != errCryptographic {
 					t.Errorf("libzmq client monitor %v; want its local HANDSHAKE_FAILED_PROTOCOL ZMTP_CRYPTOGRAPHIC", ours.seen)
 				}
 			}
@@ -226,7 +227,7 @@ func TestCurveSecurityNullKeys(t *testing.T) {
 
 // curveKinds summarises events as the sorted set of their kinds, with the
 // value for protocol errors.
-func curveKinds(es []curveEvent) string {
+func curveKinds(es []libEvent) string {
 	set := map[string]bool{}
 	for _, e := range es {
 		k := e.Event.String()
@@ -243,13 +244,13 @@ func curveKinds(es []curveEvent) string {
 	return strings.Join(keys, ",")
 }
 
-func curveFindEvent(es []curveEvent, want curveEvent) (curveEvent, bool) {
+func curveFindEvent(es []libEvent, want libEvent) (libEvent, bool) {
 	for _, e := range es {
 		if e == want {
 			return e, true
 		}
 	}
-	return curveEvent{}, false
+	return libEvent{}, false
 }
 
 // 5. test_curve_security_with_bogus_client_credentials: our handler answers
@@ -257,12 +258,12 @@ func curveFindEvent(es []curveEvent, want curveEvent) (curveEvent, bool) {
 // and does not reconnect.
 func TestCurveSecurityBogusClientCredentials(t *testing.T) {
 	t.Parallel()
-	valid, bogus := curveNewKeyPair(t), curveNewKeyPair(t)
+	valid, bogus := testkeys.New(t), testkeys.New(t)
 	srv, auth := curveOurFixture(t, curveFixtureRoutingID, valid.Public)
-	lib := newCurveLib(t)
-	cli := lib.curveClient(zmq.DEALER, curveDocServerPublic, bogus.Public.String(), bogus.Secret.Z85())
-	mon := lib.monitor(cli, curveHandshakeEvents)
-	curveCheck(t, cli.Connect(srv.endpoint))
+	lib := newZMQLib(t)
+	cli := lib.curveClient(zmq.DEALER, docServerPublic, bogus.Public.String(), bogus.Secret.Z85())
+	mon := lib.monitor(cli, handshakeEvents)
+	must(t, cli.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	var ae *mechanism.AuthError
 	if !errors.As(a.err, &ae) || ae.Status != 400 {
@@ -271,7 +272,7 @@ func TestCurveSecurityBogusClientCredentials(t *testing.T) {
 	mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 3*time.Second)
 	mon.collect(500 * time.Millisecond)
 	es := mon.seen
-	if curveCount(es, zmq.EVENT_HANDSHAKE_FAILED_AUTH) != 1 || len(es) != 1 || es[0].Value != 400 {
+	if countEvents(es, zmq.EVENT_HANDSHAKE_FAILED_AUTH) != 1 || len(es) != 1 || es[0].Value != 400 {
 		t.Errorf("libzmq client monitor: %v; want exactly one HANDSHAKE_FAILED_AUTH 400", es)
 	}
 	if n := srv.count.Load(); n != 1 {
@@ -280,7 +281,7 @@ func TestCurveSecurityBogusClientCredentials(t *testing.T) {
 	if n := auth.calls.Load(); n != 1 {
 		t.Errorf("ZAP asked %d times, want 1", n)
 	}
-	curveExpectNothing(t, cli, 100*time.Millisecond)
+	expectNothing(t, cli, 100*time.Millisecond)
 }
 
 // 6, 7. test_curve_security_with_null_client_credentials and
@@ -299,15 +300,15 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 	for _, mech := range []string{"NULL", "PLAIN"} {
 		t.Run(mech, func(t *testing.T) {
 			t.Parallel()
-			srv, auth := curveOurFixture(t, curveFixtureRoutingID, curveNewKeyPair(t).Public)
-			lib := newCurveLib(t)
+			srv, auth := curveOurFixture(t, curveFixtureRoutingID, testkeys.New(t).Public)
+			lib := newZMQLib(t)
 			cli := lib.socket(zmq.DEALER)
 			if mech == "PLAIN" {
-				curveCheck(t, cli.SetPlainUsername("admin"))
-				curveCheck(t, cli.SetPlainPassword("password"))
+				must(t, cli.SetPlainUsername("admin"))
+				must(t, cli.SetPlainPassword("password"))
 			}
-			mon := lib.monitor(cli, curveHandshakeEvents)
-			curveCheck(t, cli.Connect(srv.endpoint))
+			mon := lib.monitor(cli, handshakeEvents)
+			must(t, cli.Connect(srv.endpoint))
 			a := srv.next(3 * time.Second)
 			var he *transport.HandshakeError
 			var me *transport.MechanismMismatchError
@@ -321,7 +322,7 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 			default:
 				t.Errorf("our server's error = %v; want a mismatch or a close in the greeting", a.err)
 			}
-			if e, es, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 3*time.Second); !ok || e.Value != curveErrMechanismMismatch {
+			if e, es, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 3*time.Second); !ok || e.Value != errMechanismMismatch {
 				t.Errorf("libzmq client monitor: %v; want HANDSHAKE_FAILED_PROTOCOL ZMTP_MECHANISM_MISMATCH", es)
 			}
 			mon.collect(300 * time.Millisecond) // time for a reconnect, which must not come
@@ -336,9 +337,9 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 			t.Parallel()
 			t.Run("ours", func(t *testing.T) {
 				t.Parallel()
-				srv, auth := curveOurFixture(t, curveFixtureRoutingID, curveNewKeyPair(t).Public)
-				raw := curveDialRaw(t, srv.endpoint)
-				raw.write(curveGreeting(mech))
+				srv, auth := curveOurFixture(t, curveFixtureRoutingID, testkeys.New(t).Public)
+				raw := dialRaw(t, srv.endpoint)
+				raw.write(greeting30(mech))
 				a := srv.next(3 * time.Second)
 				var me *transport.MechanismMismatchError
 				if !errors.As(a.err, &me) || me.Peer != mech || me.Local != "CURVE" || !errors.Is(a.err, mechanism.ErrMechanismMismatch) {
@@ -353,9 +354,9 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 			})
 			t.Run("libzmq", func(t *testing.T) {
 				t.Parallel()
-				_, _, mon, zh, ep := curveLibFixture(t, curveNewKeyPair(t).Public)
-				raw := curveDialRaw(t, ep)
-				raw.write(curveGreeting(mech))
+				_, _, mon, zh, ep := curveLibFixture(t, testkeys.New(t).Public)
+				raw := dialRaw(t, ep)
+				raw.write(greeting30(mech))
 				// libzmq sends the first 10 or 11 bytes of its greeting, sees
 				// the mismatch and closes with the rest still queued.
 				if got, closed, err := raw.readRest(time.Second); !closed || len(got) > 64 {
@@ -364,7 +365,7 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 					t.Logf("libzmq sent %d bytes of its greeting, then closed", len(got))
 				}
 				e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, time.Second)
-				if !ok || e.Value != curveErrMechanismMismatch {
+				if !ok || e.Value != errMechanismMismatch {
 					t.Errorf("libzmq server monitor: %v; want HANDSHAKE_FAILED_PROTOCOL ZMTP_MECHANISM_MISMATCH", seen)
 				}
 				if zh.calls.Load() != 0 {
@@ -375,13 +376,13 @@ func TestCurveSecurityMechanismMismatch(t *testing.T) {
 	}
 }
 
-func curveFind(es []curveEvent, ev zmq.Event) (curveEvent, bool) {
+func curveFind(es []libEvent, ev zmq.Event) (libEvent, bool) {
 	for _, e := range es {
 		if e.Event == ev {
 			return e, true
 		}
 	}
-	return curveEvent{}, false
+	return libEvent{}, false
 }
 
 // 8. test_curve_security_unauthenticated_message: a ZMTP 1.0 client sends
@@ -393,8 +394,8 @@ func TestCurveSecurityUnauthenticatedMessage(t *testing.T) {
 
 	t.Run("ours", func(t *testing.T) {
 		t.Parallel()
-		srv, auth := curveOurFixture(t, curveFixtureRoutingID, curveNewKeyPair(t).Public)
-		raw := curveDialRaw(t, srv.endpoint)
+		srv, auth := curveOurFixture(t, curveFixtureRoutingID, testkeys.New(t).Public)
+		raw := dialRaw(t, srv.endpoint)
 		raw.write(sneaky[:2])
 		raw.write(sneaky[2:])
 		a := srv.next(3 * time.Second)
@@ -411,11 +412,11 @@ func TestCurveSecurityUnauthenticatedMessage(t *testing.T) {
 	})
 	t.Run("libzmq", func(t *testing.T) {
 		t.Parallel()
-		_, srv, mon, zh, ep := curveLibFixture(t, curveNewKeyPair(t).Public)
-		raw := curveDialRaw(t, ep)
+		_, srv, mon, zh, ep := curveLibFixture(t, testkeys.New(t).Public)
+		raw := dialRaw(t, ep)
 		raw.write(sneaky[:2])
 		raw.write(sneaky[2:])
-		curveExpectNothing(t, srv, 250*time.Millisecond)
+		expectNothing(t, srv, 250*time.Millisecond)
 		got, closed, err := raw.readRest(time.Second)
 		if !closed || len(got) > 64 {
 			t.Errorf("raw client read %x (closed %v, %v); want at most libzmq's greeting, then a close", got, closed, err)
@@ -477,25 +478,25 @@ func curveIsUnexpected(got string) func(error) bool {
 var curveHostileCases = []curveHostile{
 	// 9. test_curve_security_invalid_hello_wrong_length: 04 06 05 "HELLO".
 	{"hello-wrong-length", false, func([]byte) []byte { return []byte("\x05HELLO") },
-		curveErrMalformedHello, curveIsMalformed("HELLO"), "MalformedError in CurveError HELLO"},
+		errMalformedHello, curveIsMalformed("HELLO"), "MalformedError in CurveError HELLO"},
 	// 10. test_curve_security_invalid_hello_command_name: HELLX.
 	{"hello-command-name", false, curveSet(5, 'X'),
-		curveErrUnexpectedCommand, curveIsUnexpected("HELLX"), "UnexpectedCommandError HELLX"},
+		errUnexpectedCommand, curveIsUnexpected("HELLX"), "UnexpectedCommandError HELLX"},
 	// 11. test_curve_security_invalid_hello_version: major 2.
 	{"hello-version", false, curveSet(6, 2),
-		curveErrMalformedHello, curveIsMalformed("HELLO"), "MalformedError in CurveError HELLO"},
+		errMalformedHello, curveIsMalformed("HELLO"), "MalformedError in CurveError HELLO"},
 	// 12. test_curve_security_invalid_initiate_wrong_length: 04 09 08 "INITIATE".
 	{"initiate-wrong-length", true, func([]byte) []byte { return []byte("\x08INITIATE") },
-		curveErrMalformedInitiate, curveIsMalformed("INITIATE"), "MalformedError in CurveError INITIATE"},
+		errMalformedInitiate, curveIsMalformed("INITIATE"), "MalformedError in CurveError INITIATE"},
 	// 13. test_curve_security_invalid_initiate_command_name: INITXATE.
 	{"initiate-command-name", true, curveSet(5, 'X'),
-		curveErrUnexpectedCommand, curveIsUnexpected("INITXATE"), "UnexpectedCommandError INITXATE"},
+		errUnexpectedCommand, curveIsUnexpected("INITXATE"), "UnexpectedCommandError INITXATE"},
 	// 14. test_curve_security_invalid_initiate_command_encrypted_cookie.
 	{"initiate-encrypted-cookie", true, curveNegate(30),
-		curveErrCryptographic, func(err error) bool { return errors.Is(err, mechanism.ErrCookie) }, "ErrCookie"},
+		errCryptographic, func(err error) bool { return errors.Is(err, mechanism.ErrCookie) }, "ErrCookie"},
 	// 15. test_curve_security_invalid_initiate_command_encrypted_content.
 	{"initiate-encrypted-content", true, curveNegate(150),
-		curveErrCryptographic, func(err error) bool { return errors.Is(err, mechanism.ErrDecrypt) }, "ErrDecrypt"},
+		errCryptographic, func(err error) bool { return errors.Is(err, mechanism.ErrDecrypt) }, "ErrDecrypt"},
 }
 
 // curveRunHostile plays one scenario against the server at endpoint and
@@ -503,13 +504,13 @@ var curveHostileCases = []curveHostile{
 // server closed.
 func curveRunHostile(t *testing.T, endpoint string, hc curveHostile, client cert.KeyPair) (after []byte, closed bool, err error) {
 	t.Helper()
-	m, merr := mechanism.CurveClient(curveDocServer(t).Public, client)
+	m, merr := mechanism.CurveClient(docServer(t).Public, client)
 	if merr != nil {
 		t.Fatal(merr)
 	}
 	// No metadata, as libzmq's test tools send none; a fixed Rand so both
 	// servers get the same HELLO.
-	hs, herr := m.NewHandshake(mechanism.Params{Rand: curveSeededRand([32]byte{'h', 'o', 's', 't', 'i', 'l', 'e'})})
+	hs, herr := m.NewHandshake(mechanism.Params{Rand: seededRand([32]byte{'h', 'o', 's', 't', 'i', 'l', 'e'})})
 	if herr != nil {
 		t.Fatal(herr)
 	}
@@ -517,12 +518,12 @@ func curveRunHostile(t *testing.T, endpoint string, hc curveHostile, client cert
 	if herr != nil || len(hello) != 1 {
 		t.Fatalf("HELLO: %v", herr)
 	}
-	raw := curveDialRaw(t, endpoint)
-	raw.write(curveGreeting30())
+	raw := dialRaw(t, endpoint)
+	raw.write(greetingCurve30())
 	raw.readFull(64)
 	sent := hello[0].Append(nil)
 	if hc.initiate {
-		raw.write(curveRawFrame(hello[0]))
+		raw.write(commandFrame(hello[0]))
 		welcome := raw.readCommand()
 		if welcome.Name != "WELCOME" {
 			t.Fatalf("server answered HELLO with %q", welcome.Name)
@@ -533,7 +534,7 @@ func curveRunHostile(t *testing.T, endpoint string, hc curveHostile, client cert
 		}
 		sent = out[0].Append(nil)
 	}
-	raw.write(curveRawBody(hc.body(sent)))
+	raw.write(bodyFrame(hc.body(sent)))
 	return raw.readRest(time.Second)
 }
 
@@ -542,7 +543,7 @@ func curveRunHostile(t *testing.T, endpoint string, hc curveHostile, client cert
 // test expects, and ours returns the typed error.
 func TestCurveSecurityHostileCommands(t *testing.T) {
 	t.Parallel()
-	valid := curveNewKeyPair(t)
+	valid := testkeys.New(t)
 	for _, hc := range curveHostileCases {
 		t.Run(hc.name, func(t *testing.T) {
 			t.Parallel()
@@ -575,7 +576,7 @@ func TestCurveSecurityHostileCommands(t *testing.T) {
 				if zh.calls.Load() != 0 {
 					t.Errorf("libzmq ZAP asked %d times", zh.calls.Load())
 				}
-				curveExpectNothing(t, srv, 50*time.Millisecond)
+				expectNothing(t, srv, 50*time.Millisecond)
 			})
 		})
 	}
@@ -585,7 +586,7 @@ func TestCurveSecurityHostileCommands(t *testing.T) {
 // option with EINVAL; our key parser refuses 123 characters.
 func TestCurveSecurityInvalidKeySize(t *testing.T) {
 	t.Parallel()
-	lib := newCurveLib(t)
+	lib := newZMQLib(t)
 	s := lib.socket(zmq.DEALER)
 	bad := strings.Repeat("0", 123)
 	for name, set := range map[string]func(string) error{

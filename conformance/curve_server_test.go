@@ -17,6 +17,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -72,20 +73,20 @@ func (a *curveOurAuth) lastRequest() *zap.Request {
 
 func TestCurveLibzmqDealerOurRouter(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveDocClient(t)
+	srvKeys, cliKeys := docServer(t), docClient(t)
 	auth := newCurveOurAuth(t, "global", cliKeys.Public)
 	cfg := curveServerConfig(t, srvKeys, zmtp.ROUTER)
 	cfg.Identity = []byte("GO-ROUTER")
 	cfg.Metadata = zmtp.Metadata{{Name: "X-Server", Value: []byte("go")}}
 	cfg.ZAPHandler = auth
 	cfg.ZAPDomain = "global"
-	srv := curveServe(t, cfg)
+	srv := serve(t, cfg)
 
-	lib := newCurveLib(t)
+	lib := newZMQLib(t)
 	cli := lib.curveClient(zmq.DEALER, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-	curveCheck(t, cli.SetIdentity("LIBZMQ-DEALER"))
-	mon := lib.monitor(cli, curveHandshakeEvents)
-	curveCheck(t, cli.Connect(srv.endpoint))
+	must(t, cli.SetIdentity("LIBZMQ-DEALER"))
+	mon := lib.monitor(cli, handshakeEvents)
+	must(t, cli.Connect(srv.endpoint))
 
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
@@ -123,15 +124,15 @@ func TestCurveLibzmqDealerOurRouter(t *testing.T) {
 		t.Errorf("ZAP request %+v", req)
 	}
 
-	r := curveRead(c)
+	r := readLoop(c)
 	if _, err := cli.SendMessage("hello", "there"); err != nil {
 		t.Fatal(err)
 	}
-	if m := r.next(t, 3*time.Second); !curveEqualMsg(m, curveFrames("hello", "there")) {
+	if m := r.next(t, 3*time.Second); !equalMsg(m, strMsg("hello", "there")) {
 		t.Errorf("our ROUTER got %q", m)
 	}
 	// The libzmq client sees our Socket-Type, Identity and metadata.
-	if err := c.WriteMessage(curveFrames("welcome")); err != nil {
+	if err := c.WriteMessage(strMsg("welcome")); err != nil {
 		t.Fatal(err)
 	}
 	msg, md, err := cli.RecvMessageWithMetadata(0, "Socket-Type", "Identity", "X-Server", "User-Id")
@@ -152,14 +153,14 @@ func TestCurveLibzmqDealerOurRouter(t *testing.T) {
 	if _, err := cli.SendMessage(big); err != nil {
 		t.Fatal(err)
 	}
-	if m := r.next(t, 5*time.Second); !curveEqualMsg(m, big) {
-		t.Errorf("our ROUTER got %s, want %s", curveShort(m), curveShort(big))
+	if m := r.next(t, 5*time.Second); !equalMsg(m, big) {
+		t.Errorf("our ROUTER got %s, want %s", shortMsg(m), shortMsg(big))
 	}
 	if err := c.WriteMessage(big); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := cli.RecvMessageBytes(0); err != nil || !curveEqualMsg(m, big) {
-		t.Errorf("libzmq client got %s, %v", curveShort(m), err)
+	if m, err := cli.RecvMessageBytes(0); err != nil || !equalMsg(m, big) {
+		t.Errorf("libzmq client got %s, %v", shortMsg(m), err)
 	}
 	for i := 0; i < curveManyMessages; i++ {
 		if _, err := cli.SendMessage(fmt.Sprintf("up %d", i), i); err != nil {
@@ -168,10 +169,10 @@ func TestCurveLibzmqDealerOurRouter(t *testing.T) {
 	}
 	for i := 0; i < curveManyMessages; i++ {
 		m := r.next(t, 5*time.Second)
-		if !curveEqualMsg(m, curveFrames(fmt.Sprintf("up %d", i), fmt.Sprint(i))) {
+		if !equalMsg(m, strMsg(fmt.Sprintf("up %d", i), fmt.Sprint(i))) {
 			t.Fatalf("our ROUTER message %d = %q", i, m)
 		}
-		if err := c.WriteMessage(curveFrames(fmt.Sprintf("down %d", i))); err != nil {
+		if err := c.WriteMessage(strMsg(fmt.Sprintf("down %d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -191,12 +192,12 @@ func TestCurveLibzmqDealerOurRouter(t *testing.T) {
 
 func TestCurveLibzmqReqOurRep(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveNewKeyPair(t)
+	srvKeys, cliKeys := docServer(t), testkeys.New(t)
 	cfg := curveServerConfig(t, srvKeys, zmtp.REP) // no ZAP handler: any client key
-	srv := curveServe(t, cfg)
-	lib := newCurveLib(t)
+	srv := serve(t, cfg)
+	lib := newZMQLib(t)
 	cli := lib.curveClient(zmq.REQ, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-	curveCheck(t, cli.Connect(srv.endpoint))
+	must(t, cli.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
@@ -207,7 +208,7 @@ func TestCurveLibzmqReqOurRep(t *testing.T) {
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < curveManyMessages; i++ {
-		req := curveFrames(fmt.Sprintf("request %d", i))
+		req := strMsg(fmt.Sprintf("request %d", i))
 		if i == 3 {
 			req = curveSizedMessage('q')
 		}
@@ -219,48 +220,48 @@ func TestCurveLibzmqReqOurRep(t *testing.T) {
 			t.Fatalf("our read %d: %v", i, err)
 		}
 		// libzmq's REQ puts the empty delimiter first; our REP keeps it.
-		if len(got) != 1+len(req) || len(got[0]) != 0 || !curveEqualMsg(got[1:], req) {
-			t.Fatalf("our REP got %s, want the delimiter then %s", curveShort(got), curveShort(req))
+		if len(got) != 1+len(req) || len(got[0]) != 0 || !equalMsg(got[1:], req) {
+			t.Fatalf("our REP got %s, want the delimiter then %s", shortMsg(got), shortMsg(req))
 		}
 		if err := c.WriteMessage(got); err != nil {
 			t.Fatal(err)
 		}
 		back, err := cli.RecvMessageBytes(0)
-		if err != nil || !curveEqualMsg(back, req) {
-			t.Fatalf("libzmq REQ got %s, %v", curveShort(back), err)
+		if err != nil || !equalMsg(back, req) {
+			t.Fatalf("libzmq REQ got %s, %v", shortMsg(back), err)
 		}
 	}
 }
 
 func TestCurveLibzmqSubOurPub(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveNewKeyPair(t)
-	srv := curveServe(t, curveServerConfig(t, srvKeys, zmtp.PUB))
-	lib := newCurveLib(t)
+	srvKeys, cliKeys := docServer(t), testkeys.New(t)
+	srv := serve(t, curveServerConfig(t, srvKeys, zmtp.PUB))
+	lib := newZMQLib(t)
 	sub := lib.curveClient(zmq.SUB, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-	curveCheck(t, sub.SetSubscribe("weather"))
-	curveCheck(t, sub.Connect(srv.endpoint))
+	must(t, sub.SetSubscribe("weather"))
+	must(t, sub.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
 	}
 	c := a.conn
-	r := curveRead(c)
+	r := readLoop(c)
 	// libzmq's subscription reaches our PUB as [0x01 topic].
-	if m := r.next(t, 3*time.Second); !curveEqualMsg(m, [][]byte{[]byte("\x01weather")}) {
+	if m := r.next(t, 3*time.Second); !equalMsg(m, [][]byte{[]byte("\x01weather")}) {
 		t.Fatalf("our PUB read %q, want the subscription [\\x01weather]", m)
 	}
 	for i := 0; i < curveManyMessages; i++ {
-		if err := c.WriteMessage(curveFrames("weather", fmt.Sprint(i))); err != nil {
+		if err := c.WriteMessage(strMsg("weather", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 		// Our PUB does not filter (that is the socket layer's job), so
 		// libzmq's SUB must drop this one.
-		if err := c.WriteMessage(curveFrames("traffic", fmt.Sprint(i))); err != nil {
+		if err := c.WriteMessage(strMsg("traffic", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	big := append(curveFrames("weather"), curveSizedMessage('w')...)
+	big := append(strMsg("weather"), curveSizedMessage('w')...)
 	if err := c.WriteMessage(big); err != nil {
 		t.Fatal(err)
 	}
@@ -270,11 +271,11 @@ func TestCurveLibzmqSubOurPub(t *testing.T) {
 			t.Fatalf("libzmq SUB message %d = %q, %v", i, m, err)
 		}
 	}
-	if m, err := sub.RecvMessageBytes(0); err != nil || !curveEqualMsg(m, big) {
-		t.Fatalf("libzmq SUB got %s, %v", curveShort(m), err)
+	if m, err := sub.RecvMessageBytes(0); err != nil || !equalMsg(m, big) {
+		t.Fatalf("libzmq SUB got %s, %v", shortMsg(m), err)
 	}
-	curveCheck(t, sub.SetUnsubscribe("weather"))
-	if m := r.next(t, 3*time.Second); !curveEqualMsg(m, [][]byte{[]byte("\x00weather")}) {
+	must(t, sub.SetUnsubscribe("weather"))
+	if m := r.next(t, 3*time.Second); !equalMsg(m, [][]byte{[]byte("\x00weather")}) {
 		t.Fatalf("our PUB read %q, want the cancel [\\x00weather]", m)
 	}
 }
@@ -284,11 +285,11 @@ func TestCurveLibzmqSubOurPub(t *testing.T) {
 // "Stonehouse"), and the connection has no User-Id.
 func TestCurveLibzmqOurServerNoZAP(t *testing.T) {
 	t.Parallel()
-	srvKeys, cliKeys := curveDocServer(t), curveNewKeyPair(t)
-	srv := curveServe(t, curveServerConfig(t, srvKeys, zmtp.DEALER))
-	lib := newCurveLib(t)
+	srvKeys, cliKeys := docServer(t), testkeys.New(t)
+	srv := serve(t, curveServerConfig(t, srvKeys, zmtp.DEALER))
+	lib := newZMQLib(t)
 	cli := lib.curveClient(zmq.DEALER, srvKeys.Public.String(), cliKeys.Public.String(), cliKeys.Secret.Z85())
-	curveCheck(t, cli.Connect(srv.endpoint))
+	must(t, cli.Connect(srv.endpoint))
 	a := srv.next(3 * time.Second)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
@@ -314,14 +315,14 @@ func curveBounce(t testing.TB, cli *zmq.Socket, c *transport.Conn) {
 	}
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	got, err := c.ReadMessage(nil)
-	if err != nil || !curveEqualMsg(got, msg) {
+	if err != nil || !equalMsg(got, msg) {
 		t.Fatalf("bounce: our server got %q, %v", got, err)
 	}
 	if err := c.WriteMessage(got); err != nil {
 		t.Fatal(err)
 	}
 	back, err := cli.RecvMessageBytes(0)
-	if err != nil || !curveEqualMsg(back, msg) {
+	if err != nil || !equalMsg(back, msg) {
 		t.Fatalf("bounce: libzmq got %q, %v", back, err)
 	}
 	c.SetReadDeadline(time.Time{})

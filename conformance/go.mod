@@ -1,6 +1,6 @@
 module github.com/zmtpsec/zmtpsec/conformance
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/pebbe/zmq4 v1.4.0
@@ -9,8 +9,8 @@ require (
 
 require (
 	github.com/tilinna/z85 v1.0.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )
 
 replace github.com/zmtpsec/zmtpsec => ../

@@ -52,22 +52,22 @@ const nullRecordDir = "../transport/testdata/transcripts"
 type nullRecordCase struct {
 	file  string // in nullRecordDir
 	about string // one line for the header
-	run   func(t *testing.T, lib *curveLib) *nullConn
+	run   func(t *testing.T, lib *zmqLib) *recConn
 }
 
 var nullRecordCases = []nullRecordCase{
 	{
 		"null-client-dealer-libzmq-router.txt",
 		"our DEALER (routing id GO-DEALER) connects to a libzmq ROUTER (routing id LIB-ROUTER) that binds; multipart messages with empty, 255- and 256-byte frames each way",
-		func(t *testing.T, lib *curveLib) *nullConn {
-			s := nullSocket(t, lib, zmq.ROUTER, "LIB-ROUTER")
-			c := nullConnect(t, lib, s, nullConfig(zmtp.DEALER, "GO-DEALER"))
+		func(t *testing.T, lib *zmqLib) *recConn {
+			s := libSocket(t, lib, zmq.ROUTER, "LIB-ROUTER")
+			c := connectRecorded(t, lib, s, nullConfig(zmtp.DEALER, "GO-DEALER"))
 			for i, msg := range nullRecordMessages("dealer", "router") {
 				if i%2 == 0 {
 					c.write(t, msg...)
-					nullSame(t, "libzmq ROUTER received", nullRecv(t, s), nullCat(nullMsg("GO-DEALER"), msg...))
+					sameMsg(t, "libzmq ROUTER received", libRecv(t, s), appendParts(strMsg("GO-DEALER"), msg...))
 				} else {
-					nullSend(t, s, nullCat(nullMsg("GO-DEALER"), msg...)...)
+					libSend(t, s, appendParts(strMsg("GO-DEALER"), msg...)...)
 					c.expect(t, msg...)
 				}
 			}
@@ -77,16 +77,16 @@ var nullRecordCases = []nullRecordCase{
 	{
 		"null-server-router-libzmq-dealer.txt",
 		"a libzmq DEALER (routing id LIB-DEALER) connects to our ROUTER; multipart messages with empty, 255- and 256-byte frames each way",
-		func(t *testing.T, lib *curveLib) *nullConn {
-			s := nullSocket(t, lib, zmq.DEALER, "LIB-DEALER")
-			c := nullListen(t, lib, s, nullConfig(zmtp.ROUTER, ""))
+		func(t *testing.T, lib *zmqLib) *recConn {
+			s := libSocket(t, lib, zmq.DEALER, "LIB-DEALER")
+			c := listenRecorded(t, lib, s, nullConfig(zmtp.ROUTER, ""))
 			for i, msg := range nullRecordMessages("dealer", "router") {
 				if i%2 == 0 {
-					nullSend(t, s, msg...)
+					libSend(t, s, msg...)
 					c.expect(t, msg...)
 				} else {
 					c.write(t, msg...)
-					nullSame(t, "libzmq DEALER received", nullRecv(t, s), msg)
+					sameMsg(t, "libzmq DEALER received", libRecv(t, s), msg)
 				}
 			}
 			return c
@@ -95,62 +95,62 @@ var nullRecordCases = []nullRecordCase{
 	{
 		"null-client-sub-libzmq-pub.txt",
 		`our SUB connects to a libzmq PUB that binds and subscribes to "A"; libzmq publishes [B i] and [A i] every 2 ms until our first A arrives, then [B end] and [A end]: only A messages cross the wire`,
-		func(t *testing.T, lib *curveLib) *nullConn {
-			s := nullSocket(t, lib, zmq.PUB, "")
-			c := nullConnect(t, lib, s, nullConfig(zmtp.SUB, ""))
+		func(t *testing.T, lib *zmqLib) *recConn {
+			s := libSocket(t, lib, zmq.PUB, "")
+			c := connectRecorded(t, lib, s, nullConfig(zmtp.SUB, ""))
 			c.subscribe(t, "A")
 			read, rounds := nullPublish(t, s, c, "A", "B", "A")
 			if len(read) != 1 {
 				t.Fatalf("read %d messages before the first A", len(read))
 			}
 			for i := nullIndex(t, read[0]) + 1; i < rounds; i++ {
-				c.expect(t, nullMsg("A", fmt.Sprint(i))...)
+				c.expect(t, strMsg("A", fmt.Sprint(i))...)
 			}
-			nullSend(t, s, nullMsg("B", "end")...)
-			nullSend(t, s, nullMsg("A", "end")...)
-			c.expect(t, nullMsg("A", "end")...)
+			libSend(t, s, strMsg("B", "end")...)
+			libSend(t, s, strMsg("A", "end")...)
+			c.expect(t, strMsg("A", "end")...)
 			return c
 		},
 	},
 	{
 		"null-server-pub-libzmq-sub.txt",
 		`a libzmq SUB subscribed to "A" connects to our PUB; its SUBSCRIBE command reaches us as [0x01 'A'], and we publish a matching message`,
-		func(t *testing.T, lib *curveLib) *nullConn {
-			s := nullSocket(t, lib, zmq.SUB, "")
-			curveCheck(t, s.SetSubscribe("A"))
-			c := nullListen(t, lib, s, nullConfig(zmtp.PUB, ""))
+		func(t *testing.T, lib *zmqLib) *recConn {
+			s := libSocket(t, lib, zmq.SUB, "")
+			must(t, s.SetSubscribe("A"))
+			c := listenRecorded(t, lib, s, nullConfig(zmtp.PUB, ""))
 			c.expect(t, []byte("\x01A"))
-			msg := nullMsg("A", "news", "")
+			msg := strMsg("A", "news", "")
 			c.write(t, msg...)
-			nullSame(t, "libzmq SUB received", nullRecv(t, s), msg)
+			sameMsg(t, "libzmq SUB received", libRecv(t, s), msg)
 			return c
 		},
 	},
 	{
 		"null-server-router-libzmq-dealer-heartbeats.txt",
 		"a libzmq DEALER with ZMQ_HEARTBEAT_IVL 100 ms, HEARTBEAT_TIMEOUT 300 ms and HEARTBEAT_TTL 1 s connects to our ROUTER; our read waits about 350 ms, answering each PING with a PONG, for its message; we reply",
-		func(t *testing.T, lib *curveLib) *nullConn {
-			s := nullSocket(t, lib, zmq.DEALER, "HB")
-			curveCheck(t, s.SetHeartbeatIvl(100*time.Millisecond))
-			curveCheck(t, s.SetHeartbeatTimeout(300*time.Millisecond))
-			curveCheck(t, s.SetHeartbeatTtl(time.Second))
-			c := nullListen(t, lib, s, nullConfig(zmtp.ROUTER, ""))
+		func(t *testing.T, lib *zmqLib) *recConn {
+			s := libSocket(t, lib, zmq.DEALER, "HB")
+			must(t, s.SetHeartbeatIvl(100*time.Millisecond))
+			must(t, s.SetHeartbeatTimeout(300*time.Millisecond))
+			must(t, s.SetHeartbeatTtl(time.Second))
+			c := listenRecorded(t, lib, s, nullConfig(zmtp.ROUTER, ""))
 			sent := make(chan error, 1)
 			go func() {
 				time.Sleep(350 * time.Millisecond)
 				_, err := s.SendMessage("after", "pings")
 				sent <- err
 			}()
-			msg, err := c.tryRead(nullWait)
+			msg, err := c.tryRead(stepTimeout)
 			if serr := <-sent; serr != nil {
 				t.Fatal(serr)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			nullSame(t, "our ROUTER read", msg, nullMsg("after", "pings"))
-			c.write(t, nullMsg("pong", "")...)
-			nullSame(t, "libzmq DEALER received", nullRecv(t, s), nullMsg("pong", ""))
+			sameMsg(t, "our ROUTER read", msg, strMsg("after", "pings"))
+			c.write(t, strMsg("pong", "")...)
+			sameMsg(t, "libzmq DEALER received", libRecv(t, s), strMsg("pong", ""))
 			pings, _ := nullCount(t, c.peerFrames(t), zmtp.CmdPing, []byte("after"))
 			if pings < 2 {
 				t.Fatalf("libzmq sent %d PINGs before its message; want several", pings)
@@ -164,12 +164,12 @@ var nullRecordCases = []nullRecordCase{
 // with an empty, a 255-byte and a 256-byte frame, and an empty message.
 func nullRecordMessages(a, b string) [][][]byte {
 	return [][][]byte{
-		nullMsg("hello from " + a),
-		nullMsg("hello from "+b, "two", "parts"),
+		strMsg("hello from " + a),
+		strMsg("hello from "+b, "two", "parts"),
 		{[]byte("sizes"), {}, bytes.Repeat([]byte("a"), 255), bytes.Repeat([]byte("b"), 256)},
 		{[]byte("sizes"), bytes.Repeat([]byte("c"), 256), bytes.Repeat([]byte("d"), 255), {}},
 		{{}},
-		nullMsg("bye"),
+		strMsg("bye"),
 	}
 }
 
@@ -180,7 +180,7 @@ func TestNullRecord(t *testing.T) {
 		name := strings.TrimSuffix(tc.file, ".txt")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := tc.run(t, newCurveLib(t))
+			c := tc.run(t, newZMQLib(t))
 			tr := nullAnnotate(t, c.rec.Transcript(
 				"zmtpsec NULL transcript: "+tc.about+".",
 				fmt.Sprintf("Recorded against libzmq %d.%d.%d (github.com/pebbe/zmq4 v1.4.0) by conformance/null_record_test.go,", major, minor, patch),
@@ -241,7 +241,7 @@ func nullReplay(t *testing.T, tr *transcript.Transcript) {
 				c = transport.Server(rp, &cfg)
 			}
 			defer c.Close()
-			c.SetDeadline(time.Now().Add(nullWait))
+			c.SetDeadline(time.Now().Add(stepTimeout))
 			if err := c.HandshakeContext(context.Background()); err != nil {
 				t.Fatalf("replay: handshake: %v (%v)", err, rp.Check())
 			}
@@ -274,7 +274,7 @@ func nullReplay(t *testing.T, tr *transcript.Transcript) {
 			if err != nil {
 				t.Fatalf("replay: read: %v (%v)", err, rp.Check())
 			}
-			nullSame(t, "replay: read", msg, frames)
+			sameMsg(t, "replay: read", msg, frames)
 		default:
 			t.Fatalf("replay: unknown note %q", note)
 		}

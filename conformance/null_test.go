@@ -28,7 +28,7 @@ import (
 
 type nullPatternCase struct {
 	name string
-	run  func(t *testing.T, lib *curveLib, d nullDir)
+	run  func(t *testing.T, lib *zmqLib, d connDir)
 }
 
 var nullPatternCases = []nullPatternCase{
@@ -48,12 +48,12 @@ var nullPatternCases = []nullPatternCase{
 
 // TestNullPatterns runs every socket pair in both directions.
 func TestNullPatterns(t *testing.T) {
-	for _, d := range nullDirs {
+	for _, d := range connDirs {
 		t.Run(d.name, func(t *testing.T) {
 			for _, tc := range nullPatternCases {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					tc.run(t, newCurveLib(t), d)
+					tc.run(t, newZMQLib(t), d)
 				})
 			}
 		})
@@ -79,165 +79,165 @@ func nullStr(s string) *string { return &s }
 
 // Our DEALER's Identity is the routing id libzmq's ROUTER reports as the
 // first frame, and the one it routes replies by.
-func nullDealerRouter(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.ROUTER, "LIB-ROUTER")
+func nullDealerRouter(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.ROUTER, "LIB-ROUTER")
 	cfg := nullConfig(zmtp.DEALER, "GO-DEALER")
 	cfg.Metadata = zmtp.Metadata{{Name: "X-Hello", Value: []byte("world")}}
 	c := d.open(t, lib, s, cfg)
-	nullCheckState(t, c, zmtp.ROUTER, []byte("LIB-ROUTER"))
+	checkNullState(t, c, zmtp.ROUTER, []byte("LIB-ROUTER"))
 
-	msg := nullSized("to-router", 'a')
+	msg := sizedMsg("to-router", 'a')
 	c.write(t, msg...)
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity", "X-Hello", "Peer-Address")
-	nullSame(t, "libzmq ROUTER received", got, nullCat(nullMsg("GO-DEALER"), msg...))
+	got, md := libRecvMeta(t, s, "Socket-Type", "Identity", "X-Hello", "Peer-Address")
+	sameMsg(t, "libzmq ROUTER received", got, appendParts(strMsg("GO-DEALER"), msg...))
 	nullCheckLibMeta(t, md, "DEALER", nullStr("GO-DEALER"))
 	if md["X-Hello"] != "world" || md["Peer-Address"] != "127.0.0.1" {
 		t.Errorf("libzmq's zmq_msg_gets: X-Hello %q, Peer-Address %q; want world, 127.0.0.1", md["X-Hello"], md["Peer-Address"])
 	}
 
-	reply := nullSized("to-dealer", 'x')
-	nullSend(t, s, nullCat(nullMsg("GO-DEALER"), reply...)...)
+	reply := sizedMsg("to-dealer", 'x')
+	libSend(t, s, appendParts(strMsg("GO-DEALER"), reply...)...)
 	c.expect(t, reply...)
 	for i := range 3 {
-		c.write(t, nullMsg("ping", fmt.Sprint(i))...)
-		nullSame(t, "libzmq ROUTER received", nullRecv(t, s), nullMsg("GO-DEALER", "ping", fmt.Sprint(i)))
-		nullSend(t, s, nullMsg("GO-DEALER", "pong", fmt.Sprint(i))...)
-		c.expect(t, nullMsg("pong", fmt.Sprint(i))...)
+		c.write(t, strMsg("ping", fmt.Sprint(i))...)
+		sameMsg(t, "libzmq ROUTER received", libRecv(t, s), strMsg("GO-DEALER", "ping", fmt.Sprint(i)))
+		libSend(t, s, strMsg("GO-DEALER", "pong", fmt.Sprint(i))...)
+		c.expect(t, strMsg("pong", fmt.Sprint(i))...)
 	}
 }
 
 // Without routing ids, our DEALER sends an empty Identity and libzmq's
 // ROUTER makes one up (5 bytes, a zero byte then a counter); its own empty
 // Identity reaches us as an empty, non-nil PeerIdentity.
-func nullDealerRouterAnonymous(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.ROUTER, "")
+func nullDealerRouterAnonymous(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.ROUTER, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.DEALER, ""))
-	nullCheckState(t, c, zmtp.ROUTER, []byte{})
+	checkNullState(t, c, zmtp.ROUTER, []byte{})
 
-	c.write(t, nullMsg("hello", "")...)
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
+	c.write(t, strMsg("hello", "")...)
+	got, md := libRecvMeta(t, s, "Socket-Type", "Identity")
 	if len(got) != 3 || len(got[0]) != 5 || got[0][0] != 0 {
-		t.Fatalf("libzmq ROUTER received %s; want a generated 5-byte routing id, then our 2 frames", curveShort(got))
+		t.Fatalf("libzmq ROUTER received %s; want a generated 5-byte routing id, then our 2 frames", shortMsg(got))
 	}
-	nullSame(t, "libzmq ROUTER received", got[1:], nullMsg("hello", ""))
+	sameMsg(t, "libzmq ROUTER received", got[1:], strMsg("hello", ""))
 	nullCheckLibMeta(t, md, "DEALER", nullStr(""))
-	nullSend(t, s, got[0], []byte("back"))
-	c.expect(t, nullMsg("back")...)
+	libSend(t, s, got[0], []byte("back"))
+	c.expect(t, strMsg("back")...)
 }
 
 // Our ROUTER reads libzmq's ZMQ_ROUTING_ID from ConnectionState; on the
 // wire a DEALER's messages carry no routing frame.
-func nullRouterDealer(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.DEALER, "LIB-DEALER")
+func nullRouterDealer(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.DEALER, "LIB-DEALER")
 	c := d.open(t, lib, s, nullConfig(zmtp.ROUTER, ""))
-	nullCheckState(t, c, zmtp.DEALER, []byte("LIB-DEALER"))
+	checkNullState(t, c, zmtp.DEALER, []byte("LIB-DEALER"))
 
-	msg := nullSized("to-router", 'b')
-	nullSend(t, s, msg...)
+	msg := sizedMsg("to-router", 'b')
+	libSend(t, s, msg...)
 	c.expect(t, msg...)
-	reply := nullSized("to-dealer", 'y')
+	reply := sizedMsg("to-dealer", 'y')
 	c.write(t, reply...)
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
-	nullSame(t, "libzmq DEALER received", got, reply)
+	got, md := libRecvMeta(t, s, "Socket-Type", "Identity")
+	sameMsg(t, "libzmq DEALER received", got, reply)
 	// Like libzmq, our ROUTER sends an empty Identity.
 	nullCheckLibMeta(t, md, "ROUTER", nullStr(""))
 }
 
 // Our REQ adds the empty delimiter frame itself; libzmq's REP strips it and
 // puts it back on the reply.
-func nullReqRep(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.REP, "")
+func nullReqRep(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.REP, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.REQ, "GO-REQ"))
-	nullCheckState(t, c, zmtp.REP, nil)
+	checkNullState(t, c, zmtp.REP, nil)
 
 	for i := range 3 {
-		req := nullMsg(fmt.Sprintf("request %d", i), "", "x")
-		c.write(t, nullCat(nullMsg(""), req...)...)
-		got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
-		nullSame(t, "libzmq REP received", got, req)
+		req := strMsg(fmt.Sprintf("request %d", i), "", "x")
+		c.write(t, appendParts(strMsg(""), req...)...)
+		got, md := libRecvMeta(t, s, "Socket-Type", "Identity")
+		sameMsg(t, "libzmq REP received", got, req)
 		nullCheckLibMeta(t, md, "REQ", nullStr("GO-REQ"))
-		nullSend(t, s, nullMsg("reply", fmt.Sprint(i))...)
-		c.expect(t, nullMsg("", "reply", fmt.Sprint(i))...)
+		libSend(t, s, strMsg("reply", fmt.Sprint(i))...)
+		c.expect(t, strMsg("", "reply", fmt.Sprint(i))...)
 	}
-	req := nullSized("sized request", 'c')
-	c.write(t, nullCat(nullMsg(""), req...)...)
-	nullSame(t, "libzmq REP received", nullRecv(t, s), req)
-	rep := nullSized("sized reply", 'd')
-	nullSend(t, s, rep...)
-	c.expect(t, nullCat(nullMsg(""), rep...)...)
+	req := sizedMsg("sized request", 'c')
+	c.write(t, appendParts(strMsg(""), req...)...)
+	sameMsg(t, "libzmq REP received", libRecv(t, s), req)
+	rep := sizedMsg("sized reply", 'd')
+	libSend(t, s, rep...)
+	c.expect(t, appendParts(strMsg(""), rep...)...)
 }
 
 // Our REP gets libzmq's REQ envelope (an empty delimiter) and sends it back.
-func nullRepReq(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.REQ, "LIB-REQ")
+func nullRepReq(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.REQ, "LIB-REQ")
 	c := d.open(t, lib, s, nullConfig(zmtp.REP, ""))
-	nullCheckState(t, c, zmtp.REQ, []byte("LIB-REQ"))
+	checkNullState(t, c, zmtp.REQ, []byte("LIB-REQ"))
 
 	for i := range 2 {
-		req := nullSized(fmt.Sprint("request ", i), 'e')
-		nullSend(t, s, req...)
+		req := sizedMsg(fmt.Sprint("request ", i), 'e')
+		libSend(t, s, req...)
 		got := c.read(t)
-		nullSame(t, "our REP read", got, nullCat(nullMsg(""), req...))
-		rep := nullSized(fmt.Sprint("reply ", i), 'f')
-		c.write(t, nullCat(got[:1], rep...)...)
-		got2, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
-		nullSame(t, "libzmq REQ received", got2, rep)
+		sameMsg(t, "our REP read", got, appendParts(strMsg(""), req...))
+		rep := sizedMsg(fmt.Sprint("reply ", i), 'f')
+		c.write(t, appendParts(got[:1], rep...)...)
+		got2, md := libRecvMeta(t, s, "Socket-Type", "Identity")
+		sameMsg(t, "libzmq REQ received", got2, rep)
 		nullCheckLibMeta(t, md, "REP", nil)
 	}
 }
 
-func nullPushPull(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.PULL, "")
+func nullPushPull(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.PULL, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.PUSH, ""))
-	nullCheckState(t, c, zmtp.PULL, nil)
+	checkNullState(t, c, zmtp.PULL, nil)
 
-	msg := nullSized("pushed", 'g')
+	msg := sizedMsg("pushed", 'g')
 	c.write(t, msg...)
 	for i := range 3 {
-		c.write(t, nullMsg("small", fmt.Sprint(i))...)
+		c.write(t, strMsg("small", fmt.Sprint(i))...)
 	}
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
-	nullSame(t, "libzmq PULL received", got, msg)
+	got, md := libRecvMeta(t, s, "Socket-Type", "Identity")
+	sameMsg(t, "libzmq PULL received", got, msg)
 	nullCheckLibMeta(t, md, "PUSH", nil)
 	for i := range 3 {
-		nullSame(t, "libzmq PULL received", nullRecv(t, s), nullMsg("small", fmt.Sprint(i)))
+		sameMsg(t, "libzmq PULL received", libRecv(t, s), strMsg("small", fmt.Sprint(i)))
 	}
 }
 
-func nullPullPush(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.PUSH, "")
+func nullPullPush(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.PUSH, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.PULL, ""))
-	nullCheckState(t, c, zmtp.PUSH, nil)
+	checkNullState(t, c, zmtp.PUSH, nil)
 
-	msg := nullSized("pushed", 'h')
-	nullSend(t, s, msg...)
+	msg := sizedMsg("pushed", 'h')
+	libSend(t, s, msg...)
 	for i := range 3 {
-		nullSend(t, s, nullMsg("small", fmt.Sprint(i))...)
+		libSend(t, s, strMsg("small", fmt.Sprint(i))...)
 	}
 	c.expect(t, msg...)
 	for i := range 3 {
-		c.expect(t, nullMsg("small", fmt.Sprint(i))...)
+		c.expect(t, strMsg("small", fmt.Sprint(i))...)
 	}
 }
 
-func nullPairPair(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.PAIR, "")
+func nullPairPair(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.PAIR, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.PAIR, ""))
-	nullCheckState(t, c, zmtp.PAIR, nil)
+	checkNullState(t, c, zmtp.PAIR, nil)
 
-	msg := nullSized("ours", 'i')
+	msg := sizedMsg("ours", 'i')
 	c.write(t, msg...)
-	got, md := nullRecvMeta(t, s, "Socket-Type", "Identity")
-	nullSame(t, "libzmq PAIR received", got, msg)
+	got, md := libRecvMeta(t, s, "Socket-Type", "Identity")
+	sameMsg(t, "libzmq PAIR received", got, msg)
 	nullCheckLibMeta(t, md, "PAIR", nil)
-	theirs := nullSized("theirs", 'j')
-	nullSend(t, s, theirs...)
+	theirs := sizedMsg("theirs", 'j')
+	libSend(t, s, theirs...)
 	c.expect(t, theirs...)
 	for i := range 50 {
-		m := nullMsg(fmt.Sprint(i), "pair")
+		m := strMsg(fmt.Sprint(i), "pair")
 		c.write(t, m...)
-		nullSame(t, "libzmq PAIR received", nullRecv(t, s), m)
-		nullSend(t, s, m...)
+		sameMsg(t, "libzmq PAIR received", libRecv(t, s), m)
+		libSend(t, s, m...)
 		c.expect(t, m...)
 	}
 }
@@ -247,7 +247,7 @@ func nullPairPair(t *testing.T, lib *curveLib, d nullDir) {
 // reads a message whose first frame is want. It returns every message read
 // (the last one is want's) and how many rounds were sent. s belongs to the
 // publishing goroutine until nullPublish returns.
-func nullPublish(t *testing.T, s *zmq.Socket, c *nullConn, want string, topics ...string) ([][][]byte, int) {
+func nullPublish(t *testing.T, s *zmq.Socket, c *recConn, want string, topics ...string) ([][][]byte, int) {
 	t.Helper()
 	stop := make(chan struct{})
 	type result struct {
@@ -274,7 +274,7 @@ func nullPublish(t *testing.T, s *zmq.Socket, c *nullConn, want string, topics .
 	}()
 	var read [][][]byte
 	var err error
-	deadline := time.Now().Add(nullWait)
+	deadline := time.Now().Add(stepTimeout)
 	for {
 		var m [][]byte
 		if m, err = c.tryRead(time.Until(deadline)); err != nil {
@@ -302,10 +302,10 @@ func nullIndex(t *testing.T, m [][]byte) int {
 	t.Helper()
 	var i int
 	if len(m) != 2 {
-		t.Fatalf("published message %s", curveShort(m))
+		t.Fatalf("published message %s", shortMsg(m))
 	}
 	if _, err := fmt.Sscan(string(m[1]), &i); err != nil {
-		t.Fatalf("published message %s: %v", curveShort(m), err)
+		t.Fatalf("published message %s: %v", shortMsg(m), err)
 	}
 	return i
 }
@@ -313,7 +313,7 @@ func nullIndex(t *testing.T, m [][]byte) int {
 // nullSubscriptionFrames returns the command frames of the peer with the
 // given name, and fails on a data frame that looks like a ZMTP 3.0
 // subscription.
-func nullCommandFrames(t *testing.T, frames []nullWireFrame, name string) [][]byte {
+func nullCommandFrames(t *testing.T, frames []wireFrame, name string) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, f := range frames {
@@ -335,13 +335,13 @@ func nullCommandFrames(t *testing.T, frames []nullWireFrame, name string) [][]by
 // command on the wire) and gets only A messages from a libzmq PUB that
 // publishes B and A; then it cancels A, subscribes to C, and gets no A
 // once the first C has arrived.
-func nullSubPub(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.PUB, "")
+func nullSubPub(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.PUB, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.SUB, ""))
-	nullCheckState(t, c, zmtp.PUB, nil)
+	checkNullState(t, c, zmtp.PUB, nil)
 
 	c.subscribe(t, "A")
-	ours := nullSplit(t, c.rec.Transcript().Stream(transcript.Ours))
+	ours := splitFrames(t, c.rec.Transcript().Stream(transcript.Ours))
 	if len(ours) != 2 || ours[1].flags != zmtp.FlagCommand || string(ours[1].body) != "\x09SUBSCRIBEA" {
 		t.Fatalf("our frames after the greeting: %+v; want READY, then the command SUBSCRIBE A", ours)
 	}
@@ -353,11 +353,11 @@ func nullSubPub(t *testing.T, lib *curveLib, d nullDir) {
 		t.Fatalf("our SUB read %d messages before an A", len(read))
 	}
 	for i := first + 1; i < rounds; i++ {
-		c.expect(t, nullMsg("A", fmt.Sprint(i))...)
+		c.expect(t, strMsg("A", fmt.Sprint(i))...)
 	}
-	nullSend(t, s, nullSized("B-sized", 'k')...)
-	sized := nullSized("A-sized", 'l')
-	nullSend(t, s, sized...)
+	libSend(t, s, sizedMsg("B-sized", 'k')...)
+	sized := sizedMsg("A-sized", 'l')
+	libSend(t, s, sized...)
 	c.expect(t, sized...)
 
 	c.unsubscribe(t, "A")
@@ -366,17 +366,17 @@ func nullSubPub(t *testing.T, lib *curveLib, d nullDir) {
 	last := -1
 	for _, m := range read[:len(read)-1] {
 		if string(m[0]) != "A" || nullIndex(t, m) <= last {
-			t.Fatalf("before the first C, our SUB read %s; want only A messages in order", curveShort(m))
+			t.Fatalf("before the first C, our SUB read %s; want only A messages in order", shortMsg(m))
 		}
 		last = nullIndex(t, m)
 	}
 	for i := nullIndex(t, read[len(read)-1]) + 1; i < rounds; i++ {
-		c.expect(t, nullMsg("C", fmt.Sprint(i))...)
+		c.expect(t, strMsg("C", fmt.Sprint(i))...)
 	}
-	nullSend(t, s, nullMsg("A", "late")...)
-	nullSend(t, s, nullMsg("C", "last")...)
-	c.expect(t, nullMsg("C", "last")...)
-	if got := nullCommandFrames(t, nullSplit(t, c.rec.Transcript().Stream(transcript.Ours)), "CANCEL"); len(got) != 1 || string(got[0]) != "\x06CANCELA" {
+	libSend(t, s, strMsg("A", "late")...)
+	libSend(t, s, strMsg("C", "last")...)
+	c.expect(t, strMsg("C", "last")...)
+	if got := nullCommandFrames(t, splitFrames(t, c.rec.Transcript().Stream(transcript.Ours)), "CANCEL"); len(got) != 1 || string(got[0]) != "\x06CANCELA" {
 		t.Errorf("our CANCEL commands: %q", got)
 	}
 }
@@ -384,13 +384,13 @@ func nullSubPub(t *testing.T, lib *curveLib, d nullDir) {
 // A libzmq SUB's subscription to "A" reaches our PUB as a ZMTP 3.1
 // SUBSCRIBE command, which ReadMessage returns as the message [0x01 'A'];
 // our PUB then sends only the messages that match.
-func nullPubSub(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.SUB, "")
-	curveCheck(t, s.SetSubscribe("A"))
+func nullPubSub(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.SUB, "")
+	must(t, s.SetSubscribe("A"))
 	c := d.open(t, lib, s, nullConfig(zmtp.PUB, ""))
-	nullCheckState(t, c, zmtp.SUB, nil)
+	checkNullState(t, c, zmtp.SUB, nil)
 
-	nullPumping(s, func() { c.expect(t, []byte("\x01A")) })
+	pumping(s, func() { c.expect(t, []byte("\x01A")) })
 	if got := nullCommandFrames(t, c.peerFrames(t), "SUBSCRIBE"); len(got) != 1 || string(got[0]) != "\x09SUBSCRIBEA" {
 		t.Fatalf("libzmq's SUBSCRIBE commands: %q; want one for A", got)
 	}
@@ -400,7 +400,7 @@ func nullPubSub(t *testing.T, lib *curveLib, d nullDir) {
 		}
 	}
 	topics := [][]byte{[]byte("A")}
-	msgs := [][][]byte{nullMsg("B", "1"), nullMsg("A", "1"), nullMsg("AB", "2"), nullMsg("BA", "3"), nullSized("A-sized", 'm')}
+	msgs := [][][]byte{strMsg("B", "1"), strMsg("A", "1"), strMsg("AB", "2"), strMsg("BA", "3"), sizedMsg("A-sized", 'm')}
 	var sent [][][]byte
 	for _, m := range msgs {
 		for _, topic := range topics {
@@ -415,11 +415,11 @@ func nullPubSub(t *testing.T, lib *curveLib, d nullDir) {
 		t.Fatalf("sent %d messages", len(sent))
 	}
 	for _, m := range sent {
-		nullSame(t, "libzmq SUB received", nullRecv(t, s), m)
+		sameMsg(t, "libzmq SUB received", libRecv(t, s), m)
 	}
 
-	curveCheck(t, s.SetUnsubscribe("A"))
-	nullPumping(s, func() { c.expect(t, []byte("\x00A")) })
+	must(t, s.SetUnsubscribe("A"))
+	pumping(s, func() { c.expect(t, []byte("\x00A")) })
 	if got := nullCommandFrames(t, c.peerFrames(t), "CANCEL"); len(got) != 1 || string(got[0]) != "\x06CANCELA" {
 		t.Fatalf("libzmq's CANCEL commands: %q; want one for A", got)
 	}
@@ -427,27 +427,27 @@ func nullPubSub(t *testing.T, lib *curveLib, d nullDir) {
 
 // libzmq's XPUB hands our XSUB's subscriptions to its application; our XSUB
 // may also subscribe by writing [0x01 topic], as libzmq's XSUB does.
-func nullXSubXPub(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.XPUB, "")
+func nullXSubXPub(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.XPUB, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.XSUB, ""))
-	nullCheckState(t, c, zmtp.XPUB, nil)
+	checkNullState(t, c, zmtp.XPUB, nil)
 
 	c.subscribe(t, "A")
-	nullSame(t, "libzmq XPUB received", nullRecv(t, s), [][]byte{[]byte("\x01A")})
-	nullSend(t, s, nullMsg("B", "dropped by libzmq")...)
-	sized := nullSized("A-sized", 'n')
-	nullSend(t, s, sized...)
+	sameMsg(t, "libzmq XPUB received", libRecv(t, s), [][]byte{[]byte("\x01A")})
+	libSend(t, s, strMsg("B", "dropped by libzmq")...)
+	sized := sizedMsg("A-sized", 'n')
+	libSend(t, s, sized...)
 	c.expect(t, sized...)
 
 	c.write(t, []byte("\x01B"))
-	nullSame(t, "libzmq XPUB received", nullRecv(t, s), [][]byte{[]byte("\x01B")})
-	nullSend(t, s, nullMsg("B", "now wanted")...)
-	c.expect(t, nullMsg("B", "now wanted")...)
+	sameMsg(t, "libzmq XPUB received", libRecv(t, s), [][]byte{[]byte("\x01B")})
+	libSend(t, s, strMsg("B", "now wanted")...)
+	c.expect(t, strMsg("B", "now wanted")...)
 	c.unsubscribe(t, "A")
-	nullSame(t, "libzmq XPUB received", nullRecv(t, s), [][]byte{[]byte("\x00A")})
+	sameMsg(t, "libzmq XPUB received", libRecv(t, s), [][]byte{[]byte("\x00A")})
 
 	var got []string
-	for _, f := range nullSplit(t, c.rec.Transcript().Stream(transcript.Ours))[1:] {
+	for _, f := range splitFrames(t, c.rec.Transcript().Stream(transcript.Ours))[1:] {
 		if f.flags&zmtp.FlagCommand != 0 {
 			got = append(got, string(f.body))
 		}
@@ -464,18 +464,18 @@ func nullXSubXPub(t *testing.T, lib *curveLib, d nullDir) {
 // connects); a subscription sent before that (possible on a socket that
 // binds) is replayed from its subscription trie on attach, as a SUBSCRIBE
 // command.
-func nullXPubXSub(t *testing.T, lib *curveLib, d nullDir) {
-	s := nullSocket(t, lib, zmq.XSUB, "")
+func nullXPubXSub(t *testing.T, lib *zmqLib, d connDir) {
+	s := libSocket(t, lib, zmq.XSUB, "")
 	c := d.open(t, lib, s, nullConfig(zmtp.XPUB, ""))
-	nullCheckState(t, c, zmtp.XSUB, nil)
+	checkNullState(t, c, zmtp.XSUB, nil)
 
-	nullSend(t, s, []byte("\x01A"))
-	nullPumping(s, func() { c.expect(t, []byte("\x01A")) })
-	sized := nullSized("A-sized", 'o')
+	libSend(t, s, []byte("\x01A"))
+	pumping(s, func() { c.expect(t, []byte("\x01A")) })
+	sized := sizedMsg("A-sized", 'o')
 	c.write(t, sized...)
-	nullSame(t, "libzmq XSUB received", nullRecv(t, s), sized)
-	nullSend(t, s, []byte("\x00A"))
-	nullPumping(s, func() { c.expect(t, []byte("\x00A")) })
+	sameMsg(t, "libzmq XSUB received", libRecv(t, s), sized)
+	libSend(t, s, []byte("\x00A"))
+	pumping(s, func() { c.expect(t, []byte("\x00A")) })
 	var got []string
 	for _, f := range c.peerFrames(t)[1:] {
 		got = append(got, fmt.Sprintf("%02x %q", byte(f.flags), f.body))
@@ -499,7 +499,7 @@ func nullXPubXSub(t *testing.T, lib *curveLib, d nullDir) {
 
 // nullCount counts the peer's (or our) command frames named name, up to the
 // first data frame whose body is stopAt (all of them if stopAt is nil).
-func nullCount(t *testing.T, frames []nullWireFrame, name string, stopAt []byte) (n int, bodies map[string]int) {
+func nullCount(t *testing.T, frames []wireFrame, name string, stopAt []byte) (n int, bodies map[string]int) {
 	t.Helper()
 	bodies = map[string]int{}
 	for _, f := range frames {
@@ -525,40 +525,40 @@ func TestNullHeartbeats(t *testing.T) {
 	const keep = 1500 * time.Millisecond
 	t.Run("libzmq-DEALER-heartbeats-to-our-ROUTER", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.DEALER, "HB")
-		curveCheck(t, s.SetHeartbeatIvl(100*time.Millisecond))
-		curveCheck(t, s.SetHeartbeatTimeout(300*time.Millisecond))
-		curveCheck(t, s.SetHeartbeatTtl(time.Second))
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.DEALER, "HB")
+		must(t, s.SetHeartbeatIvl(100*time.Millisecond))
+		must(t, s.SetHeartbeatTimeout(300*time.Millisecond))
+		must(t, s.SetHeartbeatTtl(time.Second))
 		mon := lib.monitor(s, zmq.EVENT_ALL)
-		c := nullListen(t, lib, s, nullConfig(zmtp.ROUTER, ""))
-		if _, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, nullWait); !ok {
+		c := listenRecorded(t, lib, s, nullConfig(zmtp.ROUTER, ""))
+		if _, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, stepTimeout); !ok {
 			t.Fatalf("libzmq events: %v; want HANDSHAKE_SUCCEEDED", seen)
 		}
 		// While our side reads, the monitor and the libzmq socket belong to
 		// this goroutine.
-		events := make(chan []curveEvent, 1)
+		events := make(chan []libEvent, 1)
 		go func() {
 			es := mon.collect(keep)
 			s.SendMessage("still here")
 			events <- es
 		}()
-		msg, err := c.tryRead(keep + nullWait)
+		msg, err := c.tryRead(keep + stepTimeout)
 		es := <-events
 		if err != nil {
 			t.Fatalf("our ROUTER: %v (libzmq events %v)", err, es)
 		}
-		nullSame(t, "our ROUTER read", msg, nullMsg("still here"))
+		sameMsg(t, "our ROUTER read", msg, strMsg("still here"))
 		if len(es) != 0 {
 			t.Fatalf("libzmq events while heartbeating with us for %v: %v; want none (no DISCONNECTED)", keep, es)
 		}
-		c.write(t, nullMsg("so are we")...)
-		nullSame(t, "libzmq DEALER received", nullRecv(t, s), nullMsg("so are we"))
+		c.write(t, strMsg("so are we")...)
+		sameMsg(t, "libzmq DEALER received", libRecv(t, s), strMsg("so are we"))
 
 		// libzmq's PINGs: TTL 10 deciseconds, no context; we answered each
 		// one we read with an empty PONG.
 		pings, pingBodies := nullCount(t, c.peerFrames(t), zmtp.CmdPing, []byte("still here"))
-		pongs, pongBodies := nullCount(t, nullSplit(t, c.rec.Transcript().Stream(transcript.Ours)), zmtp.CmdPong, nil)
+		pongs, pongBodies := nullCount(t, splitFrames(t, c.rec.Transcript().Stream(transcript.Ours)), zmtp.CmdPong, nil)
 		if pings < 10 || len(pingBodies) != 1 || pingBodies["0450494e47000a"] != pings {
 			t.Errorf("libzmq sent %d PINGs before its message: %v; want at least 10 of 04 PING 000a", pings, pingBodies)
 		}
@@ -571,36 +571,36 @@ func TestNullHeartbeats(t *testing.T) {
 	})
 	t.Run("our-DEALER-heartbeats-to-libzmq-ROUTER", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.ROUTER, "")
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.ROUTER, "")
 		mon := lib.monitor(s, zmq.EVENT_ALL)
 		cfg := nullConfig(zmtp.DEALER, "GO-HB")
 		cfg.HeartbeatInterval = 100 * time.Millisecond
 		cfg.HeartbeatTimeout = 300 * time.Millisecond
 		cfg.HeartbeatTTL = time.Second
-		c := nullConnect(t, lib, s, cfg)
-		if _, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, nullWait); !ok {
+		c := connectRecorded(t, lib, s, cfg)
+		if _, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, stepTimeout); !ok {
 			t.Fatalf("libzmq events: %v; want HANDSHAKE_SUCCEEDED", seen)
 		}
-		events := make(chan []curveEvent, 1)
+		events := make(chan []libEvent, 1)
 		go func() {
 			es := mon.collect(keep)
 			s.SendMessage("GO-HB", "still here")
 			events <- es
 		}()
-		msg, err := c.tryRead(keep + nullWait)
+		msg, err := c.tryRead(keep + stepTimeout)
 		es := <-events
 		if err != nil {
 			t.Fatalf("our DEALER: %v (libzmq events %v)", err, es)
 		}
-		nullSame(t, "our DEALER read", msg, nullMsg("still here"))
+		sameMsg(t, "our DEALER read", msg, strMsg("still here"))
 		if len(es) != 0 {
 			t.Fatalf("libzmq events while we heartbeat for %v: %v; want none", keep, es)
 		}
-		c.write(t, nullMsg("so are we")...)
-		nullSame(t, "libzmq ROUTER received", nullRecv(t, s), nullMsg("GO-HB", "so are we"))
+		c.write(t, strMsg("so are we")...)
+		sameMsg(t, "libzmq ROUTER received", libRecv(t, s), strMsg("GO-HB", "so are we"))
 
-		pings, pingBodies := nullCount(t, nullSplit(t, c.rec.Transcript().Stream(transcript.Ours)), zmtp.CmdPing, nil)
+		pings, pingBodies := nullCount(t, splitFrames(t, c.rec.Transcript().Stream(transcript.Ours)), zmtp.CmdPing, nil)
 		pongs, pongBodies := nullCount(t, c.peerFrames(t), zmtp.CmdPong, nil)
 		if pings < 10 || pingBodies["0450494e47000a"] != pings {
 			t.Errorf("we sent %d PINGs %v in %v; want at least 10 of 04 PING 000a", pings, pingBodies, keep)
@@ -635,7 +635,7 @@ func TestNullSocketTypeRefused(t *testing.T) {
 	}
 	for _, p := range pairs {
 		libType := zmtp.SocketType(p.lib.String())
-		check := func(t *testing.T, c *nullConn, err error, mon *curveMon) {
+		check := func(t *testing.T, c *recConn, err error, mon *libMonitor) {
 			t.Helper()
 			var ste *transport.SocketTypeError
 			var he *transport.HandshakeError
@@ -661,7 +661,7 @@ func TestNullSocketTypeRefused(t *testing.T) {
 			if v, _ := md.GetExact("Socket-Type"); string(v) != string(libType) {
 				t.Errorf("libzmq's READY: %q", cmd.Data)
 			}
-			_, seen, ok := mon.waitFor(zmq.EVENT_DISCONNECTED, nullWait)
+			_, seen, ok := mon.waitFor(zmq.EVENT_DISCONNECTED, stepTimeout)
 			if !ok {
 				t.Fatalf("libzmq events: %v; want DISCONNECTED", seen)
 			}
@@ -676,10 +676,10 @@ func TestNullSocketTypeRefused(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("our-client/our-%s-libzmq-%s", p.ours, libType), func(t *testing.T) {
 			t.Parallel()
-			lib := newCurveLib(t)
+			lib := newZMQLib(t)
 			s := lib.socket(p.lib)
 			mon := lib.monitor(s, zmq.EVENT_ALL)
-			c, err := nullTryConnect(t, lib, s, nullConfig(p.ours, ""))
+			c, err := tryConnectRecorded(t, lib, s, nullConfig(p.ours, ""))
 			check(t, c, err, mon)
 			if p.lib == zmq.PUSH {
 				nullCannotSend(t, s)
@@ -687,20 +687,20 @@ func TestNullSocketTypeRefused(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("libzmq-client/our-%s-libzmq-%s", p.ours, libType), func(t *testing.T) {
 			t.Parallel()
-			lib := newCurveLib(t)
-			srv := nullServe(t, nullConfig(p.ours, ""))
+			lib := newZMQLib(t)
+			srv := serveRecorded(t, nullConfig(p.ours, ""))
 			s := lib.socket(p.lib)
 			mon := lib.monitor(s, zmq.EVENT_ALL)
-			curveCheck(t, s.Connect(srv.endpoint()))
+			must(t, s.Connect(srv.endpoint()))
 			c := srv.accept()
-			ctx, cancel := nullCtx()
+			ctx, cancel := handshakeCtx()
 			defer cancel()
 			err := c.handshake(ctx)
 			check(t, c, err, mon)
 			if p.lib == zmq.PUSH {
 				// The send may still land in the pipe of the dead
 				// connection, which libzmq then drops: it goes nowhere.
-				curveCheck(t, s.SetSndtimeo(100*time.Millisecond))
+				must(t, s.SetSndtimeo(100*time.Millisecond))
 				_, err := s.Send("x", 0)
 				t.Logf("libzmq PUSH send after the refusal: %v", err)
 			}
@@ -721,8 +721,8 @@ func TestNullSocketTypeRefused(t *testing.T) {
 // nullCannotSend checks that a libzmq PUSH socket has nobody to send to.
 func nullCannotSend(t *testing.T, s *zmq.Socket) {
 	t.Helper()
-	curveCheck(t, s.SetSndtimeo(100*time.Millisecond))
-	if _, err := s.Send("x", 0); !curveIsEAGAIN(err) {
+	must(t, s.SetSndtimeo(100*time.Millisecond))
+	if _, err := s.Send("x", 0); !isEAGAIN(err) {
 		t.Errorf("libzmq PUSH send after the refusal: %v; want EAGAIN (no peer)", err)
 	}
 }
@@ -739,31 +739,31 @@ func TestNullLongSubscription(t *testing.T) {
 	topic := strings.Repeat("T", 250)
 	t.Run("our-SUB-libzmq-PUB", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.PUB, "")
-		c := nullConnect(t, lib, s, nullConfig(zmtp.SUB, ""))
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.PUB, "")
+		c := connectRecorded(t, lib, s, nullConfig(zmtp.SUB, ""))
 		c.subscribe(t, topic)
-		ours := nullSplit(t, c.rec.Transcript().Stream(transcript.Ours))
+		ours := splitFrames(t, c.rec.Transcript().Stream(transcript.Ours))
 		if f := ours[len(ours)-1]; f.flags != zmtp.FlagCommand || !f.long || string(f.body) != "\x09SUBSCRIBE"+topic {
 			t.Fatalf("our SUBSCRIBE: flags %02x, long %v, body %q", byte(f.flags), f.long, f.body)
 		}
 		read, _ := nullPublish(t, s, c, topic, "T", topic)
 		if len(read) != 1 {
-			t.Fatalf("our SUB read %s before the subscribed topic", curveShort(read[0]))
+			t.Fatalf("our SUB read %s before the subscribed topic", shortMsg(read[0]))
 		}
 	})
 	t.Run("libzmq-SUB-our-PUB-libzmq-bug-4564", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.SUB, "")
-		curveCheck(t, s.SetSubscribe(topic))
-		c := nullListen(t, lib, s, nullConfig(zmtp.PUB, ""))
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.SUB, "")
+		must(t, s.SetSubscribe(topic))
+		c := listenRecorded(t, lib, s, nullConfig(zmtp.PUB, ""))
 		// libzmq's frame: flags 04 (no LONG), then an 8-byte size 260;
 		// read as a short frame, that is an empty command (dropped, as
 		// libzmq drops malformed commands), then empty data frames.
 		c.expect(t, []byte{})
 		stream := c.rec.Transcript().Stream(transcript.Peer)
-		ready := nullSplit(t, stream)[0]
+		ready := splitFrames(t, stream)[0]
 		at := zmtp.GreetingSize + 2 + len(ready.body)
 		want := append([]byte("\x04\x00\x00\x00\x00\x00\x00\x01\x04\x09SUBSCRIBE"), topic[:8]...)
 		if len(stream) < at+len(want) || !bytes.Equal(stream[at:at+len(want)], want) {
@@ -780,16 +780,16 @@ func TestNullLongSubscription(t *testing.T) {
 func TestNullMaxMessageSize(t *testing.T) {
 	t.Run("our-PULL-limit-libzmq-PUSH", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.PUSH, "")
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.PUSH, "")
 		cfg := nullConfig(zmtp.PULL, "")
 		cfg.MaxMessageSize = 300
-		c := nullListen(t, lib, s, cfg)
-		ok := nullMsg("small", strings.Repeat("x", 300))
-		nullSend(t, s, ok...)
-		nullSend(t, s, nullMsg("big", strings.Repeat("y", 301))...)
+		c := listenRecorded(t, lib, s, cfg)
+		ok := strMsg("small", strings.Repeat("x", 300))
+		libSend(t, s, ok...)
+		libSend(t, s, strMsg("big", strings.Repeat("y", 301))...)
 		c.expect(t, ok...)
-		_, err := c.tryRead(nullWait)
+		_, err := c.tryRead(stepTimeout)
 		var fe *zmtp.FrameTooLargeError
 		if !errors.As(err, &fe) || !errors.Is(err, zmtp.ErrFrameTooLarge) {
 			t.Fatalf("our read of a 301-byte frame with MaxMessageSize 300: %v; want a *zmtp.FrameTooLargeError", err)
@@ -797,22 +797,22 @@ func TestNullMaxMessageSize(t *testing.T) {
 	})
 	t.Run("our-PUSH-libzmq-PULL-limit", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s := nullSocket(t, lib, zmq.PULL, "")
-		curveCheck(t, s.SetMaxmsgsize(300))
+		lib := newZMQLib(t)
+		s := libSocket(t, lib, zmq.PULL, "")
+		must(t, s.SetMaxmsgsize(300))
 		mon := lib.monitor(s, zmq.EVENT_ALL)
-		c := nullConnect(t, lib, s, nullConfig(zmtp.PUSH, ""))
-		ok := nullMsg("small", strings.Repeat("x", 300))
+		c := connectRecorded(t, lib, s, nullConfig(zmtp.PUSH, ""))
+		ok := strMsg("small", strings.Repeat("x", 300))
 		c.write(t, ok...)
-		nullSame(t, "libzmq PULL received", nullRecv(t, s), ok)
-		c.write(t, nullMsg("big", strings.Repeat("y", 301))...)
+		sameMsg(t, "libzmq PULL received", libRecv(t, s), ok)
+		c.write(t, strMsg("big", strings.Repeat("y", 301))...)
 		// libzmq drops the connection: our next read sees it close.
-		if _, err := c.tryRead(nullWait); !nullIsClosed(err) {
+		if _, err := c.tryRead(stepTimeout); !isClosed(err) {
 			t.Fatalf("our read after libzmq's limit: %v; want the connection closed by libzmq", err)
 		}
-		if _, seen, found := mon.waitFor(zmq.EVENT_DISCONNECTED, nullWait); !found {
+		if _, seen, found := mon.waitFor(zmq.EVENT_DISCONNECTED, stepTimeout); !found {
 			t.Fatalf("libzmq events: %v; want DISCONNECTED", seen)
 		}
-		curveExpectNothing(t, s, 50*time.Millisecond)
+		expectNothing(t, s, 50*time.Millisecond)
 	})
 }

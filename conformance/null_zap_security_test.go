@@ -19,8 +19,8 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-func plainzNullHandler(t *testing.T) *plainzRecorder {
-	return plainzRecord(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
+func plainzNullHandler(t *testing.T) *zapRecorder {
+	return recordZAP(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
 		if req.Version != "1.0" || req.Mechanism != "NULL" || len(req.Credentials) != 0 {
 			t.Errorf("ZAP request %+v; want version 1.0, mechanism NULL, no credentials", req)
 		}
@@ -33,12 +33,12 @@ func plainzNullHandler(t *testing.T) *plainzRecorder {
 
 // plainzNullAccept connects a libzmq NULL DEALER to our server and returns
 // both ends of the accepted connection.
-func plainzNullAccept(t *testing.T, srv *curveSrv) (*zmq.Socket, *curveMon, curveAccepted) {
+func plainzNullAccept(t *testing.T, srv *ourServer) (*zmq.Socket, *libMonitor, handshakeResult) {
 	t.Helper()
-	lib := newCurveLib(t)
+	lib := newZMQLib(t)
 	cli := lib.socket(zmq.DEALER)
-	mon := lib.monitor(cli, plainzEvents)
-	curveCheck(t, cli.Connect(srv.endpoint))
+	mon := lib.monitor(cli, connEvents)
+	must(t, cli.Connect(srv.endpoint))
 	return cli, mon, srv.next(3 * time.Second)
 }
 
@@ -50,12 +50,12 @@ func TestNullZAPSecurity(t *testing.T) {
 	t.Run("no-domain", func(t *testing.T) {
 		t.Parallel()
 		rec := plainzNullHandler(t)
-		srv := curveServe(t, plainzServerConfig(false, rec, ""))
+		srv := serve(t, serverConfig(false, rec, ""))
 		cli, _, a := plainzNullAccept(t, srv)
 		if a.err != nil {
 			t.Fatalf("our server: %v", a.err)
 		}
-		plainzBounce(t, cli, a.conn)
+		libBounce(t, cli, a.conn)
 		if n := rec.calls.Load(); n != 0 {
 			t.Errorf("ZAP asked %d times; want 0 (no domain)", n)
 		}
@@ -76,7 +76,7 @@ func TestNullZAPSecurity(t *testing.T) {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError NULL 400 \"BAD DOMAIN\"", r.err)
 		}
 		r.expectError(t, "400")
-		if r := rec.first(); r == nil || r.Domain != "WRONG" || r.Address != "127.0.0.1" || string(r.Identity) != plainzServerID {
+		if r := rec.first(); r == nil || r.Domain != "WRONG" || r.Address != "127.0.0.1" || string(r.Identity) != serverID {
 			t.Errorf("ZAP request %+v; want domain WRONG, address 127.0.0.1, our routing id", r)
 		}
 	})
@@ -85,12 +85,12 @@ func TestNullZAPSecurity(t *testing.T) {
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
 		rec := plainzNullHandler(t)
-		srv := curveServe(t, plainzServerConfig(false, rec, "TEST"))
+		srv := serve(t, serverConfig(false, rec, "TEST"))
 		cli, mon, a := plainzNullAccept(t, srv)
 		if a.err != nil {
 			t.Fatalf("our server: %v", a.err)
 		}
-		plainzBounce(t, cli, a.conn)
+		libBounce(t, cli, a.conn)
 		if st := a.conn.ConnectionState(); st.UserID != "anonymous" || st.Mechanism != "NULL" {
 			t.Errorf("ConnectionState UserID %q mechanism %q; want anonymous NULL", st.UserID, st.Mechanism)
 		}
@@ -108,9 +108,9 @@ func TestNullZAPSecurity(t *testing.T) {
 	t.Run("vanilla-socket", func(t *testing.T) {
 		t.Parallel()
 		rec := plainzNullHandler(t)
-		srv := curveServe(t, plainzServerConfig(false, rec, "WRONG"))
+		srv := serve(t, serverConfig(false, rec, "WRONG"))
 		ours := plainzVanilla(t, srv.endpoint)
-		err := plainzRefused(t, srv, 3*time.Second)
+		err := ourRefusal(t, srv, 3*time.Second)
 		var ve *zmtp.VersionError
 		if !errors.As(err, &ve) || ve.Major != 1 {
 			t.Errorf("our server's error = %v; want *zmtp.VersionError 1.0", err)
@@ -119,18 +119,18 @@ func TestNullZAPSecurity(t *testing.T) {
 			t.Errorf("ZAP asked %d times; want 0", rec.calls.Load())
 		}
 
-		lib := newCurveLib(t)
-		zh := lib.zap(func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "400", Text: "BAD DOMAIN"} })
+		lib := newZMQLib(t)
+		zh := lib.zap(func([][]byte) zapAnswer { return zapAnswer{Status: "400", Text: "BAD DOMAIN"} })
 		s := lib.socket(zmq.DEALER)
-		curveCheck(t, s.SetZapDomain("WRONG"))
+		must(t, s.SetZapDomain("WRONG"))
 		theirs := plainzVanilla(t, lib.bind(s))
-		curveExpectNothing(t, s, 200*time.Millisecond)
+		expectNothing(t, s, 200*time.Millisecond)
 		for _, v := range []struct {
 			who string
 			r   plainzVanillaResult
 		}{{"our server", ours()}, {"libzmq", theirs()}} {
 			if !v.r.closed {
-				t.Errorf("%s left the ZMTP 1.0 connection open (got %s, %v)", v.who, plainzString(v.r.got), v.r.err)
+				t.Errorf("%s left the ZMTP 1.0 connection open (got %s, %v)", v.who, hexString(v.r.got), v.r.err)
 			}
 		}
 		if n := zh.calls.Load(); n != 0 {
@@ -147,12 +147,12 @@ func TestNullZAPSecurity(t *testing.T) {
 // domain and a handler.)
 func TestNullZAPNoHandler(t *testing.T) {
 	t.Parallel()
-	srv := curveServe(t, plainzServerConfig(false, nil, "TEST\x00"))
+	srv := serve(t, serverConfig(false, nil, "TEST\x00"))
 	cli, mon, a := plainzNullAccept(t, srv)
 	if a.err != nil {
 		t.Fatalf("our server: %v", a.err)
 	}
-	plainzBounce(t, cli, a.conn)
+	libBounce(t, cli, a.conn)
 	if st := a.conn.ConnectionState(); st.UserID != "" || st.ZAPMetadata != nil {
 		t.Errorf("ConnectionState UserID %q ZAPMetadata %v; want none without ZAP", st.UserID, st.ZAPMetadata)
 	}

@@ -30,13 +30,13 @@ func nullReadyOnly(socketType string) []byte {
 
 // nullOurGreeting is the greeting we send: 3.1, NULL, zero padding.
 func nullOurGreeting() []byte {
-	g := curveGreeting("NULL")
+	g := greeting30("NULL")
 	g[11] = 1
 	return g
 }
 
 // nullRawExpect reads exactly len(want) bytes and compares them.
-func nullRawExpect(t *testing.T, r *curveRaw, what string, want []byte) {
+func nullRawExpect(t *testing.T, r *rawConn, what string, want []byte) {
 	t.Helper()
 	if got := r.readFull(len(want)); !bytes.Equal(got, want) {
 		t.Fatalf("%s: got %x, want %x", what, got, want)
@@ -46,11 +46,11 @@ func nullRawExpect(t *testing.T, r *curveRaw, what string, want []byte) {
 func TestNullZMTP30Peer(t *testing.T) {
 	t.Run("raw-3.0-DEALER-to-our-ROUTER", func(t *testing.T) {
 		t.Parallel()
-		srv := nullServe(t, nullConfig(zmtp.ROUTER, ""))
-		raw := curveDialRaw(t, srv.endpoint())
-		raw.write(append(curveGreeting("NULL"), nullReadyDealer...))
+		srv := serveRecorded(t, nullConfig(zmtp.ROUTER, ""))
+		raw := dialRaw(t, srv.endpoint())
+		raw.write(append(greeting30("NULL"), nullReadyDealer...))
 		c := srv.accept()
-		ctx, cancel := nullCtx()
+		ctx, cancel := handshakeCtx()
 		defer cancel()
 		if err := c.handshake(ctx); err != nil {
 			t.Fatal(err)
@@ -70,9 +70,9 @@ func TestNullZMTP30Peer(t *testing.T) {
 	// A 3.0 subscriber subscribes with a data frame; our PUB reads it as is.
 	t.Run("raw-3.0-SUB-to-our-PUB", func(t *testing.T) {
 		t.Parallel()
-		srv := nullServe(t, nullConfig(zmtp.PUB, ""))
-		raw := curveDialRaw(t, srv.endpoint())
-		raw.write(append(append(curveGreeting("NULL"), nullReadyOnly("SUB")...), "\x00\x02\x01A"...))
+		srv := serveRecorded(t, nullConfig(zmtp.PUB, ""))
+		raw := dialRaw(t, srv.endpoint())
+		raw.write(append(append(greeting30("NULL"), nullReadyOnly("SUB")...), "\x00\x02\x01A"...))
 		c := srv.accept()
 		c.expect(t, []byte("\x01A"))
 		if st := c.ConnectionState(); st.PeerMinor != 0 || st.PeerSocketType != zmtp.SUB || st.PeerIdentity != nil {
@@ -93,15 +93,15 @@ func TestNullZMTP30Peer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nl.Close()
-		rawc := make(chan *curveRaw, 1)
+		rawc := make(chan *rawConn, 1)
 		go func() {
 			nc, err := nl.Accept()
 			if err != nil {
 				close(rawc)
 				return
 			}
-			nc.Write(append(curveGreeting("NULL"), nullReadyOnly("PUB")...))
-			rawc <- &curveRaw{t: t, nc: nc}
+			nc.Write(append(greeting30("NULL"), nullReadyOnly("PUB")...))
+			rawc <- &rawConn{t: t, nc: nc}
 		}()
 		c, err := transport.DialContext(context.Background(), "tcp://"+nl.Addr().String(), nullConfig(zmtp.SUB, ""))
 		if err != nil {
@@ -127,12 +127,12 @@ func TestNullZMTP30Peer(t *testing.T) {
 		}
 		nullRawExpect(t, raw, "our cancel", []byte("\x00\x02\x00A"))
 		raw.write([]byte("\x00\x03A-1"))
-		c.SetReadDeadline(time.Now().Add(nullWait))
+		c.SetReadDeadline(time.Now().Add(stepTimeout))
 		msg, err := c.ReadMessage(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nullSame(t, "our SUB read", msg, nullMsg("A-1"))
+		sameMsg(t, "our SUB read", msg, strMsg("A-1"))
 	})
 
 	// PING and PONG are not gated on the version, as in libzmq
@@ -143,11 +143,11 @@ func TestNullZMTP30Peer(t *testing.T) {
 		cfg := nullConfig(zmtp.ROUTER, "")
 		cfg.HeartbeatInterval = 50 * time.Millisecond
 		cfg.HeartbeatTimeout = time.Second
-		srv := nullServe(t, cfg)
-		raw := curveDialRaw(t, srv.endpoint())
-		raw.write(append(curveGreeting("NULL"), nullReadyDealer...))
+		srv := serveRecorded(t, cfg)
+		raw := dialRaw(t, srv.endpoint())
+		raw.write(append(greeting30("NULL"), nullReadyDealer...))
 		c := srv.accept()
-		ctx, cancel := nullCtx()
+		ctx, cancel := handshakeCtx()
 		defer cancel()
 		if err := c.handshake(ctx); err != nil {
 			t.Fatal(err)

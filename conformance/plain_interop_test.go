@@ -36,17 +36,17 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 
 	t.Run("accepted", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s, zh, mon, ep := plainzLibServer(t, lib, plainzLibDecide)
-		c, err := transport.Dial(ep, plainzClientConfig(t, "admin", "secret"))
+		lib := newZMQLib(t)
+		s, zh, mon, ep := libPlainServer(t, lib, libPlainDecide)
+		c, err := transport.Dial(ep, plainClientConfig(t, "admin", "secret"))
 		if err != nil {
 			t.Fatalf("our client: %v", err)
 		}
 		defer c.Close()
 		st := c.ConnectionState()
-		if st.Mechanism != "PLAIN" || st.PeerSocketType != zmtp.DEALER || string(st.PeerIdentity) != plainzServerID {
+		if st.Mechanism != "PLAIN" || st.PeerSocketType != zmtp.DEALER || string(st.PeerIdentity) != serverID {
 			t.Errorf("ConnectionState: mechanism %q, peer %q, identity %q; want PLAIN, DEALER, %q",
-				st.Mechanism, st.PeerSocketType, st.PeerIdentity, plainzServerID)
+				st.Mechanism, st.PeerSocketType, st.PeerIdentity, serverID)
 		}
 		if st.UserID != "" || st.ZAPMetadata != nil {
 			t.Errorf("client ConnectionState has ZAP data %q %v; a client never asks ZAP", st.UserID, st.ZAPMetadata)
@@ -54,11 +54,11 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 		// The handler saw exactly libzmq's request: version, id "1",
 		// domain, our address, the server's OWN routing id, PLAIN, the
 		// credentials (docs/libzmq-behaviour.md#zap-request-frames).
-		want := curveFrames("1.0", "1", plainzDomain, "127.0.0.1", plainzServerID, "PLAIN", "admin", "secret")
-		if got := zh.lastRequest(); !curveEqualMsg(got, want) {
-			t.Errorf("ZAP request %s; want %s", curveShort(got), curveShort(want))
+		want := strMsg("1.0", "1", zapDomain, "127.0.0.1", serverID, "PLAIN", "admin", "secret")
+		if got := zh.lastRequest(); !equalMsg(got, want) {
+			t.Errorf("ZAP request %s; want %s", shortMsg(got), shortMsg(want))
 		}
-		if err := c.WriteMessage(curveFrames("hello", "plain")); err != nil {
+		if err := c.WriteMessage(strMsg("hello", "plain")); err != nil {
 			t.Fatal(err)
 		}
 		msg, md, err := s.RecvMessageWithMetadata(0, "User-Id", "Socket-Type", "Peer-Address")
@@ -73,8 +73,8 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 		}
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		got, err := c.ReadMessage(nil)
-		if err != nil || !curveEqualMsg(got, curveFrames("back", "to us")) {
-			t.Fatalf("we received %s, %v", curveShort(got), err)
+		if err != nil || !equalMsg(got, strMsg("back", "to us")) {
+			t.Fatalf("we received %s, %v", shortMsg(got), err)
 		}
 		if e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, 2*time.Second); !ok || e.Value != 0 {
 			t.Errorf("libzmq server monitor %v; want HANDSHAKE_SUCCEEDED", seen)
@@ -85,24 +85,24 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 	refusals := []struct {
 		name       string
 		user, pass string
-		decide     func([][]byte) curveZAPAnswer
+		decide     func([][]byte) zapAnswer
 		status     string // the ZAP status; "" for a refusal by the handler table
 	}{
-		{"wrong-password", "admin", "wrong", plainzLibDecide, "400"},
-		{"unknown-user", "mallory", "secret", plainzLibDecide, "400"},
-		{"unknown-user-empty-password", "mallory", "", plainzLibDecide, "400"},
-		{"empty-username-and-password", "", "", plainzLibDecide, "400"},
-		{"status-400", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "400", Text: "no"} }, "400"},
-		{"status-500", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "500", Text: "broken"} }, "500"},
-		{"status-300", "admin", "secret", func([][]byte) curveZAPAnswer { return curveZAPAnswer{Status: "300", Text: "later"} }, "300"},
+		{"wrong-password", "admin", "wrong", libPlainDecide, "400"},
+		{"unknown-user", "mallory", "secret", libPlainDecide, "400"},
+		{"unknown-user-empty-password", "mallory", "", libPlainDecide, "400"},
+		{"empty-username-and-password", "", "", libPlainDecide, "400"},
+		{"status-400", "admin", "secret", func([][]byte) zapAnswer { return zapAnswer{Status: "400", Text: "no"} }, "400"},
+		{"status-500", "admin", "secret", func([][]byte) zapAnswer { return zapAnswer{Status: "500", Text: "broken"} }, "500"},
+		{"status-300", "admin", "secret", func([][]byte) zapAnswer { return zapAnswer{Status: "300", Text: "later"} }, "300"},
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			lib := newCurveLib(t)
-			s, zh, mon, ep := plainzLibServer(t, lib, tc.decide)
-			proxy := plainzStartProxy(t, ep)
-			cfg := plainzClientConfig(t, tc.user, tc.pass)
+			lib := newZMQLib(t)
+			s, zh, mon, ep := libPlainServer(t, lib, tc.decide)
+			proxy := startProxy(t, ep)
+			cfg := plainClientConfig(t, tc.user, tc.pass)
 			cfg.HandshakeTimeout = 500 * time.Millisecond
 			start := time.Now()
 			c, err := transport.Dial(proxy.endpoint, cfg)
@@ -111,14 +111,14 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 				c.Close()
 				t.Fatal("our client connected; want a refusal")
 			}
-			want := curveFrames("1.0", "1", plainzDomain, "127.0.0.1", plainzServerID, "PLAIN", tc.user, tc.pass)
-			if got := zh.lastRequest(); !curveEqualMsg(got, want) {
-				t.Errorf("ZAP request %s; want %s (credentials verbatim, empty ones as empty frames)", curveShort(got), curveShort(want))
+			want := strMsg("1.0", "1", zapDomain, "127.0.0.1", serverID, "PLAIN", tc.user, tc.pass)
+			if got := zh.lastRequest(); !equalMsg(got, want) {
+				t.Errorf("ZAP request %s; want %s (credentials verbatim, empty ones as empty frames)", shortMsg(got), shortMsg(want))
 			}
-			pe := plainzPeerError(err)
+			pe := peerError(err)
 			// libzmq's greeting has as-server 0 even on a server
 			// (docs/libzmq-behaviour.md#greeting-and-older-peers).
-			after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", false)
+			after := afterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", false)
 			switch tc.status {
 			case "400", "500":
 				// libzmq sent 04 09 5E "RROR" 03 "400": our client reads it
@@ -126,8 +126,8 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 				if pe == nil || pe.Reason != tc.status || pe.Status().String() != tc.status {
 					t.Errorf("our client's error = %v; want *mechanism.PeerError with Status() %s", err, tc.status)
 				}
-				if wantB := plainzLibzmqPlainError(tc.status); !bytes.Equal(after, wantB) {
-					t.Errorf("libzmq sent after its greeting %s; want exactly %s", plainzString(after), plainzString(wantB))
+				if wantB := libzmqPlainError(tc.status); !bytes.Equal(after, wantB) {
+					t.Errorf("libzmq sent after its greeting %s; want exactly %s", hexString(after), hexString(wantB))
 				}
 			case "300":
 				// No ERROR. libzmq 4.3.4 leaves the connection open and
@@ -136,22 +136,22 @@ func TestPlainOurClientLibzmqServer(t *testing.T) {
 				if pe != nil {
 					t.Errorf("our client's error = %v; want no PeerError for ZAP 300", err)
 				}
-				if !plainzTimedOut(err) && !curveIsClosed(err) {
+				if !timedOut(err) && !curveIsClosed(err) {
 					t.Errorf("our client's error = %v; want our handshake timeout or a closed connection", err)
 				}
 				if elapsed > 2*time.Second {
 					t.Errorf("our client gave up after %v; the 500 ms handshake timeout must bound it", elapsed)
 				}
 				if len(after) != 0 {
-					t.Errorf("libzmq sent %s after its greeting for ZAP 300; want nothing", plainzString(after))
+					t.Errorf("libzmq sent %s after its greeting for ZAP 300; want nothing", hexString(after))
 				}
-				t.Logf("ZAP 300: our client ended after %v: timeout %v, closed %v", elapsed.Round(time.Millisecond), plainzTimedOut(err), curveIsClosed(err))
+				t.Logf("ZAP 300: our client ended after %v: timeout %v, closed %v", elapsed.Round(time.Millisecond), timedOut(err), curveIsClosed(err))
 			}
 			e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 2*time.Second)
 			if !ok || e.Value != plainzAtoi(tc.status) {
 				t.Errorf("libzmq server monitor %v; want HANDSHAKE_FAILED_AUTH %s", seen, tc.status)
 			}
-			curveExpectNothing(t, s, 10*time.Millisecond)
+			expectNothing(t, s, 10*time.Millisecond)
 		})
 	}
 }
@@ -165,7 +165,7 @@ func plainzAtoi(s string) int {
 }
 
 // plainzAuthSetup configures a fresh zap.Authenticator with the users of
-// plainzUsers in domain "*" (our server sets no domain, so the request's
+// plainUsers in domain "*" (our server sets no domain, so the request's
 // empty domain falls back to "*"), either in memory or through a password
 // file.
 type plainzAuthSetup struct {
@@ -176,14 +176,14 @@ type plainzAuthSetup struct {
 var plainzAuthSetups = []plainzAuthSetup{
 	{"ConfigurePlain", func(t *testing.T) *zap.Authenticator {
 		a := zap.NewAuthenticator()
-		a.ConfigurePlain("*", plainzUsers)
+		a.ConfigurePlain("*", plainUsers)
 		return a
 	}},
 	{"ConfigurePlainFile", func(t *testing.T) *zap.Authenticator {
 		path := filepath.Join(t.TempDir(), "passwords")
 		var b bytes.Buffer
 		b.WriteString("# CZMQ zauth password file\n")
-		for u, p := range plainzUsers {
+		for u, p := range plainUsers {
 			b.WriteString(u + "=" + p + "\n")
 		}
 		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
@@ -206,13 +206,13 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 			t.Parallel()
 			t.Run("accepted", func(t *testing.T) {
 				t.Parallel()
-				rec := plainzRecord(as.setup(t))
-				srv := curveServe(t, plainzServerConfig(true, rec, ""))
-				lib := newCurveLib(t)
-				cli := plainzLibClient(lib, zmq.DEALER, "alice", "wonderland")
-				curveCheck(t, cli.SetIdentity("CLI"))
-				mon := lib.monitor(cli, plainzEvents)
-				curveCheck(t, cli.Connect(srv.endpoint))
+				rec := recordZAP(as.setup(t))
+				srv := serve(t, serverConfig(true, rec, ""))
+				lib := newZMQLib(t)
+				cli := libPlainClient(lib, zmq.DEALER, "alice", "wonderland")
+				must(t, cli.SetIdentity("CLI"))
+				mon := lib.monitor(cli, connEvents)
+				must(t, cli.Connect(srv.endpoint))
 				a := srv.next(3 * time.Second)
 				if a.err != nil {
 					t.Fatalf("our server: %v", a.err)
@@ -226,11 +226,11 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 				}
 				r := rec.first()
 				if r == nil || r.Version != "1.0" || string(r.RequestID) != "1" || r.Domain != "" || r.Address != "127.0.0.1" ||
-					string(r.Identity) != plainzServerID || r.Mechanism != "PLAIN" ||
-					!curveEqualMsg(r.Credentials, curveFrames("alice", "wonderland")) {
+					string(r.Identity) != serverID || r.Mechanism != "PLAIN" ||
+					!equalMsg(r.Credentials, strMsg("alice", "wonderland")) {
 					t.Errorf("ZAP request %+v; want libzmq's fields with our own routing id", r)
 				}
-				plainzBounce(t, cli, a.conn)
+				libBounce(t, cli, a.conn)
 				if e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_SUCCEEDED, 2*time.Second); !ok || e.Value != 0 {
 					t.Errorf("libzmq client monitor %v; want HANDSHAKE_SUCCEEDED", seen)
 				}
@@ -254,25 +254,25 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					rec := plainzRecord(as.setup(t))
-					srv := curveServe(t, plainzServerConfig(true, rec, ""))
-					proxy := plainzStartProxy(t, srv.endpoint)
-					lib := newCurveLib(t)
-					cli := plainzLibClient(lib, zmq.DEALER, tc.user, tc.pass)
-					mon := lib.monitor(cli, plainzEvents)
-					curveCheck(t, cli.Connect(proxy.endpoint))
-					plainzSendQueued(cli, "must not pass")
-					err := plainzRefused(t, srv, 3*time.Second)
+					rec := recordZAP(as.setup(t))
+					srv := serve(t, serverConfig(true, rec, ""))
+					proxy := startProxy(t, srv.endpoint)
+					lib := newZMQLib(t)
+					cli := libPlainClient(lib, zmq.DEALER, tc.user, tc.pass)
+					mon := lib.monitor(cli, connEvents)
+					must(t, cli.Connect(proxy.endpoint))
+					sendQueued(cli, "must not pass")
+					err := ourRefusal(t, srv, 3*time.Second)
 					var ae *mechanism.AuthError
 					if !errors.As(err, &ae) || ae.Status != zap.StatusAuthenticationError || ae.Text != tc.text {
 						t.Errorf("our server's error = %v; want *mechanism.AuthError 400 %q", err, tc.text)
 					}
-					if r := rec.first(); r == nil || !curveEqualMsg(r.Credentials, curveFrames(tc.user, tc.pass)) {
+					if r := rec.first(); r == nil || !equalMsg(r.Credentials, strMsg(tc.user, tc.pass)) {
 						t.Errorf("ZAP request %+v; want credentials [%q %q]", r, tc.user, tc.pass)
 					}
-					after := plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", true)
-					if want := plainzLibzmqPlainError("400"); !bytes.Equal(after, want) {
-						t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(after), plainzString(want))
+					after := afterGreeting(t, proxy.closed(0, 3*time.Second), "PLAIN", true)
+					if want := libzmqPlainError("400"); !bytes.Equal(after, want) {
+						t.Errorf("our server sent %s after its greeting; want exactly %s", hexString(after), hexString(want))
 					}
 					plainzExpectStopped(t, mon, proxy, "EVENT_HANDSHAKE_FAILED_AUTH(400)")
 				})
@@ -283,8 +283,8 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 	// Scripted handlers for the statuses an Authenticator never sends.
 	t.Run("status-300", func(t *testing.T) {
 		t.Parallel()
-		r := plainzRunRefused(t, true, plainzFixed(zap.StatusTemporaryFailure), "")
-		if plainzAuthStatus(r.err) != zap.StatusTemporaryFailure {
+		r := plainzRunRefused(t, true, fixedZAP(zap.StatusTemporaryFailure), "")
+		if authStatus(r.err) != zap.StatusTemporaryFailure {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError 300", r.err)
 		}
 		r.expectSilentClose(t)
@@ -294,16 +294,16 @@ func TestPlainLibzmqClientOurServer(t *testing.T) {
 	// protocol error, and does not reconnect either.
 	t.Run("status-400-rfc-form", func(t *testing.T) {
 		t.Parallel()
-		r := plainzRunRefused(t, true, plainzFixed(zap.StatusAuthenticationError), "", mechanism.PlainRFCError())
-		if plainzAuthStatus(r.err) != zap.StatusAuthenticationError {
+		r := plainzRunRefused(t, true, fixedZAP(zap.StatusAuthenticationError), "", mechanism.PlainRFCError())
+		if authStatus(r.err) != zap.StatusAuthenticationError {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError 400", r.err)
 		}
 		r.expectError(t, "400")
 	})
 	t.Run("status-500", func(t *testing.T) {
 		t.Parallel()
-		r := plainzRunRefused(t, true, plainzFixed(zap.StatusInternalError), "")
-		if plainzAuthStatus(r.err) != zap.StatusInternalError {
+		r := plainzRunRefused(t, true, fixedZAP(zap.StatusInternalError), "")
+		if authStatus(r.err) != zap.StatusInternalError {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError 500", r.err)
 		}
 		r.expectError(t, "500")
@@ -329,8 +329,8 @@ type plainzRun struct {
 	rfc   bool   // PLAIN server with mechanism.PlainRFCError
 	err   error  // our server's first handshake result
 	after []byte // what our server sent on the first connection, after its greeting
-	mon   *curveMon
-	proxy *plainzProxy
+	mon   *libMonitor
+	proxy *recProxy
 	cli   *zmq.Socket
 }
 
@@ -339,25 +339,25 @@ type plainzRun struct {
 // our server accepted nothing and the libzmq client received nothing.
 func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string, opts ...mechanism.PlainServerOption) *plainzRun {
 	t.Helper()
-	srv := curveServe(t, plainzServerConfig(plain, h, domain, opts...))
-	proxy := plainzStartProxy(t, srv.endpoint)
-	lib := newCurveLib(t)
+	srv := serve(t, serverConfig(plain, h, domain, opts...))
+	proxy := startProxy(t, srv.endpoint)
+	lib := newZMQLib(t)
 	var cli *zmq.Socket
 	if plain {
-		cli = plainzLibClient(lib, zmq.DEALER, "admin", "secret")
+		cli = libPlainClient(lib, zmq.DEALER, "admin", "secret")
 	} else {
 		cli = lib.socket(zmq.DEALER)
 	}
-	mon := lib.monitor(cli, plainzEvents)
-	curveCheck(t, cli.Connect(proxy.endpoint))
-	plainzSendQueued(cli, "must not pass")
+	mon := lib.monitor(cli, connEvents)
+	must(t, cli.Connect(proxy.endpoint))
+	sendQueued(cli, "must not pass")
 	r := &plainzRun{plain: plain, rfc: len(opts) > 0, cli: cli, mon: mon, proxy: proxy}
-	r.err = plainzRefused(t, srv, 3*time.Second)
+	r.err = ourRefusal(t, srv, 3*time.Second)
 	mech := "NULL"
 	if plain {
 		mech = "PLAIN"
 	}
-	r.after = plainzAfterGreeting(t, proxy.closed(0, 3*time.Second), mech, plain)
+	r.after = afterGreeting(t, proxy.closed(0, 3*time.Second), mech, plain)
 	t.Cleanup(func() {
 		for _, a := range srv.drain(0) {
 			if a.err == nil {
@@ -365,7 +365,7 @@ func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string, op
 			}
 		}
 	})
-	curveExpectNothing(t, cli, 10*time.Millisecond)
+	expectNothing(t, cli, 10*time.Millisecond)
 	return r
 }
 
@@ -377,12 +377,12 @@ func plainzRunRefused(t *testing.T, plain bool, h zap.Handler, domain string, op
 // any case.
 func (r *plainzRun) expectError(t *testing.T, status string) {
 	t.Helper()
-	want := plainzSpecError(status)
+	want := specError(status)
 	if r.plain && !r.rfc {
-		want = plainzLibzmqPlainError(status)
+		want = libzmqPlainError(status)
 	}
 	if !bytes.Equal(r.after, want) {
-		t.Errorf("our server sent %s after its greeting; want exactly %s", plainzString(r.after), plainzString(want))
+		t.Errorf("our server sent %s after its greeting; want exactly %s", hexString(r.after), hexString(want))
 	}
 	failed := "EVENT_HANDSHAKE_FAILED_AUTH(" + status + ")"
 	if r.plain && r.rfc {
@@ -394,12 +394,12 @@ func (r *plainzRun) expectError(t *testing.T, status string) {
 // plainzExpectStopped waits for the libzmq client to disconnect, then checks
 // its events were exactly CONNECTED, failed, DISCONNECTED, and that it did
 // not reconnect within 500 ms (RECONNECT_IVL is 50 ms).
-func plainzExpectStopped(t *testing.T, mon *curveMon, proxy *plainzProxy, failed string) {
+func plainzExpectStopped(t *testing.T, mon *libMonitor, proxy *recProxy, failed string) {
 	t.Helper()
 	mon.waitFor(zmq.EVENT_DISCONNECTED, 3*time.Second)
 	mon.collect(500 * time.Millisecond)
 	want := []string{"EVENT_CONNECTED", failed, "EVENT_DISCONNECTED"}
-	if got := plainzKinds(mon.seen); !slices.Equal(got, want) {
+	if got := eventKinds(mon.seen); !slices.Equal(got, want) {
 		t.Errorf("libzmq client monitor %v; want %v and no reconnect", got, want)
 	}
 	if n := proxy.count(); n != 1 {
@@ -414,10 +414,10 @@ func plainzExpectStopped(t *testing.T, mon *curveMon, proxy *plainzProxy, failed
 func (r *plainzRun) expectSilentClose(t *testing.T) {
 	t.Helper()
 	if len(r.after) != 0 {
-		t.Errorf("our server sent %s after its greeting; want nothing", plainzString(r.after))
+		t.Errorf("our server sent %s after its greeting; want nothing", hexString(r.after))
 	}
 	plainzExpectRetried(t, r.mon)
-	if !plainzEventually(2*time.Second, func() bool { return r.proxy.count() >= 2 }) {
+	if !eventually(2*time.Second, func() bool { return r.proxy.count() >= 2 }) {
 		t.Errorf("%d connections; want the libzmq client to reconnect after a close", r.proxy.count())
 	}
 }
@@ -425,17 +425,17 @@ func (r *plainzRun) expectSilentClose(t *testing.T) {
 // plainzExpectRetried waits up to 3 s for a second CONNECTED on the libzmq
 // client's monitor and checks that every event up to then is a connect, a
 // disconnect or a NO_DETAIL that says the peer closed: no ERROR arrived.
-func plainzExpectRetried(t *testing.T, mon *curveMon) {
+func plainzExpectRetried(t *testing.T, mon *libMonitor) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
-	for curveCount(mon.seen, zmq.EVENT_CONNECTED) < 2 && time.Now().Before(deadline) {
+	for countEvents(mon.seen, zmq.EVENT_CONNECTED) < 2 && time.Now().Before(deadline) {
 		mon.next(time.Until(deadline))
 	}
-	if curveCount(mon.seen, zmq.EVENT_CONNECTED) < 2 {
-		t.Errorf("libzmq client events %v; want it to reconnect after the close", plainzKinds(mon.seen))
+	if countEvents(mon.seen, zmq.EVENT_CONNECTED) < 2 {
+		t.Errorf("libzmq client events %v; want it to reconnect after the close", eventKinds(mon.seen))
 	}
 	for _, e := range mon.seen {
-		if e.Event != zmq.EVENT_CONNECTED && e.Event != zmq.EVENT_DISCONNECTED && !plainzIsPeerClose(e) {
+		if e.Event != zmq.EVENT_CONNECTED && e.Event != zmq.EVENT_DISCONNECTED && !isPeerClose(e) {
 			t.Errorf("libzmq client event %v; want only CONNECTED, NO_DETAIL (peer closed), DISCONNECTED", e)
 		}
 	}

@@ -26,8 +26,8 @@ import (
 const plainzFixtureID = "IDENT\x00" // 6 bytes, as libzmq's fixture sets it
 
 // plainzFixtureHandler is libzmq's zap_handler for test_security_plain.
-func plainzFixtureHandler(t *testing.T) *plainzRecorder {
-	return plainzRecord(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
+func plainzFixtureHandler(t *testing.T) *zapRecorder {
+	return recordZAP(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
 		if req.Version != "1.0" || req.Mechanism != "PLAIN" || string(req.Identity) != plainzFixtureID || string(req.RequestID) != "1" {
 			t.Errorf("ZAP request %+v; want version 1.0, request id 1, mechanism PLAIN, identity %q", req, plainzFixtureID)
 		}
@@ -39,13 +39,13 @@ func plainzFixtureHandler(t *testing.T) *plainzRecorder {
 }
 
 // plainzOurFixture is our server as libzmq's fixture.
-func plainzOurFixture(t *testing.T, timeout time.Duration) (*curveSrv, *plainzRecorder) {
+func plainzOurFixture(t *testing.T, timeout time.Duration) (*ourServer, *zapRecorder) {
 	t.Helper()
 	rec := plainzFixtureHandler(t)
-	cfg := plainzServerConfig(true, rec, "test")
+	cfg := serverConfig(true, rec, "test")
 	cfg.Identity = []byte(plainzFixtureID)
 	cfg.HandshakeTimeout = timeout
-	return curveServe(t, cfg), rec
+	return serve(t, cfg), rec
 }
 
 func TestPlainSecurity(t *testing.T) {
@@ -55,14 +55,14 @@ func TestPlainSecurity(t *testing.T) {
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
 		srv, rec := plainzOurFixture(t, 2*time.Second)
-		lib := newCurveLib(t)
-		cli := plainzLibClient(lib, zmq.DEALER, "admin", "password")
-		curveCheck(t, cli.Connect(srv.endpoint))
+		lib := newZMQLib(t)
+		cli := libPlainClient(lib, zmq.DEALER, "admin", "password")
+		must(t, cli.Connect(srv.endpoint))
 		a := srv.next(3 * time.Second)
 		if a.err != nil {
 			t.Fatalf("our server: %v", a.err)
 		}
-		plainzBounce(t, cli, a.conn)
+		libBounce(t, cli, a.conn)
 		if r := rec.first(); rec.calls.Load() != 1 || r.Domain != "test" {
 			t.Errorf("ZAP: %d calls, first %+v; want one, domain test", rec.calls.Load(), r)
 		}
@@ -74,15 +74,15 @@ func TestPlainSecurity(t *testing.T) {
 	t.Run("client-as-server", func(t *testing.T) {
 		t.Parallel()
 		srv, rec := plainzOurFixture(t, 300*time.Millisecond)
-		lib := newCurveLib(t)
+		lib := newZMQLib(t)
 		cli := lib.socket(zmq.DEALER)
-		curveCheck(t, cli.SetZapDomain("test"))
-		curveCheck(t, cli.SetPlainServer(1))
-		curveCheck(t, cli.Connect(srv.endpoint))
-		plainzSendQueued(cli, "must not pass")
+		must(t, cli.SetZapDomain("test"))
+		must(t, cli.SetPlainServer(1))
+		must(t, cli.Connect(srv.endpoint))
+		sendQueued(cli, "must not pass")
 		start := time.Now()
-		err := plainzRefused(t, srv, 3*time.Second)
-		if !plainzTimedOut(err) {
+		err := ourRefusal(t, srv, 3*time.Second)
+		if !timedOut(err) {
 			t.Errorf("our server's error = %v; want a handshake timeout (both sides wait for HELLO)", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -91,46 +91,46 @@ func TestPlainSecurity(t *testing.T) {
 		if n := rec.calls.Load(); n != 0 {
 			t.Errorf("ZAP asked %d times; want 0 (no HELLO ever came)", n)
 		}
-		curveExpectNothing(t, cli, 10*time.Millisecond)
+		expectNothing(t, cli, 10*time.Millisecond)
 	})
 
 	// The same from our side: our PLAIN *server* mechanism dialling libzmq's
 	// PLAIN server. Both wait; our handshake timeout ends it.
 	t.Run("our-client-as-server", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s, zh, _, ep := plainzLibServer(t, lib, plainzLibDecide)
-		cfg := plainzServerConfig(true, plainzFixed(zap.StatusOK), "")
+		lib := newZMQLib(t)
+		s, zh, _, ep := libPlainServer(t, lib, libPlainDecide)
+		cfg := serverConfig(true, fixedZAP(zap.StatusOK), "")
 		cfg.HandshakeTimeout = 300 * time.Millisecond
 		c, err := transport.Dial(ep, cfg)
 		if err == nil {
 			c.Close()
 			t.Fatal("handshake between two PLAIN servers succeeded")
 		}
-		if !plainzTimedOut(err) {
+		if !timedOut(err) {
 			t.Errorf("our error = %v; want a handshake timeout", err)
 		}
 		if zh.calls.Load() != 0 {
 			t.Errorf("libzmq asked ZAP %d times; want 0", zh.calls.Load())
 		}
-		curveExpectNothing(t, s, 10*time.Millisecond)
+		expectNothing(t, s, 10*time.Millisecond)
 	})
 
 	// test_plain_wrong_credentials_fails.
 	t.Run("wrong-credentials", func(t *testing.T) {
 		t.Parallel()
 		srv, rec := plainzOurFixture(t, 2*time.Second)
-		lib := newCurveLib(t)
-		cli := plainzLibClient(lib, zmq.DEALER, "wronguser", "wrongpass")
-		mon := lib.monitor(cli, plainzEvents)
-		curveCheck(t, cli.Connect(srv.endpoint))
-		plainzSendQueued(cli, "must not pass")
-		err := plainzRefused(t, srv, 3*time.Second)
+		lib := newZMQLib(t)
+		cli := libPlainClient(lib, zmq.DEALER, "wronguser", "wrongpass")
+		mon := lib.monitor(cli, connEvents)
+		must(t, cli.Connect(srv.endpoint))
+		sendQueued(cli, "must not pass")
+		err := ourRefusal(t, srv, 3*time.Second)
 		var ae *mechanism.AuthError
 		if !errors.As(err, &ae) || ae.Status != 400 || ae.Text != "Invalid username or password" {
 			t.Errorf("our server's error = %v; want *mechanism.AuthError 400", err)
 		}
-		if r := rec.first(); r == nil || !curveEqualMsg(r.Credentials, curveFrames("wronguser", "wrongpass")) {
+		if r := rec.first(); r == nil || !equalMsg(r.Credentials, strMsg("wronguser", "wrongpass")) {
 			t.Errorf("ZAP request %+v", r)
 		}
 		// Our ERROR "400" in libzmq's 5E form: libzmq's PLAIN client
@@ -139,7 +139,7 @@ func TestPlainSecurity(t *testing.T) {
 		if e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 3*time.Second); !ok || e.Value != 400 {
 			t.Errorf("libzmq client monitor %v; want HANDSHAKE_FAILED_AUTH 400", seen)
 		}
-		curveExpectNothing(t, cli, 10*time.Millisecond)
+		expectNothing(t, cli, 10*time.Millisecond)
 	})
 
 	// test_plain_vanilla_socket: a raw ZMTP 1.0 client (an anonymous
@@ -149,7 +149,7 @@ func TestPlainSecurity(t *testing.T) {
 		t.Parallel()
 		srv, rec := plainzOurFixture(t, 2*time.Second)
 		ours := plainzVanilla(t, srv.endpoint)
-		err := plainzRefused(t, srv, 3*time.Second)
+		err := ourRefusal(t, srv, 3*time.Second)
 		var ve *zmtp.VersionError
 		if !errors.As(err, &ve) || ve.Major != 1 {
 			t.Errorf("our server's error = %v; want *zmtp.VersionError 1.0", err)
@@ -158,10 +158,10 @@ func TestPlainSecurity(t *testing.T) {
 			t.Errorf("ZAP asked %d times; want 0", rec.calls.Load())
 		}
 
-		lib := newCurveLib(t)
-		s, zh, _, ep := plainzLibServer(t, lib, plainzLibDecide)
+		lib := newZMQLib(t)
+		s, zh, _, ep := libPlainServer(t, lib, libPlainDecide)
 		theirs := plainzVanilla(t, ep)
-		curveExpectNothing(t, s, 200*time.Millisecond)
+		expectNothing(t, s, 200*time.Millisecond)
 		if zh.calls.Load() != 0 {
 			t.Errorf("libzmq asked ZAP %d times; want 0", zh.calls.Load())
 		}
@@ -170,7 +170,7 @@ func TestPlainSecurity(t *testing.T) {
 			r   plainzVanillaResult
 		}{{"our server", ours()}, {"libzmq", theirs()}} {
 			if !v.r.closed {
-				t.Errorf("%s left the ZMTP 1.0 connection open (got %s, %v)", v.who, plainzString(v.r.got), v.r.err)
+				t.Errorf("%s left the ZMTP 1.0 connection open (got %s, %v)", v.who, hexString(v.r.got), v.r.err)
 			}
 			t.Logf("%s sent %d bytes (% x), closed %v", v.who, len(v.r.got), v.r.got, v.r.closed)
 		}
@@ -178,7 +178,7 @@ func TestPlainSecurity(t *testing.T) {
 		// order (a)); libzmq sends its 10-byte signature first and stops
 		// when the peer's first byte is not FF.
 		if r := ours(); len(r.got) != zmtp.GreetingSize || r.got[0] != 0xFF {
-			t.Errorf("our server sent %s; want its 64-byte greeting and nothing else", plainzString(r.got))
+			t.Errorf("our server sent %s; want its 64-byte greeting and nothing else", hexString(r.got))
 		}
 	})
 }
@@ -194,7 +194,7 @@ type plainzVanillaResult struct {
 // from memory) what came back before the server closed or 2 s passed.
 func plainzVanilla(t *testing.T, endpoint string) func() plainzVanillaResult {
 	t.Helper()
-	raw := curveDialRaw(t, endpoint)
+	raw := dialRaw(t, endpoint)
 	raw.write([]byte("\x01\x00"))
 	raw.write([]byte("\x08\x00sneaky\x00"))
 	var res *plainzVanillaResult

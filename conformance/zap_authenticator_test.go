@@ -25,6 +25,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
@@ -33,10 +34,10 @@ import (
 
 // plainzFrom connects a libzmq client to our server from source address src
 // and returns our server's first handshake result and the client's monitor.
-func plainzFrom(t *testing.T, srv *curveSrv, cli *zmq.Socket, mon *curveMon, src string) curveAccepted {
+func plainzFrom(t *testing.T, srv *ourServer, cli *zmq.Socket, mon *libMonitor, src string) handshakeResult {
 	t.Helper()
-	curveCheck(t, cli.Connect("tcp://"+src+":0;"+strings.TrimPrefix(srv.endpoint, "tcp://")))
-	plainzSendQueued(cli, "queued before the handshake")
+	must(t, cli.Connect("tcp://"+src+":0;"+strings.TrimPrefix(srv.endpoint, "tcp://")))
+	sendQueued(cli, "queued before the handshake")
 	return srv.next(3 * time.Second)
 }
 
@@ -85,23 +86,23 @@ func TestZAPAuthenticatorAddresses(t *testing.T) {
 					// Allow and Deny are exclusive, as in pyzmq: calling one
 					// with no addresses while the other is set is an error.
 					if len(tc.allow) > 0 {
-						curveCheck(t, auth.Allow(tc.allow...))
+						must(t, auth.Allow(tc.allow...))
 					}
 					if len(tc.deny) > 0 {
-						curveCheck(t, auth.Deny(tc.deny...))
+						must(t, auth.Deny(tc.deny...))
 					}
-					auth.ConfigurePlain("*", plainzUsers)
+					auth.ConfigurePlain("*", plainUsers)
 					domain := m.domain
 					if !m.plain {
 						domain = "global"
 					}
-					srv := curveServe(t, plainzServerConfig(m.plain, auth, domain))
-					lib := newCurveLib(t)
+					srv := serve(t, serverConfig(m.plain, auth, domain))
+					lib := newZMQLib(t)
 					cli := lib.socket(zmq.DEALER)
 					if m.plain {
-						cli = plainzLibClient(lib, zmq.DEALER, "admin", at.pass)
+						cli = libPlainClient(lib, zmq.DEALER, "admin", at.pass)
 					}
-					mon := lib.monitor(cli, plainzEvents)
+					mon := lib.monitor(cli, connEvents)
 					a := plainzFrom(t, srv, cli, mon, at.src)
 					if at.text == "" {
 						if a.err != nil {
@@ -116,10 +117,10 @@ func TestZAPAuthenticatorAddresses(t *testing.T) {
 							t.Errorf("PeerAddress %q UserID %q; want %q %q", st.PeerAddress, st.UserID, at.src, wantUser)
 						}
 						msg, err := a.conn.ReadMessage(nil)
-						if err != nil || !curveEqualMsg(msg, curveFrames("queued before the handshake")) {
-							t.Errorf("we received %s, %v", curveShort(msg), err)
+						if err != nil || !equalMsg(msg, strMsg("queued before the handshake")) {
+							t.Errorf("we received %s, %v", shortMsg(msg), err)
 						}
-						plainzBounce(t, cli, a.conn)
+						libBounce(t, cli, a.conn)
 						return
 					}
 					var ae *mechanism.AuthError
@@ -128,16 +129,16 @@ func TestZAPAuthenticatorAddresses(t *testing.T) {
 					}
 					// libzmq reads our ERROR "400" as AUTH 400: NULL's in the
 					// RFC form, PLAIN's in libzmq's 5E form. Both stop.
-					want := curveEvent{zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400}
+					want := libEvent{zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400}
 					if e, seen, ok := mon.waitFor(want.Event, 3*time.Second); !ok || e != want {
 						t.Errorf("libzmq client monitor %v; want %v", seen, want)
 					}
 					mon.waitFor(zmq.EVENT_DISCONNECTED, 2*time.Second)
 					mon.collect(300 * time.Millisecond)
-					if n := curveCount(mon.seen, zmq.EVENT_CONNECTED); n != 1 || srv.count.Load() != 1 {
+					if n := countEvents(mon.seen, zmq.EVENT_CONNECTED); n != 1 || srv.count.Load() != 1 {
 						t.Errorf("libzmq client connected %d times (we saw %d); want 1, no reconnect", n, srv.count.Load())
 					}
-					curveExpectNothing(t, cli, 10*time.Millisecond)
+					expectNothing(t, cli, 10*time.Millisecond)
 				})
 			}
 		}
@@ -173,20 +174,20 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		if err := auth.ConfigurePlainFile("*", path); err != nil {
 			t.Fatal(err)
 		}
-		srv := curveServe(t, plainzServerConfig(true, auth, ""))
-		lib := newCurveLib(t)
-		try := func() (curveAccepted, *zmq.Socket) {
-			cli := plainzLibClient(lib, zmq.DEALER, "bob", "builder")
-			curveCheck(t, cli.Connect(srv.endpoint))
+		srv := serve(t, serverConfig(true, auth, ""))
+		lib := newZMQLib(t)
+		try := func() (handshakeResult, *zmq.Socket) {
+			cli := libPlainClient(lib, zmq.DEALER, "bob", "builder")
+			must(t, cli.Connect(srv.endpoint))
 			return srv.next(3 * time.Second), cli
 		}
-		if a, _ := try(); plainzAuthStatus(a.err) != 400 {
+		if a, _ := try(); authStatus(a.err) != 400 {
 			t.Fatalf("bob before he is in the file: %v; want 400", a.err)
 		}
 
 		changed := time.Now()
 		plainzReplaceFile(t, path, []byte("admin=secret\nbob=builder\n"))
-		curveCheck(t, auth.Reload()) // or wait for the next reload, within 1 s
+		must(t, auth.Reload()) // or wait for the next reload, within 1 s
 		a, cli := try()
 		if a.err != nil {
 			t.Fatalf("bob after he was added: %v", a.err)
@@ -197,42 +198,42 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		if a.conn.ConnectionState().UserID != "bob" {
 			t.Errorf("UserID %q", a.conn.ConnectionState().UserID)
 		}
-		plainzBounce(t, cli, a.conn)
+		libBounce(t, cli, a.conn)
 
 		plainzReplaceFile(t, path, []byte("admin=secret\n"))
-		curveCheck(t, auth.Reload())
+		must(t, auth.Reload())
 		b, _ := try()
 		var ae *mechanism.AuthError
 		if !errors.As(b.err, &ae) || ae.Status != 400 || ae.Text != zap.TextInvalidUsername {
 			t.Errorf("bob after he was removed: %v; want 400 %q", b.err, zap.TextInvalidUsername)
 		}
-		plainzBounce(t, cli, a.conn) // still up: sessions are not re-checked
+		libBounce(t, cli, a.conn) // still up: sessions are not re-checked
 	})
 
 	// The same for a CURVE certificate directory (CZMQ layout).
 	t.Run("curve-certificates", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		other := curveNewKeyPair(t)
+		other := testkeys.New(t)
 		plainzWriteCert(t, dir, "other", other.Public)
 		auth := zap.NewAuthenticator()
 		t.Cleanup(func() { auth.Close() })
 		if err := auth.ConfigureCurve("*", dir); err != nil {
 			t.Fatal(err)
 		}
-		srvKeys, client := curveNewKeyPair(t), curveNewKeyPair(t)
+		srvKeys, client := testkeys.New(t), testkeys.New(t)
 		cfg := curveServerConfig(t, srvKeys, zmtp.DEALER)
 		cfg.ZAPHandler = auth
-		srv := curveServe(t, cfg)
-		lib := newCurveLib(t)
-		try := func() (curveAccepted, *zmq.Socket, *curveMon) {
+		srv := serve(t, cfg)
+		lib := newZMQLib(t)
+		try := func() (handshakeResult, *zmq.Socket, *libMonitor) {
 			cli := lib.curveClient(zmq.DEALER, srvKeys.Public.String(), client.Public.String(), client.Secret.Z85())
-			mon := lib.monitor(cli, plainzEvents)
-			curveCheck(t, cli.Connect(srv.endpoint))
+			mon := lib.monitor(cli, connEvents)
+			must(t, cli.Connect(srv.endpoint))
 			return srv.next(3 * time.Second), cli, mon
 		}
 		a, _, mon := try()
-		if plainzAuthStatus(a.err) != 400 {
+		if authStatus(a.err) != 400 {
 			t.Fatalf("client before its certificate is in the directory: %v; want 400", a.err)
 		}
 		// CURVE's ERROR is correct in libzmq, so its client reports AUTH 400.
@@ -242,7 +243,7 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 
 		changed := time.Now()
 		plainzWriteCert(t, dir, "client", client.Public)
-		curveCheck(t, auth.Reload()) // or wait for the next reload, within 1 s
+		must(t, auth.Reload()) // or wait for the next reload, within 1 s
 		b, cli, _ := try()
 		if b.err != nil {
 			t.Fatalf("client after its certificate was added: %v", b.err)
@@ -257,12 +258,12 @@ func TestZAPAuthenticatorReload(t *testing.T) {
 		if v, ok := st.Property("X-Role"); !ok || string(v) != "tester" {
 			t.Errorf("Property(X-Role) = %q, %v; want the certificate's metadata", v, ok)
 		}
-		plainzBounce(t, cli, b.conn)
+		libBounce(t, cli, b.conn)
 
 		if err := os.Remove(filepath.Join(dir, "client")); err != nil {
 			t.Fatal(err)
 		}
-		curveCheck(t, auth.Reload())
+		must(t, auth.Reload())
 		c, _, _ := try()
 		var ae *mechanism.AuthError
 		if !errors.As(c.err, &ae) || ae.Status != 400 || ae.Text != zap.TextUnknownKey {
@@ -297,16 +298,16 @@ func TestZAPProperties(t *testing.T) {
 	for _, m := range plainzMechs {
 		t.Run("our-server/"+m.name, func(t *testing.T) {
 			t.Parallel()
-			srv := curveServe(t, plainzServerConfig(m.plain, handler, m.domain))
-			lib := newCurveLib(t)
+			srv := serve(t, serverConfig(m.plain, handler, m.domain))
+			lib := newZMQLib(t)
 			cli := lib.socket(zmq.DEALER)
 			if m.plain {
-				cli = plainzLibClient(lib, zmq.DEALER, "alice", "wonderland")
+				cli = libPlainClient(lib, zmq.DEALER, "alice", "wonderland")
 			}
-			curveCheck(t, cli.SetIdentity("CLI"))
-			plainzSetMetadata(t, cli, "X-Foo:peer")
-			plainzSetMetadata(t, cli, "X-Peer:only")
-			curveCheck(t, cli.Connect(srv.endpoint))
+			must(t, cli.SetIdentity("CLI"))
+			setMetadata(t, cli, "X-Foo:peer")
+			setMetadata(t, cli, "X-Peer:only")
+			must(t, cli.Connect(srv.endpoint))
 			a := srv.next(3 * time.Second)
 			if a.err != nil {
 				t.Fatalf("our server: %v", a.err)
@@ -342,7 +343,7 @@ func TestZAPProperties(t *testing.T) {
 					t.Errorf("Property(%q) = %q, %v; want %q", name, v, ok, want)
 				}
 			}
-			plainzBounce(t, cli, a.conn)
+			libBounce(t, cli, a.conn)
 		})
 	}
 
@@ -350,18 +351,18 @@ func TestZAPProperties(t *testing.T) {
 	// sending X-Foo=peer: zmq_msg_gets gives the ZAP values too.
 	t.Run("libzmq-server/PLAIN", func(t *testing.T) {
 		t.Parallel()
-		lib := newCurveLib(t)
-		s, _, _, ep := plainzLibServer(t, lib, func([][]byte) curveZAPAnswer {
-			return curveZAPAnswer{Status: "200", Text: "OK", UserID: "alice", Metadata: zapMeta}
+		lib := newZMQLib(t)
+		s, _, _, ep := libPlainServer(t, lib, func([][]byte) zapAnswer {
+			return zapAnswer{Status: "200", Text: "OK", UserID: "alice", Metadata: zapMeta}
 		})
-		cfg := plainzClientConfig(t, "alice", "wonderland")
+		cfg := plainClientConfig(t, "alice", "wonderland")
 		cfg.Metadata = zmtp.Metadata{{Name: "X-Foo", Value: []byte("peer")}, {Name: "X-Peer", Value: []byte("only")}}
 		c, err := transport.Dial(ep, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if err := c.WriteMessage(curveFrames("props")); err != nil {
+		if err := c.WriteMessage(strMsg("props")); err != nil {
 			t.Fatal(err)
 		}
 		msg, md, err := s.RecvMessageWithMetadata(0, "X-Foo", "X-Zap", "X-Peer", "User-Id")

@@ -120,7 +120,7 @@ func TestZAPScenarios(t *testing.T) {
 			for _, f := range plainzZAPFailures {
 				t.Run(f.name, func(t *testing.T) {
 					t.Parallel()
-					rec := plainzRecord(f.h)
+					rec := recordZAP(f.h)
 					r := plainzRunRefused(t, m.plain, rec, m.domain)
 					var ae *mechanism.AuthError
 					if !errors.As(r.err, &ae) || ae.Status != zap.StatusInternalError || !plainzZAPCause(r.err, f.cause) {
@@ -138,7 +138,7 @@ func TestZAPScenarios(t *testing.T) {
 			// PLAIN, ZMTP_UNEXPECTED_COMMAND (our RFC-form ERROR).
 			t.Run("status-500", func(t *testing.T) {
 				t.Parallel()
-				r := plainzRunRefused(t, m.plain, plainzFixed(zap.StatusInternalError), m.domain)
+				r := plainzRunRefused(t, m.plain, fixedZAP(zap.StatusInternalError), m.domain)
 				var ae *mechanism.AuthError
 				if !errors.As(r.err, &ae) || ae.Status != zap.StatusInternalError || ae.Text != "scripted" || ae.Err != nil {
 					t.Errorf("our server's error = %v; want *mechanism.AuthError 500 \"scripted\" with no ZAP failure", r.err)
@@ -147,8 +147,8 @@ func TestZAPScenarios(t *testing.T) {
 			})
 			t.Run("status-400", func(t *testing.T) {
 				t.Parallel()
-				r := plainzRunRefused(t, m.plain, plainzFixed(zap.StatusAuthenticationError), m.domain)
-				if plainzAuthStatus(r.err) != zap.StatusAuthenticationError {
+				r := plainzRunRefused(t, m.plain, fixedZAP(zap.StatusAuthenticationError), m.domain)
+				if authStatus(r.err) != zap.StatusAuthenticationError {
 					t.Errorf("our server's error = %v; want *mechanism.AuthError 400", r.err)
 				}
 				r.expectError(t, "400")
@@ -159,14 +159,14 @@ func TestZAPScenarios(t *testing.T) {
 			// reconnects and is refused again.
 			t.Run("status-300", func(t *testing.T) {
 				t.Parallel()
-				rec := plainzRecord(plainzFixed(zap.StatusTemporaryFailure))
+				rec := recordZAP(fixedZAP(zap.StatusTemporaryFailure))
 				r := plainzRunRefused(t, m.plain, rec, m.domain)
 				var ae *mechanism.AuthError
 				if !errors.As(r.err, &ae) || ae.Status != zap.StatusTemporaryFailure {
 					t.Errorf("our server's error = %v; want *mechanism.AuthError 300", r.err)
 				}
 				r.expectSilentClose(t)
-				if !plainzEventually(2*time.Second, func() bool { return rec.calls.Load() >= 2 }) {
+				if !eventually(2*time.Second, func() bool { return rec.calls.Load() >= 2 }) {
 					n := rec.calls.Load()
 					t.Errorf("ZAP asked %d times; want one per attempt (the client retries after 300)", n)
 				}
@@ -180,13 +180,13 @@ func TestZAPScenarios(t *testing.T) {
 				h := zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
 					return &zap.Reply{RequestID: []byte("2"), StatusCode: zap.StatusOK, UserID: "anonymous"}, nil
 				})
-				srv := curveServe(t, plainzServerConfig(m.plain, h, m.domain))
-				lib := newCurveLib(t)
+				srv := serve(t, serverConfig(m.plain, h, m.domain))
+				lib := newZMQLib(t)
 				cli := lib.socket(zmq.DEALER)
 				if m.plain {
-					cli = plainzLibClient(lib, zmq.DEALER, "admin", "secret")
+					cli = libPlainClient(lib, zmq.DEALER, "admin", "secret")
 				}
-				curveCheck(t, cli.Connect(srv.endpoint))
+				must(t, cli.Connect(srv.endpoint))
 				a := srv.next(3 * time.Second)
 				if a.err != nil {
 					t.Fatalf("our server: %v; want the request id ignored", a.err)
@@ -194,7 +194,7 @@ func TestZAPScenarios(t *testing.T) {
 				if a.conn.ConnectionState().UserID != "anonymous" {
 					t.Errorf("UserID %q", a.conn.ConnectionState().UserID)
 				}
-				plainzBounce(t, cli, a.conn)
+				libBounce(t, cli, a.conn)
 			})
 		})
 	}
@@ -232,29 +232,29 @@ func TestZAPHandlerBlocks(t *testing.T) {
 			release := make(chan struct{})
 			leaked := make(chan struct{}, 1024)
 			t.Cleanup(func() { close(release) })
-			h := plainzRecord(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
+			h := recordZAP(zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
 				if req.Address == "127.0.0.2" {
 					leaked <- struct{}{}
 					<-release // ignores ctx
 					return &zap.Reply{StatusCode: zap.StatusOK}, nil
 				}
-				return plainzFixed(zap.StatusOK).Authenticate(context.Background(), req)
+				return fixedZAP(zap.StatusOK).Authenticate(context.Background(), req)
 			}))
-			cfg := plainzServerConfig(m.plain, h, m.domain)
+			cfg := serverConfig(m.plain, h, m.domain)
 			cfg.HandshakeTimeout = 300 * time.Millisecond
-			srv := curveServe(t, cfg)
-			lib := newCurveLib(t)
+			srv := serve(t, cfg)
+			lib := newZMQLib(t)
 			newClient := func() *zmq.Socket {
 				if m.plain {
-					return plainzLibClient(lib, zmq.DEALER, "admin", "secret")
+					return libPlainClient(lib, zmq.DEALER, "admin", "secret")
 				}
 				return lib.socket(zmq.DEALER)
 			}
 			stuck := newClient()
-			mon := lib.monitor(stuck, plainzEvents)
+			mon := lib.monitor(stuck, connEvents)
 			start := time.Now()
-			curveCheck(t, stuck.Connect("tcp://127.0.0.2:0;"+strings.TrimPrefix(srv.endpoint, "tcp://")))
-			plainzSendQueued(stuck, "must not pass")
+			must(t, stuck.Connect("tcp://127.0.0.2:0;"+strings.TrimPrefix(srv.endpoint, "tcp://")))
+			sendQueued(stuck, "must not pass")
 			select {
 			case <-leaked:
 			case <-time.After(3 * time.Second):
@@ -263,7 +263,7 @@ func TestZAPHandlerBlocks(t *testing.T) {
 
 			// While that handshake waits for ZAP, another client is served.
 			ok := newClient()
-			curveCheck(t, ok.Connect(srv.endpoint))
+			must(t, ok.Connect(srv.endpoint))
 			a := srv.next(3 * time.Second)
 			if a.err != nil {
 				t.Fatalf("the second client: %v; want it served while the first waits for ZAP", a.err)
@@ -271,14 +271,14 @@ func TestZAPHandlerBlocks(t *testing.T) {
 			if a.conn.ConnectionState().PeerAddress != "127.0.0.1" {
 				t.Fatalf("the first handshake to finish is from %q; want the 127.0.0.1 client", a.conn.ConnectionState().PeerAddress)
 			}
-			plainzBounce(t, ok, a.conn)
+			libBounce(t, ok, a.conn)
 
 			b := srv.next(3 * time.Second)
 			elapsed := time.Since(start)
 			if b.err == nil {
 				t.Fatal("the blocked client was accepted")
 			}
-			if !plainzTimedOut(b.err) || !errors.Is(b.err, context.DeadlineExceeded) {
+			if !timedOut(b.err) || !errors.Is(b.err, context.DeadlineExceeded) {
 				t.Errorf("our server's error = %v; want a handshake timeout", b.err)
 			}
 			if elapsed > 2*time.Second {
@@ -287,7 +287,7 @@ func TestZAPHandlerBlocks(t *testing.T) {
 			t.Logf("blocked handshake ended after %v: %v", elapsed.Round(time.Millisecond), b.err)
 
 			plainzExpectRetried(t, mon)
-			curveExpectNothing(t, stuck, 10*time.Millisecond)
+			expectNothing(t, stuck, 10*time.Millisecond)
 			for _, a := range srv.drain(10 * time.Millisecond) {
 				if a.err == nil && a.conn.ConnectionState().PeerAddress == "127.0.0.2" {
 					t.Error("a retry of the blocked client was accepted")

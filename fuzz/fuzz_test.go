@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -110,19 +111,11 @@ func ready(kv ...string) []byte {
 	return command(zmtp.AppendReady(nil, m))
 }
 
-func cat(parts ...[]byte) []byte {
-	var b []byte
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
-
 // someMessages is a run of valid post-handshake traffic: data frames,
 // a multipart message, PING (with and without TTL), PONG, SUBSCRIBE,
 // CANCEL, an unknown command and a long frame.
 func someMessages() []byte {
-	return cat(
+	return testhelp.Cat(
 		zmtp.AppendFrame(nil, 0, []byte("hello")),
 		zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("id")),
 		zmtp.AppendFrame(nil, zmtp.FlagMore, nil),
@@ -170,10 +163,10 @@ func serverSeeds() []handshakeSeed {
 	return []handshakeSeed{
 		{true, false, ready("Socket-Type", "DEALER", "Identity", "")},
 		{true, true, ready("Socket-Type", "DEALER", "Identity", "CLI", "X-Hello", "world")},
-		{true, false, cat(ready("Socket-Type", "DEALER"), someMessages())},
-		{false, false, cat(greeting(1), ready("Socket-Type", "REQ"))},
-		{false, false, cat(greeting(0), ready("Socket-Type", "ROUTER", "Identity", "x"))},
-		{false, true, cat(greeting(1), ready())},
+		{true, false, testhelp.Cat(ready("Socket-Type", "DEALER"), someMessages())},
+		{false, false, testhelp.Cat(greeting(1), ready("Socket-Type", "REQ"))},
+		{false, false, testhelp.Cat(greeting(0), ready("Socket-Type", "ROUTER", "Identity", "x"))},
+		{false, true, testhelp.Cat(greeting(1), ready())},
 		{true, false, zmtp.AppendFrame(nil, 0, zmtp.AppendReady(nil, nil))}, // READY as a data frame
 		{true, false, command(zmtp.AppendError(nil, "400"))},
 		{true, false, command([]byte("\x5eRROR\x03500"))},
@@ -183,7 +176,7 @@ func serverSeeds() []handshakeSeed {
 		{true, false, []byte{0x06, 0, 0, 1, 0, 0, 0, 0, 0}},
 		{true, false, []byte{0x05, 0x06, 0x05, 'R', 'E', 'A', 'D', 'Y'}},
 		{false, false, []byte{0x01, 0x00}},
-		{false, false, cat(greeting(1)[:11], []byte{0x05})},
+		{false, false, testhelp.Cat(greeting(1)[:11], []byte{0x05})},
 		{false, false, []byte("GET / HTTP/1.1\r\n\r\n")},
 	}
 }
@@ -191,13 +184,13 @@ func serverSeeds() []handshakeSeed {
 func clientSeeds() []handshakeSeed {
 	return []handshakeSeed{
 		{true, false, ready("Socket-Type", "ROUTER", "Identity", "")},
-		{true, false, cat(ready("Socket-Type", "DEALER", "Identity", "SRV", "X-A", "b"), someMessages())},
-		{false, false, cat(greeting(0), ready("Socket-Type", "REP"))},
+		{true, false, testhelp.Cat(ready("Socket-Type", "DEALER", "Identity", "SRV", "X-A", "b"), someMessages())},
+		{false, false, testhelp.Cat(greeting(0), ready("Socket-Type", "REP"))},
 		{true, false, command(zmtp.AppendError(nil, "400"))},
 		{true, false, ready("Socket-Type", "SUB")},
-		{true, false, cat(ready("Socket-Type", "ROUTER"), ready("Socket-Type", "ROUTER"))},
+		{true, false, testhelp.Cat(ready("Socket-Type", "ROUTER"), ready("Socket-Type", "ROUTER"))},
 		{true, false, command([]byte("\x07WELCOME"))},
-		{false, false, cat(greeting(1)[:12], []byte("PLAIN"))},
+		{false, false, testhelp.Cat(greeting(1)[:12], []byte("PLAIN"))},
 	}
 }
 
@@ -233,7 +226,7 @@ func FuzzClientHandshake(f *testing.F) {
 func fuzzHandshake(t *testing.T, client bool, cfg *transport.Config, withGreeting bool, data []byte) {
 	in := data
 	if withGreeting {
-		in = cat(greeting(1), data)
+		in = testhelp.Cat(greeting(1), data)
 	}
 	nc := newMemConn(in, 0)
 	var c *transport.Conn
@@ -390,7 +383,7 @@ func readSeeds() []readSeed {
 		{0, zmtp.AppendFrame(nil, 0, bytes.Repeat([]byte("x"), 70000))},
 		{0, []byte{0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 'x'}}, // long frame cut short
 		{0, []byte{0x03, 0, 0, 0x10, 0, 0, 0, 0, 0}},         // huge announced size
-		{0, cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("a")), command(zmtp.AppendPing(nil, zmtp.Ping{})))},
+		{0, testhelp.Cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("a")), command(zmtp.AppendPing(nil, zmtp.Ping{})))},
 		{0, []byte{0x05, 0x01, 0x00}},
 		{3, command(zmtp.AppendPing(nil, zmtp.Ping{TTL: 0xFFFF, Context: bytes.Repeat([]byte("c"), 100)}))},
 		{0, command([]byte{0x04, 'P', 'I', 'N', 'G'})},
@@ -402,7 +395,7 @@ func FuzzReadMessage(f *testing.F) {
 		f.Add(s.chunk, s.data)
 	}
 	f.Fuzz(func(t *testing.T, chunk uint8, data []byte) {
-		in := cat(greeting(1), ready("Socket-Type", "DEALER", "Identity", ""), data)
+		in := testhelp.Cat(greeting(1), ready("Socket-Type", "DEALER", "Identity", ""), data)
 		nc := newMemConn(in, int(chunk))
 		// No frame limit: the reference decoder has none (FuzzReadMessageLimits
 		// covers the limits).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -21,14 +22,14 @@ func FuzzReadMessageLimits(f *testing.F) {
 		f.Add(s.chunk, uint8(0), uint16(0), s.data)
 	}
 	f.Add(uint8(0), uint8(3), uint16(0), bytes.Repeat([]byte{byte(zmtp.FlagMore), 0}, 10))
-	f.Add(uint8(0), uint8(7), uint16(10), cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("0123456789")), zmtp.AppendFrame(nil, 0, nil)))
-	f.Add(uint8(0), uint8(7), uint16(10), cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("0123456789")), zmtp.AppendFrame(nil, 0, []byte("x"))))
+	f.Add(uint8(0), uint8(7), uint16(10), testhelp.Cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("0123456789")), zmtp.AppendFrame(nil, 0, nil)))
+	f.Add(uint8(0), uint8(7), uint16(10), testhelp.Cat(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("0123456789")), zmtp.AppendFrame(nil, 0, []byte("x"))))
 	f.Add(uint8(0), uint8(7), uint16(10), command(zmtp.AppendSubscribe(nil, []byte("0123456789"))))
 	f.Add(uint8(1), uint8(7), uint16(10), command(bytes.Repeat([]byte{'A'}, 70)))
 	f.Fuzz(func(t *testing.T, chunk, frames uint8, maxBytes uint16, data []byte) {
 		maxFrames := int(frames%8) + 1
 		limitBytes := int64(maxBytes % 2048) // 0: no limit
-		in := cat(greeting(1), ready("Socket-Type", "DEALER", "Identity", ""), data)
+		in := testhelp.Cat(greeting(1), ready("Socket-Type", "DEALER", "Identity", ""), data)
 		c := transport.Server(newMemConn(in, int(chunk)), &transport.Config{
 			SocketType: zmtp.ROUTER, HandshakeTimeout: time.Second,
 			MaxMessageFrames: maxFrames, MaxMessageBytes: limitBytes,

@@ -12,14 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 // TestDecisions covers every decision path with its exact status, text,
 // user id and metadata.
 func TestDecisions(t *testing.T) {
-	known := newKey(t, 1)
-	other := newKey(t, 2)
+	known := testkeys.FromSeed(t, 1)
+	other := testkeys.FromSeed(t, 2)
 	certDir := t.TempDir()
 	saveCertPair(t, certDir, "known", cert.LayoutPyzmq, known,
 		cert.MetadataEntry{Name: "name", Value: "client-one"},
@@ -533,7 +534,7 @@ func TestLoggingCurveAndInternalErrors(t *testing.T) {
 	a := newAuth(t)
 	a.SetLogger(newLogger(&logs))
 	dir := t.TempDir()
-	kp := newKey(t, 3)
+	kp := testkeys.FromSeed(t, 3)
 	saveCert(t, dir, "c", cert.LayoutCZMQ, kp, cert.MetadataEntry{Name: "bad$name", Value: "v"}, cert.MetadataEntry{Name: "ok", Value: "v"})
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		t.Fatal(err)
@@ -562,7 +563,7 @@ func TestLoggingCurveAndInternalErrors(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	dir := t.TempDir()
-	keys := []cert.KeyPair{newKey(t, 10), newKey(t, 11)}
+	keys := []cert.KeyPair{testkeys.FromSeed(t, 10), testkeys.FromSeed(t, 11)}
 	saveCert(t, dir, "k0", cert.LayoutPyzmq, keys[0])
 	pwPath := writeFile(t, t.TempDir(), "passwords", "file=user\n")
 

@@ -10,12 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 func TestCertificateDirectoryReload(t *testing.T) {
 	dir := t.TempDir()
-	k1, k2, k3 := newKey(t, 21), newKey(t, 22), newKey(t, 23)
+	k1, k2, k3 := testkeys.FromSeed(t, 21), testkeys.FromSeed(t, 22), testkeys.FromSeed(t, 23)
 	a := newAuth(t)
 	if err := a.ConfigureCurve("*", dir); err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestCertificateDirectoryReload(t *testing.T) {
 
 func TestCertificateDirectoryBadFile(t *testing.T) {
 	dir := t.TempDir()
-	good, other := newKey(t, 31), newKey(t, 32)
+	good, other := testkeys.FromSeed(t, 31), testkeys.FromSeed(t, 32)
 	saveCert(t, dir, "good", cert.LayoutPyzmq, good)
 	var logs logBuffer
 	a := newAuth(t)
@@ -140,7 +141,7 @@ func TestCertificateDirectoryBadFile(t *testing.T) {
 
 func TestConfigureCurveErrors(t *testing.T) {
 	dir := t.TempDir()
-	kp := newKey(t, 41)
+	kp := testkeys.FromSeed(t, 41)
 	saveCert(t, dir, "c", cert.LayoutPyzmq, kp)
 	badDir := t.TempDir()
 	writeFile(t, badDir, "broken", "not a certificate\n")
@@ -173,7 +174,7 @@ func TestConfigureCurveErrors(t *testing.T) {
 
 func TestConfigureCurveReplaces(t *testing.T) {
 	dir := t.TempDir()
-	kp, other := newKey(t, 51), newKey(t, 52)
+	kp, other := testkeys.FromSeed(t, 51), testkeys.FromSeed(t, 52)
 	saveCert(t, dir, "c", cert.LayoutPyzmq, kp)
 	a := newAuth(t)
 	if err := a.ConfigureCurve("d", CurveAllowAny); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -56,7 +57,7 @@ func replySeeds() [][][]byte {
 // reply, never a panic, and no client may be accepted that the
 // configuration does not accept.
 func FuzzAuthenticate(f *testing.F) {
-	known := newKey(f, 1)
+	known := testkeys.FromSeed(f, 1)
 	dir := f.TempDir()
 	saveCertPair(f, dir, "known", cert.LayoutPyzmq, known,
 		cert.MetadataEntry{Name: "name", Value: "known"}, cert.MetadataEntry{Name: "a/b", Value: "skipped"})
@@ -143,7 +144,7 @@ func FuzzAuthenticate(f *testing.F) {
 // FuzzParseRequest checks that a request that parses gives back the same
 // frames, and that those parse to the same request.
 func FuzzParseRequest(f *testing.F) {
-	for _, s := range requestSeeds(newKey(f, 1).Public) {
+	for _, s := range requestSeeds(testkeys.FromSeed(f, 1).Public) {
 		f.Add(encodeFrames(s...))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -97,16 +97,6 @@ func checkReply(t testing.TB, req *Request, rep *Reply) {
 // cmpEmpty makes nil and empty slices equal.
 var cmpEmpty = cmp.Transformer("emptyNil", func(b []byte) string { return string(b) })
 
-// newKey returns a deterministic key pair made from seed.
-func newKey(t testing.TB, seed byte) cert.KeyPair {
-	t.Helper()
-	kp, err := cert.GenerateKeyPair(bytes.NewReader(bytes.Repeat([]byte{seed}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp
-}
-
 // certTime is the time written into test certificates, so that their size
 // depends only on their content.
 var certTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)

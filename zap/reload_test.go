@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 )
 
 // goroutinesBack waits for the goroutine count to come back to n.
@@ -47,7 +48,7 @@ func TestNoGoroutineWithoutFiles(t *testing.T) {
 func TestClose(t *testing.T) {
 	before := runtime.NumGoroutine()
 	dir := t.TempDir()
-	kp := newKey(t, 61)
+	kp := testkeys.FromSeed(t, 61)
 	saveCert(t, dir, "c", cert.LayoutPyzmq, kp)
 	pw := writeFile(t, t.TempDir(), "passwords", "u=p\n")
 
@@ -107,7 +108,7 @@ func TestClose(t *testing.T) {
 // removed certificate reach requests within about one reload interval.
 func TestCertificateDirectoryFollowedInBackground(t *testing.T) {
 	dir := t.TempDir()
-	k1, k2 := newKey(t, 71), newKey(t, 72)
+	k1, k2 := testkeys.FromSeed(t, 71), testkeys.FromSeed(t, 72)
 	saveCert(t, dir, "one", cert.LayoutPyzmq, k1)
 	a := newAuth(t)
 	a.SetReloadInterval(20 * time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -23,26 +24,26 @@ func TestBodiesKnownFrames(t *testing.T) {
 		want  []byte
 	}{
 		// docs/wire-format.md#commands.
-		{"PING TTL 10 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 100})), unhex(`04 07 04 50 49 4E 47 00 64`)},
-		{"PONG", commandFrame(zmtp.AppendPong(nil, nil)), unhex(`04 05 04 50 4F 4E 47`)},
-		{"SUBSCRIBE A", commandFrame(zmtp.AppendSubscribe(nil, []byte("A"))), unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`)},
-		{"3.0 subscribe A", zmtp.AppendFrame(nil, 0, []byte{zmtp.SubscribeByte, 'A'}), unhex(`00 02 01 41`)},
-		{"3.0 cancel A", zmtp.AppendFrame(nil, 0, []byte{zmtp.CancelByte, 'A'}), unhex(`00 02 00 41`)},
+		{"PING TTL 10 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 100})), testhelp.Wire(`04 07 04 50 49 4E 47 00 64`)},
+		{"PONG", commandFrame(zmtp.AppendPong(nil, nil)), testhelp.Wire(`04 05 04 50 4F 4E 47`)},
+		{"SUBSCRIBE A", commandFrame(zmtp.AppendSubscribe(nil, []byte("A"))), testhelp.Wire(`04 0B 09 53 55 42 53 43 52 49 42 45 41`)},
+		{"3.0 subscribe A", zmtp.AppendFrame(nil, 0, []byte{zmtp.SubscribeByte, 'A'}), testhelp.Wire(`00 02 01 41`)},
+		{"3.0 cancel A", zmtp.AppendFrame(nil, 0, []byte{zmtp.CancelByte, 'A'}), testhelp.Wire(`00 02 00 41`)},
 		// docs/libzmq-behaviour.md#heartbeats: PING with a 1500 ms TTL.
-		{"PING TTL 1.5 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 15})), unhex(`04 07 04 50 49 4E 47 00 0F`)},
-		{"PING max TTL, context", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 0xFFFF, Context: []byte("ab")})), unhex(`04 09 04 "PING" FF FF "ab"`)},
-		{"PONG context", commandFrame(zmtp.AppendPong(nil, []byte("ab"))), unhex(`04 07 04 "PONG" "ab"`)},
-		{"PONG context 16", commandFrame(zmtp.AppendPong(nil, ctx16)), cat(unhex(`04 15 04 "PONG"`), ctx16)},
-		{"PONG context 17 cut", commandFrame(zmtp.AppendPong(nil, append(ctx16, 'X'))), cat(unhex(`04 15 04 "PONG"`), ctx16)},
-		{"PONG context 300 cut", commandFrame(zmtp.AppendPong(nil, bytes.Repeat(ctx16, 19))), cat(unhex(`04 15 04 "PONG"`), ctx16)},
-		{"SUBSCRIBE all", commandFrame(zmtp.AppendSubscribe(nil, nil)), unhex(`04 0A 09 "SUBSCRIBE"`)},
-		{"CANCEL A", commandFrame(zmtp.AppendCancel(nil, []byte("A"))), unhex(`04 08 06 "CANCEL" 41`)},
-		{"CANCEL all", commandFrame(zmtp.AppendCancel(nil, nil)), unhex(`04 07 06 "CANCEL"`)},
+		{"PING TTL 1.5 s", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 15})), testhelp.Wire(`04 07 04 50 49 4E 47 00 0F`)},
+		{"PING max TTL, context", commandFrame(zmtp.AppendPing(nil, zmtp.Ping{TTL: 0xFFFF, Context: []byte("ab")})), testhelp.Wire(`04 09 04 "PING" FF FF "ab"`)},
+		{"PONG context", commandFrame(zmtp.AppendPong(nil, []byte("ab"))), testhelp.Wire(`04 07 04 "PONG" "ab"`)},
+		{"PONG context 16", commandFrame(zmtp.AppendPong(nil, ctx16)), testhelp.Cat(testhelp.Wire(`04 15 04 "PONG"`), ctx16)},
+		{"PONG context 17 cut", commandFrame(zmtp.AppendPong(nil, append(ctx16, 'X'))), testhelp.Cat(testhelp.Wire(`04 15 04 "PONG"`), ctx16)},
+		{"PONG context 300 cut", commandFrame(zmtp.AppendPong(nil, bytes.Repeat(ctx16, 19))), testhelp.Cat(testhelp.Wire(`04 15 04 "PONG"`), ctx16)},
+		{"SUBSCRIBE all", commandFrame(zmtp.AppendSubscribe(nil, nil)), testhelp.Wire(`04 0A 09 "SUBSCRIBE"`)},
+		{"CANCEL A", commandFrame(zmtp.AppendCancel(nil, []byte("A"))), testhelp.Wire(`04 08 06 "CANCEL" 41`)},
+		{"CANCEL all", commandFrame(zmtp.AppendCancel(nil, nil)), testhelp.Wire(`04 07 06 "CANCEL"`)},
 		// docs/wire-format.md#commands: the ERROR we send.
-		{"ERROR 400", commandFrame(zmtp.AppendError(nil, "400")), unhex(`04 0A 05 45 52 52 4F 52 03 34 30 30`)},
-		{"ERROR empty", commandFrame(zmtp.AppendError(nil, "")), unhex(`04 07 05 "ERROR" 00`)},
+		{"ERROR 400", commandFrame(zmtp.AppendError(nil, "400")), testhelp.Wire(`04 0A 05 45 52 52 4F 52 03 34 30 30`)},
+		{"ERROR empty", commandFrame(zmtp.AppendError(nil, "")), testhelp.Wire(`04 07 05 "ERROR" 00`)},
 		{"READY DEALER", commandFrame(zmtp.AppendReady(nil, dealerMetadata)), goldenReadyDealerFrame},
-		{"READY empty", commandFrame(zmtp.AppendReady(nil, nil)), unhex(`04 06 05 "READY"`)},
+		{"READY empty", commandFrame(zmtp.AppendReady(nil, nil)), testhelp.Wire(`04 06 05 "READY"`)},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.frame); diff != "" {
@@ -77,15 +78,15 @@ func TestParsePing(t *testing.T) {
 		want    zmtp.Ping
 		wantErr bool
 	}{
-		{in: unhex(`00 64`), want: zmtp.Ping{TTL: 100}},
-		{in: unhex(`00 00`), want: zmtp.Ping{}},
-		{in: unhex(`FF FF 01`), want: zmtp.Ping{TTL: 0xFFFF, Context: []byte{1}}},
-		{in: cat(unhex(`00 0F`), []byte("0123456789abcdef")), want: zmtp.Ping{TTL: 15, Context: []byte("0123456789abcdef")}},
+		{in: testhelp.Wire(`00 64`), want: zmtp.Ping{TTL: 100}},
+		{in: testhelp.Wire(`00 00`), want: zmtp.Ping{}},
+		{in: testhelp.Wire(`FF FF 01`), want: zmtp.Ping{TTL: 0xFFFF, Context: []byte{1}}},
+		{in: testhelp.Cat(testhelp.Wire(`00 0F`), []byte("0123456789abcdef")), want: zmtp.Ping{TTL: 15, Context: []byte("0123456789abcdef")}},
 		// A context over 16 bytes is accepted; the PONG cuts it.
-		{in: cat(unhex(`12 34`), long), want: zmtp.Ping{TTL: 0x1234, Context: long}},
+		{in: testhelp.Cat(testhelp.Wire(`12 34`), long), want: zmtp.Ping{TTL: 0x1234, Context: long}},
 		// Under 2 bytes: libzmq reads past the end here; we refuse.
 		{in: nil, wantErr: true},
-		{in: unhex(`00`), wantErr: true},
+		{in: testhelp.Wire(`00`), wantErr: true},
 	}
 	for i, tt := range tests {
 		got, err := zmtp.ParsePing(tt.in)
@@ -104,14 +105,14 @@ func TestParsePing(t *testing.T) {
 			t.Errorf("%d: (-want +got):\n%s", i, diff)
 		}
 		// PING round trip, and the PONG that answers it.
-		if b := zmtp.AppendPing(nil, got); !bytes.Equal(b, cat(unhex(`04 "PING"`), tt.in)) {
+		if b := zmtp.AppendPing(nil, got); !bytes.Equal(b, testhelp.Cat(testhelp.Wire(`04 "PING"`), tt.in)) {
 			t.Errorf("%d: AppendPing = %x", i, b)
 		}
 		ctx := got.Context
 		if len(ctx) > zmtp.MaxPingContext {
 			ctx = ctx[:zmtp.MaxPingContext]
 		}
-		if b := zmtp.AppendPong(nil, got.Context); !bytes.Equal(b, cat(unhex(`04 "PONG"`), ctx)) {
+		if b := zmtp.AppendPong(nil, got.Context); !bytes.Equal(b, testhelp.Cat(testhelp.Wire(`04 "PONG"`), ctx)) {
 			t.Errorf("%d: AppendPong = %x", i, b)
 		}
 	}
@@ -120,7 +121,7 @@ func TestParsePing(t *testing.T) {
 // TestPingPongExchange parses the golden PING frame as a receiver would and
 // answers it.
 func TestPingPongExchange(t *testing.T) {
-	f, err := zmtp.NewReader(bytes.NewReader(unhex(`04 07 04 50 49 4E 47 00 64`))).ReadFrame()
+	f, err := zmtp.NewReader(bytes.NewReader(testhelp.Wire(`04 07 04 50 49 4E 47 00 64`))).ReadFrame()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestPingPongExchange(t *testing.T) {
 		t.Fatalf("ParsePing = %+v, %v", p, err)
 	}
 	pong := commandFrame(zmtp.AppendPong(nil, p.Context))
-	if !bytes.Equal(pong, unhex(`04 05 04 50 4F 4E 47`)) {
+	if !bytes.Equal(pong, testhelp.Wire(`04 05 04 50 4F 4E 47`)) {
 		t.Errorf("PONG = %x", pong)
 	}
 }
@@ -144,16 +145,16 @@ func TestParseErrorReason(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{in: unhex(`03 "400"`), want: "400"},
-		{in: unhex(`03 "500"`), want: "500"},
-		{in: unhex(`00`), want: ""},
-		{in: cat([]byte{0xFF}, bytes.Repeat([]byte("r"), 255)), want: strings.Repeat("r", 255)},
+		{in: testhelp.Wire(`03 "400"`), want: "400"},
+		{in: testhelp.Wire(`03 "500"`), want: "500"},
+		{in: testhelp.Wire(`00`), want: ""},
+		{in: testhelp.Cat([]byte{0xFF}, bytes.Repeat([]byte("r"), 255)), want: strings.Repeat("r", 255)},
 		{in: nil, wantErr: true},
-		{in: unhex(`03 "40"`), wantErr: true},   // shorter than announced
-		{in: unhex(`03 "4000"`), wantErr: true}, // longer than announced
-		{in: unhex(`01`), wantErr: true},
-		{in: unhex(`00 00`), wantErr: true},
-		{in: unhex(`FF "x"`), wantErr: true},
+		{in: testhelp.Wire(`03 "40"`), wantErr: true},   // shorter than announced
+		{in: testhelp.Wire(`03 "4000"`), wantErr: true}, // longer than announced
+		{in: testhelp.Wire(`01`), wantErr: true},
+		{in: testhelp.Wire(`00 00`), wantErr: true},
+		{in: testhelp.Wire(`FF "x"`), wantErr: true},
 	}
 	for i, tt := range tests {
 		got, err := zmtp.ParseErrorReason(tt.in)

@@ -9,21 +9,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 // The golden command bodies of docs/wire-format.md (frame header stripped).
 var (
-	goldenReadyDealer = unhex(`05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+	goldenReadyDealer = testhelp.Wire(`05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
-	goldenPing         = unhex(`04 50 49 4E 47 00 64`)
-	goldenPong         = unhex(`04 50 4F 4E 47`)
-	goldenSubscribe    = unhex(`09 53 55 42 53 43 52 49 42 45 41`)
-	goldenHello        = unhex(`05 48 45 4C 4C 4F 05 61 64 6D 69 6E 06 73 65 63 72 65 74`)
-	goldenWelcome      = unhex(`07 57 45 4C 43 4F 4D 45`)
-	goldenError400     = unhex(`05 45 52 52 4F 52 03 34 30 30`)
-	goldenLibzmqError  = unhex(`5E 52 52 4F 52 03 34 30 30`) // frame 04 09 5E 52 52 4F 52 03 34 30 30
-	goldenLibzmqError5 = unhex(`5E 52 52 4F 52 03 35 30 30`)
+
+	goldenPing         = testhelp.Wire(`04 50 49 4E 47 00 64`)
+	goldenPong         = testhelp.Wire(`04 50 4F 4E 47`)
+	goldenSubscribe    = testhelp.Wire(`09 53 55 42 53 43 52 49 42 45 41`)
+	goldenHello        = testhelp.Wire(`05 48 45 4C 4C 4F 05 61 64 6D 69 6E 06 73 65 63 72 65 74`)
+	goldenWelcome      = testhelp.Wire(`07 57 45 4C 43 4F 4D 45`)
+	goldenError400     = testhelp.Wire(`05 45 52 52 4F 52 03 34 30 30`)
+	goldenLibzmqError  = testhelp.Wire(`5E 52 52 4F 52 03 34 30 30`) // frame 04 09 5E 52 52 4F 52 03 34 30 30
+	goldenLibzmqError5 = testhelp.Wire(`5E 52 52 4F 52 03 35 30 30`)
 )
 
 func TestParseCommand(t *testing.T) {
@@ -37,45 +39,45 @@ func TestParseCommand(t *testing.T) {
 		1:  {in: goldenPing, want: zmtp.Command{Name: "PING", Data: []byte{0x00, 0x64}}},
 		2:  {in: goldenPong, want: zmtp.Command{Name: "PONG"}},
 		3:  {in: goldenSubscribe, want: zmtp.Command{Name: "SUBSCRIBE", Data: []byte("A")}},
-		4:  {in: unhex(`06 "CANCEL"`), want: zmtp.Command{Name: "CANCEL"}},
-		5:  {in: goldenHello, want: zmtp.Command{Name: "HELLO", Data: unhex(`05 "admin" 06 "secret"`)}},
+		4:  {in: testhelp.Wire(`06 "CANCEL"`), want: zmtp.Command{Name: "CANCEL"}},
+		5:  {in: goldenHello, want: zmtp.Command{Name: "HELLO", Data: testhelp.Wire(`05 "admin" 06 "secret"`)}},
 		6:  {in: goldenWelcome, want: zmtp.Command{Name: "WELCOME"}},
-		7:  {in: goldenError400, want: zmtp.Command{Name: "ERROR", Data: unhex(`03 "400"`)}},
-		8:  {in: unhex(`08 "INITIATE" 00`), want: zmtp.Command{Name: "INITIATE", Data: []byte{0}}},
-		9:  {in: unhex(`07 "MESSAGE" 01 02 03`), want: zmtp.Command{Name: "MESSAGE", Data: []byte{1, 2, 3}}},
-		10: {in: unhex(`04 "JOIN" "grp"`), want: zmtp.Command{Name: "JOIN", Data: []byte("grp")}},
+		7:  {in: goldenError400, want: zmtp.Command{Name: "ERROR", Data: testhelp.Wire(`03 "400"`)}},
+		8:  {in: testhelp.Wire(`08 "INITIATE" 00`), want: zmtp.Command{Name: "INITIATE", Data: []byte{0}}},
+		9:  {in: testhelp.Wire(`07 "MESSAGE" 01 02 03`), want: zmtp.Command{Name: "MESSAGE", Data: []byte{1, 2, 3}}},
+		10: {in: testhelp.Wire(`04 "JOIN" "grp"`), want: zmtp.Command{Name: "JOIN", Data: []byte("grp")}},
 		// The libzmq 4.3.x PLAIN ERROR: 5E "RROR" reads as ERROR.
-		11: {in: goldenLibzmqError, want: zmtp.Command{Name: "ERROR", Data: unhex(`03 "400"`)}},
-		12: {in: goldenLibzmqError5, want: zmtp.Command{Name: "ERROR", Data: unhex(`03 "500"`)}},
-		13: {in: unhex(`5E "RROR"`), want: zmtp.Command{Name: "ERROR"}},
+		11: {in: goldenLibzmqError, want: zmtp.Command{Name: "ERROR", Data: testhelp.Wire(`03 "400"`)}},
+		12: {in: goldenLibzmqError5, want: zmtp.Command{Name: "ERROR", Data: testhelp.Wire(`03 "500"`)}},
+		13: {in: testhelp.Wire(`5E "RROR"`), want: zmtp.Command{Name: "ERROR"}},
 		// Names are letters of either case; the 255-letter maximum.
-		14: {in: unhex(`04 "ping" 00 00`), want: zmtp.Command{Name: "ping", Data: []byte{0, 0}}},
-		15: {in: unhex(`01 "z"`), want: zmtp.Command{Name: "z"}},
+		14: {in: testhelp.Wire(`04 "ping" 00 00`), want: zmtp.Command{Name: "ping", Data: []byte{0, 0}}},
+		15: {in: testhelp.Wire(`01 "z"`), want: zmtp.Command{Name: "z"}},
 		16: {in: append([]byte{0xFF}, long...), want: zmtp.Command{Name: long}},
 		17: {in: append(append([]byte{0xFF}, long...), 0xFF), want: zmtp.Command{Name: long, Data: []byte{0xFF}}},
 
 		// Malformed.
 		18: {in: nil, wantErr: true},
 		19: {in: []byte{}, wantErr: true},
-		20: {in: unhex(`00`), wantErr: true},                    // zero name length
-		21: {in: unhex(`00 "READY"`), wantErr: true},            // zero name length, data after
-		22: {in: unhex(`05 "READ"`), wantErr: true},             // name length past the end
-		23: {in: unhex(`06 "READY"`), wantErr: true},            // one past
-		24: {in: unhex(`FF "ABC"`), wantErr: true},              // far past
-		25: {in: unhex(`01`), wantErr: true},                    // name length, no name
-		26: {in: unhex(`5E "RRO"`), wantErr: true},              // too short for the quirk, and 94 > 4
-		27: {in: unhex(`04 "P1NG"`), wantErr: true},             // digit
-		28: {in: unhex(`05 "RE DY"`), wantErr: true},            // space
-		29: {in: unhex(`05 "READ-"`), wantErr: true},            // dash
-		30: {in: unhex(`01 00`), wantErr: true},                 // NUL
-		31: {in: unhex(`01 40`), wantErr: true},                 // '@', just below 'A'
-		32: {in: unhex(`01 5B`), wantErr: true},                 // '[', just above 'Z'
-		33: {in: unhex(`01 60`), wantErr: true},                 // '`', just below 'a'
-		34: {in: unhex(`01 7B`), wantErr: true},                 // '{', just above 'z'
-		35: {in: unhex(`01 C1`), wantErr: true},                 // 0xC1 | 0x20 = 'á' in Latin-1
-		36: {in: unhex(`02 C3 89`), wantErr: true},              // UTF-8 É
-		37: {in: unhex(`05 1B "[31m"`), wantErr: true},          // terminal escape
-		38: {in: unhex(`05 45 52 52 4F 52`)[:5], wantErr: true}, // ERROR cut short
+		20: {in: testhelp.Wire(`00`), wantErr: true},                    // zero name length
+		21: {in: testhelp.Wire(`00 "READY"`), wantErr: true},            // zero name length, data after
+		22: {in: testhelp.Wire(`05 "READ"`), wantErr: true},             // name length past the end
+		23: {in: testhelp.Wire(`06 "READY"`), wantErr: true},            // one past
+		24: {in: testhelp.Wire(`FF "ABC"`), wantErr: true},              // far past
+		25: {in: testhelp.Wire(`01`), wantErr: true},                    // name length, no name
+		26: {in: testhelp.Wire(`5E "RRO"`), wantErr: true},              // too short for the quirk, and 94 > 4
+		27: {in: testhelp.Wire(`04 "P1NG"`), wantErr: true},             // digit
+		28: {in: testhelp.Wire(`05 "RE DY"`), wantErr: true},            // space
+		29: {in: testhelp.Wire(`05 "READ-"`), wantErr: true},            // dash
+		30: {in: testhelp.Wire(`01 00`), wantErr: true},                 // NUL
+		31: {in: testhelp.Wire(`01 40`), wantErr: true},                 // '@', just below 'A'
+		32: {in: testhelp.Wire(`01 5B`), wantErr: true},                 // '[', just above 'Z'
+		33: {in: testhelp.Wire(`01 60`), wantErr: true},                 // '`', just below 'a'
+		34: {in: testhelp.Wire(`01 7B`), wantErr: true},                 // '{', just above 'z'
+		35: {in: testhelp.Wire(`01 C1`), wantErr: true},                 // 0xC1 | 0x20 = 'á' in Latin-1
+		36: {in: testhelp.Wire(`02 C3 89`), wantErr: true},              // UTF-8 É
+		37: {in: testhelp.Wire(`05 1B "[31m"`), wantErr: true},          // terminal escape
+		38: {in: testhelp.Wire(`05 45 52 52 4F 52`)[:5], wantErr: true}, // ERROR cut short
 	}
 	for i, tt := range tests {
 		got, err := zmtp.ParseCommand(tt.in)
@@ -109,14 +111,14 @@ func TestParseCommand(t *testing.T) {
 // TestParseCommandLibzmqError decodes the whole libzmq PLAIN rejection frame
 // of docs/wire-format.md#plain-error.
 func TestParseCommandLibzmqError(t *testing.T) {
-	frame := unhex(`04 09 5E 52 52 4F 52 03 34 30 30`)
+	frame := testhelp.Wire(`04 09 5E 52 52 4F 52 03 34 30 30`)
 	for _, tt := range []struct {
 		frame  []byte
 		reason string
 	}{
 		{frame, "400"},
-		{unhex(`04 09 5E 52 52 4F 52 03 35 30 30`), "500"},
-		{unhex(`04 0A 05 45 52 52 4F 52 03 34 30 30`), "400"}, // the correct form
+		{testhelp.Wire(`04 09 5E 52 52 4F 52 03 35 30 30`), "500"},
+		{testhelp.Wire(`04 0A 05 45 52 52 4F 52 03 34 30 30`), "400"}, // the correct form
 	} {
 		r := zmtp.NewReader(bytes.NewReader(tt.frame))
 		f, err := r.ReadFrame()
@@ -133,8 +135,8 @@ func TestParseCommandLibzmqError(t *testing.T) {
 		}
 	}
 	// We always send the correct form.
-	c := zmtp.Command{Name: zmtp.CmdError, Data: unhex(`03 "400"`)}
-	if got := zmtp.AppendFrame(nil, zmtp.FlagCommand, c.Append(nil)); !bytes.Equal(got, unhex(`04 0A 05 45 52 52 4F 52 03 34 30 30`)) {
+	c := zmtp.Command{Name: zmtp.CmdError, Data: testhelp.Wire(`03 "400"`)}
+	if got := zmtp.AppendFrame(nil, zmtp.FlagCommand, c.Append(nil)); !bytes.Equal(got, testhelp.Wire(`04 0A 05 45 52 52 4F 52 03 34 30 30`)) {
 		t.Errorf("ERROR frame = %x", got)
 	}
 }
@@ -148,13 +150,13 @@ func TestCommandAppend(t *testing.T) {
 		{zmtp.Command{Name: "PONG"}, goldenPong},
 		{zmtp.Command{Name: "SUBSCRIBE", Data: []byte("A")}, goldenSubscribe},
 		{zmtp.Command{Name: "WELCOME"}, goldenWelcome},
-		{zmtp.Command{Name: "ERROR", Data: unhex(`03 "400"`)}, goldenError400},
+		{zmtp.Command{Name: "ERROR", Data: testhelp.Wire(`03 "400"`)}, goldenError400},
 		{zmtp.Command{Name: "READY", Data: goldenReadyDealer[6:]}, goldenReadyDealer},
-		{zmtp.Command{Name: "x"}, unhex(`01 "x"`)},
+		{zmtp.Command{Name: "x"}, testhelp.Wire(`01 "x"`)},
 	}
 	for i, tt := range tests {
 		got := tt.c.Append([]byte("pre"))
-		if diff := cmp.Diff(cat([]byte("pre"), tt.want), got); diff != "" {
+		if diff := cmp.Diff(testhelp.Cat([]byte("pre"), tt.want), got); diff != "" {
 			t.Errorf("%d: Append (-want +got):\n%s", i, diff)
 		}
 		if tt.c.Len() != len(tt.want) {
@@ -201,13 +203,13 @@ func TestParseCommandAliases(t *testing.T) {
 	if c.Name != "SUBSCRIBE" {
 		t.Errorf("Name changed with the body: %q", c.Name)
 	}
-	body2 := unhex(`05 "HELLO"`)
+	body2 := testhelp.Wire(`05 "HELLO"`)
 	c2, _ := zmtp.ParseCommand(body2)
 	body2[1] = 'J'
 	if c2.Name != "HELLO" {
 		t.Errorf("Name changed with the body: %q", c2.Name)
 	}
-	body3 := unhex(`05 "ABCDE"`) // not a known name
+	body3 := testhelp.Wire(`05 "ABCDE"`) // not a known name
 	c3, _ := zmtp.ParseCommand(body3)
 	body3[1] = 'J'
 	if c3.Name != "ABCDE" {

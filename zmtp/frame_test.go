@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -20,24 +21,24 @@ func TestAppendFrameKnownBytes(t *testing.T) {
 		want  []byte
 	}{
 		// docs/wire-format.md#frames examples.
-		0: {0, nil, unhex(`00 00`)},
-		1: {0, []byte("hello"), unhex(`00 05 68 65 6C 6C 6F`)},
-		2: {0, body256, cat(unhex(`02 00 00 00 00 00 00 01 00`), body256)},
-		3: {zmtp.FlagCommand, unhex(`04 50 49 4E 47 00 64`), unhex(`04 07 04 50 49 4E 47 00 64`)},
-		4: {zmtp.FlagCommand, unhex(`04 50 4F 4E 47`), unhex(`04 05 04 50 4F 4E 47`)},
-		5: {zmtp.FlagCommand, unhex(`09 53 55 42 53 43 52 49 42 45 41`), unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`)},
-		6: {0, unhex(`01 41`), unhex(`00 02 01 41`)},
+		0: {0, nil, testhelp.Wire(`00 00`)},
+		1: {0, []byte("hello"), testhelp.Wire(`00 05 68 65 6C 6C 6F`)},
+		2: {0, body256, testhelp.Cat(testhelp.Wire(`02 00 00 00 00 00 00 01 00`), body256)},
+		3: {zmtp.FlagCommand, testhelp.Wire(`04 50 49 4E 47 00 64`), testhelp.Wire(`04 07 04 50 49 4E 47 00 64`)},
+		4: {zmtp.FlagCommand, testhelp.Wire(`04 50 4F 4E 47`), testhelp.Wire(`04 05 04 50 4F 4E 47`)},
+		5: {zmtp.FlagCommand, testhelp.Wire(`09 53 55 42 53 43 52 49 42 45 41`), testhelp.Wire(`04 0B 09 53 55 42 53 43 52 49 42 45 41`)},
+		6: {0, testhelp.Wire(`01 41`), testhelp.Wire(`00 02 01 41`)},
 		// Every legal flags value.
-		7:  {zmtp.FlagMore, []byte("A"), unhex(`01 01 41`)},
-		8:  {zmtp.FlagMore, body256, cat(unhex(`03 00 00 00 00 00 00 01 00`), body256)},
-		9:  {zmtp.FlagCommand, body256, cat(unhex(`06 00 00 00 00 00 00 01 00`), body256)},
-		10: {0, body255, cat(unhex(`00 FF`), body255)},
+		7:  {zmtp.FlagMore, []byte("A"), testhelp.Wire(`01 01 41`)},
+		8:  {zmtp.FlagMore, body256, testhelp.Cat(testhelp.Wire(`03 00 00 00 00 00 00 01 00`), body256)},
+		9:  {zmtp.FlagCommand, body256, testhelp.Cat(testhelp.Wire(`06 00 00 00 00 00 00 01 00`), body256)},
+		10: {0, body255, testhelp.Cat(testhelp.Wire(`00 FF`), body255)},
 		// LONG is derived from the size: a FlagLong passed in is ignored.
-		11: {zmtp.FlagLong, []byte("A"), unhex(`00 01 41`)},
-		12: {zmtp.FlagLong | zmtp.FlagMore, nil, unhex(`01 00`)},
+		11: {zmtp.FlagLong, []byte("A"), testhelp.Wire(`00 01 41`)},
+		12: {zmtp.FlagLong | zmtp.FlagMore, nil, testhelp.Wire(`01 00`)},
 		// Reserved bits are never written.
-		13: {0xF8 | zmtp.FlagMore, []byte("A"), unhex(`01 01 41`)},
-		14: {0xFF &^ zmtp.FlagMore, body256, cat(unhex(`06 00 00 00 00 00 00 01 00`), body256)},
+		13: {0xF8 | zmtp.FlagMore, []byte("A"), testhelp.Wire(`01 01 41`)},
+		14: {0xFF &^ zmtp.FlagMore, body256, testhelp.Cat(testhelp.Wire(`06 00 00 00 00 00 00 01 00`), body256)},
 	}
 	for i, tt := range tests {
 		got := zmtp.AppendFrame(nil, tt.flags, tt.body)
@@ -74,34 +75,34 @@ func TestParseFrameHeader(t *testing.T) {
 		0:  {in: nil},
 		1:  {in: []byte{0x00}},
 		2:  {in: []byte{0x02}},
-		3:  {in: unhex(`02 00 00 00 00 00 00 01`)}, // 8 of the 9 header bytes
-		4:  {in: unhex(`00 00`), hdr: 2, ok: true},
-		5:  {in: unhex(`00 05 68 65`), size: 5, hdr: 2, ok: true}, // the body need not be there
-		6:  {in: unhex(`01 FF`), flags: zmtp.FlagMore, size: 255, hdr: 2, ok: true},
-		7:  {in: unhex(`04 29 05`), flags: zmtp.FlagCommand, size: 41, hdr: 2, ok: true},
-		8:  {in: unhex(`02 00 00 00 00 00 00 01 00`), size: 256, hdr: 9, ok: true},
-		9:  {in: unhex(`03 00 00 00 00 00 00 01 00 AA`), flags: zmtp.FlagMore, size: 256, hdr: 9, ok: true},
-		10: {in: unhex(`06 00 00 00 00 00 00 01 00`), flags: zmtp.FlagCommand, size: 256, hdr: 9, ok: true},
+		3:  {in: testhelp.Wire(`02 00 00 00 00 00 00 01`)}, // 8 of the 9 header bytes
+		4:  {in: testhelp.Wire(`00 00`), hdr: 2, ok: true},
+		5:  {in: testhelp.Wire(`00 05 68 65`), size: 5, hdr: 2, ok: true}, // the body need not be there
+		6:  {in: testhelp.Wire(`01 FF`), flags: zmtp.FlagMore, size: 255, hdr: 2, ok: true},
+		7:  {in: testhelp.Wire(`04 29 05`), flags: zmtp.FlagCommand, size: 41, hdr: 2, ok: true},
+		8:  {in: testhelp.Wire(`02 00 00 00 00 00 00 01 00`), size: 256, hdr: 9, ok: true},
+		9:  {in: testhelp.Wire(`03 00 00 00 00 00 00 01 00 AA`), flags: zmtp.FlagMore, size: 256, hdr: 9, ok: true},
+		10: {in: testhelp.Wire(`06 00 00 00 00 00 00 01 00`), flags: zmtp.FlagCommand, size: 256, hdr: 9, ok: true},
 		// libzmq accepts a LONG size for a body under 256.
-		11: {in: unhex(`02 00 00 00 00 00 00 00 05`), size: 5, hdr: 9, ok: true},
-		12: {in: unhex(`06 00 00 00 00 00 00 00 00`), flags: zmtp.FlagCommand, size: 0, hdr: 9, ok: true},
+		11: {in: testhelp.Wire(`02 00 00 00 00 00 00 00 05`), size: 5, hdr: 9, ok: true},
+		12: {in: testhelp.Wire(`06 00 00 00 00 00 00 00 00`), flags: zmtp.FlagCommand, size: 0, hdr: 9, ok: true},
 		// The largest legal size.
-		13: {in: unhex(`02 7F FF FF FF FF FF FF FF`), size: math.MaxInt64, hdr: 9, ok: true},
+		13: {in: testhelp.Wire(`02 7F FF FF FF FF FF FF FF`), size: math.MaxInt64, hdr: 9, ok: true},
 		// Reserved bits are ignored, not rejected.
-		14: {in: unhex(`F8 03`), size: 3, hdr: 2, ok: true},
-		15: {in: unhex(`F9 03`), flags: zmtp.FlagMore, size: 3, hdr: 2, ok: true},
-		16: {in: unhex(`FC 03`), flags: zmtp.FlagCommand, size: 3, hdr: 2, ok: true},
-		17: {in: unhex(`FA 00 00 00 00 00 00 01 00`), size: 256, hdr: 9, ok: true},
-		18: {in: unhex(`08 00`), hdr: 2, ok: true},
+		14: {in: testhelp.Wire(`F8 03`), size: 3, hdr: 2, ok: true},
+		15: {in: testhelp.Wire(`F9 03`), flags: zmtp.FlagMore, size: 3, hdr: 2, ok: true},
+		16: {in: testhelp.Wire(`FC 03`), flags: zmtp.FlagCommand, size: 3, hdr: 2, ok: true},
+		17: {in: testhelp.Wire(`FA 00 00 00 00 00 00 01 00`), size: 256, hdr: 9, ok: true},
+		18: {in: testhelp.Wire(`08 00`), hdr: 2, ok: true},
 		// A command frame with MORE is malformed, short or long.
-		19: {in: unhex(`05 00`), wantErr: true},
-		20: {in: unhex(`07 00 00 00 00 00 00 00 01`), wantErr: true},
-		21: {in: unhex(`FD 00`), wantErr: true},
-		22: {in: unhex(`07 00`), wantErr: true}, // rejected before the size is complete
+		19: {in: testhelp.Wire(`05 00`), wantErr: true},
+		20: {in: testhelp.Wire(`07 00 00 00 00 00 00 00 01`), wantErr: true},
+		21: {in: testhelp.Wire(`FD 00`), wantErr: true},
+		22: {in: testhelp.Wire(`07 00`), wantErr: true}, // rejected before the size is complete
 		// A size with its top bit set is malformed.
-		23: {in: unhex(`02 80 00 00 00 00 00 00 00`), wantErr: true},
-		24: {in: unhex(`02 FF FF FF FF FF FF FF FF`), wantErr: true},
-		25: {in: unhex(`06 80 00 00 00 00 00 00 01`), wantErr: true},
+		23: {in: testhelp.Wire(`02 80 00 00 00 00 00 00 00`), wantErr: true},
+		24: {in: testhelp.Wire(`02 FF FF FF FF FF FF FF FF`), wantErr: true},
+		25: {in: testhelp.Wire(`06 80 00 00 00 00 00 00 01`), wantErr: true},
 	}
 	for i, tt := range tests {
 		flags, size, hdr, ok, err := zmtp.ParseFrameHeader(tt.in)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -41,10 +42,10 @@ func greetingSeeds() [][]byte {
 		}
 	}
 	seeds = append(seeds,
-		cat(unhex(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)), // docs/wire-format.md#greeting
+		testhelp.Cat(testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)), // docs/wire-format.md#greeting
 		greetingBytes(libzmqPad3, 0x7F, 3, 1, mechField("PLAIN"), 0),
 		greetingBytes(zeroPad, 0x01, 4, 0xFF, mechField("NULL"), 0xFF),
-		cat([]byte{0x01, 0x00}, zeros(62)),                              // ZMTP 1.0
+		testhelp.Cat([]byte{0x01, 0x00}, zeros(62)),                     // ZMTP 1.0
 		greetingBytes(zeroPad, 0x7E, 3, 1, mechField("NULL"), 0),        // 1.0, long
 		greetingBytes(libzmqPad, 0x7F, 1, 5, mechField(""), 0),          // 2.0
 		greetingBytes(libzmqPad, 0x7F, 3, 1, mechField("NULL\x00X"), 0), // not NUL-padded
@@ -133,18 +134,18 @@ func readFramesSeeds() []readFramesSeed {
 	streams := [][]byte{
 		nil,
 		goldenReadyDealerFrame,
-		cat(unhex(`04 07 04 50 49 4E 47 00 64`), unhex(`04 05 04 50 4F 4E 47`),
-			unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`), unhex(`00 02 01 41`)),
-		unhex(`04 09 5E 52 52 4F 52 03 34 30 30`),
-		unhex(`01 01 41 01 00 00 05 68 65 6C 6C 6F`),
-		unhex(`02 00 00 00 00 00 00 00 03 "abc" 06 00 00 00 00 00 00 00 00`),
-		unhex(`F9 01 41 FC 00 FA 00 00 00 00 00 00 00 01 42`),
+		testhelp.Cat(testhelp.Wire(`04 07 04 50 49 4E 47 00 64`), testhelp.Wire(`04 05 04 50 4F 4E 47`),
+			testhelp.Wire(`04 0B 09 53 55 42 53 43 52 49 42 45 41`), testhelp.Wire(`00 02 01 41`)),
+		testhelp.Wire(`04 09 5E 52 52 4F 52 03 34 30 30`),
+		testhelp.Wire(`01 01 41 01 00 00 05 68 65 6C 6C 6F`),
+		testhelp.Wire(`02 00 00 00 00 00 00 00 03 "abc" 06 00 00 00 00 00 00 00 00`),
+		testhelp.Wire(`F9 01 41 FC 00 FA 00 00 00 00 00 00 00 01 42`),
 		zmtp.AppendFrame(zmtp.AppendFrame(nil, zmtp.FlagMore, body256), zmtp.FlagCommand, body256),
-		unhex(`00 01 41 05 00`),
-		unhex(`02 80 00 00 00 00 00 00 00`),
-		cat(unhex(`02 40 00 00 00 00 00 00 00`), bytes.Repeat([]byte{1}, 100)),
-		unhex(`00 05 68 65`),
-		cat(greetingSeeds()[0], unhex(`00 00`)),
+		testhelp.Wire(`00 01 41 05 00`),
+		testhelp.Wire(`02 80 00 00 00 00 00 00 00`),
+		testhelp.Cat(testhelp.Wire(`02 40 00 00 00 00 00 00 00`), bytes.Repeat([]byte{1}, 100)),
+		testhelp.Wire(`00 05 68 65`),
+		testhelp.Cat(greetingSeeds()[0], testhelp.Wire(`00 00`)),
 	}
 	var seeds []readFramesSeed
 	for i, s := range streams {
@@ -272,9 +273,9 @@ func commandSeeds() [][]byte {
 		zmtp.AppendPing(nil, zmtp.Ping{TTL: 15, Context: []byte("ctx")}),
 		zmtp.Command{Name: "INITIATE", Data: goldenDealerMetadata}.Append(nil),
 		zmtp.Command{Name: strings.Repeat("Z", 255), Data: []byte{0}}.Append(nil),
-		unhex(`5E "RROR"`),
-		unhex(`05 "READ"`),
-		unhex(`04 "P1NG"`),
+		testhelp.Wire(`5E "RROR"`),
+		testhelp.Wire(`05 "READ"`),
+		testhelp.Wire(`04 "P1NG"`),
 		{},
 	}
 	return seeds
@@ -319,9 +320,9 @@ func metadataSeeds() [][]byte {
 	seeds := [][]byte{
 		goldenDealerMetadata,
 		{},
-		cat(goldenDealerMetadata, []byte{0x05}),
-		unhex(`00 00 00 00 00`),
-		unhex(`01 "A" 80 00 00 00`),
+		testhelp.Cat(goldenDealerMetadata, []byte{0x05}),
+		testhelp.Wire(`00 00 00 00 00`),
+		testhelp.Wire(`01 "A" 80 00 00 00`),
 	}
 	for _, md := range []zmtp.Metadata{
 		{{Name: "Socket-Type", Value: []byte("ROUTER")}, {Name: "Identity", Value: []byte("CLI")}, {Name: "X-Hello", Value: []byte("world")}},
@@ -396,8 +397,8 @@ func FuzzMetadata(f *testing.F) {
 func pingSeeds() [][]byte {
 	return [][]byte{
 		goldenPing[5:],
-		unhex(`00 0F`),
-		unhex(`00 00`),
+		testhelp.Wire(`00 0F`),
+		testhelp.Wire(`00 00`),
 		zmtp.AppendPing(nil, zmtp.Ping{TTL: 0xFFFF, Context: []byte("0123456789abcdef")})[5:],
 		zmtp.AppendPing(nil, zmtp.Ping{TTL: 1, Context: bytes.Repeat([]byte{7}, 40)})[5:],
 		{0},

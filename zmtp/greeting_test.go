@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -26,24 +27,24 @@ func TestGreetingAppendKnownBytes(t *testing.T) {
 	}{
 		0: {
 			zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
-			unhex(`FF 00 00 00 00 00 00 00 00 7F 03 01 "NULL" 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+			testhelp.Wire(`FF 00 00 00 00 00 00 00 00 7F 03 01 "NULL" 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
 			       00 00000000000000000000000000000000000000000000000000000000000000`),
 		},
 		1: {
 			zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "CURVE", AsServer: true},
-			cat(unhex(`FF 0000000000000000 7F 03 01`), mechField("CURVE"), []byte{1}, zeros(31)),
+			testhelp.Cat(testhelp.Wire(`FF 0000000000000000 7F 03 01`), mechField("CURVE"), []byte{1}, zeros(31)),
 		},
 		2: {
 			zmtp.Greeting{Major: 3, Minor: 0, Mechanism: "PLAIN"},
-			cat(unhex(`FF 0000000000000000 7F 03 00 "PLAIN"`), zeros(15), zeros(32)),
+			testhelp.Cat(testhelp.Wire(`FF 0000000000000000 7F 03 00 "PLAIN"`), zeros(15), zeros(32)),
 		},
 		3: { // a 20-character name fills the field: no NUL at all
 			zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "ABCDEFGHIJ0123456789"},
-			cat(unhex(`FF 0000000000000000 7F 03 01 "ABCDEFGHIJ0123456789"`), zeros(32)),
+			testhelp.Cat(testhelp.Wire(`FF 0000000000000000 7F 03 01 "ABCDEFGHIJ0123456789"`), zeros(32)),
 		},
 		4: {
 			zmtp.Greeting{Major: 4, Minor: 9, Mechanism: "X-_.+9"},
-			cat(unhex(`FF 0000000000000000 7F 04 09`), mechField("X-_.+9"), zeros(32)),
+			testhelp.Cat(testhelp.Wire(`FF 0000000000000000 7F 04 09`), mechField("X-_.+9"), zeros(32)),
 		},
 	}
 	for i, tt := range tests {
@@ -94,15 +95,15 @@ func TestParseGreeting(t *testing.T) {
 	}{
 		// Valid greetings.
 		0: { // docs/wire-format.md#greeting: a libzmq-style 3.1 CURVE greeting, padding 00..01
-			in:   cat(unhex(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)),
+			in:   testhelp.Cat(testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F 03 01 43 55 52 56 45 00 00 00`), zeros(44)),
 			want: zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "CURVE"},
 		},
 		1: { // libzmq tests/testutil.hpp zmtp_greeting_null: minor 0
-			in:   cat(unhex(`FF 00 00 00 00 00 00 00 00 7F 03 00`), mechField("NULL"), zeros(32)),
+			in:   testhelp.Cat(testhelp.Wire(`FF 00 00 00 00 00 00 00 00 7F 03 00`), mechField("NULL"), zeros(32)),
 			want: zmtp.Greeting{Major: 3, Minor: 0, Mechanism: "NULL"},
 		},
 		2: { // libzmq tests/testutil.hpp zmtp_greeting_curve: minor 0
-			in:   cat(unhex(`FF 00 00 00 00 00 00 00 00 7F 03 00`), mechField("CURVE"), zeros(32)),
+			in:   testhelp.Cat(testhelp.Wire(`FF 00 00 00 00 00 00 00 00 7F 03 00`), mechField("CURVE"), zeros(32)),
 			want: zmtp.Greeting{Major: 3, Minor: 0, Mechanism: "CURVE"},
 		},
 		3: { // libzmq with routing id "SRV": padding 00..04, PLAIN
@@ -130,7 +131,7 @@ func TestParseGreeting(t *testing.T) {
 			want: zmtp.Greeting{Major: 0xFF, Minor: 0xFF, Mechanism: "NULL"},
 		},
 		9: { // the filler is not checked
-			in:   cat(greetingBytes(zeroPad, 0x7F, 3, 1, mechField("NULL"), 0)[:33], bytes.Repeat([]byte{0xAB}, 31)),
+			in:   testhelp.Cat(greetingBytes(zeroPad, 0x7F, 3, 1, mechField("NULL"), 0)[:33], bytes.Repeat([]byte{0xAB}, 31)),
 			want: zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
 		},
 		10: { // a 20-character name has no NUL
@@ -145,7 +146,7 @@ func TestParseGreeting(t *testing.T) {
 		// Malformed greetings.
 		12: {in: nil, wantErr: zmtp.ErrMalformed},
 		13: {in: greetingBytes(zeroPad, 0x7F, 3, 1, mechField("NULL"), 0)[:63], wantErr: zmtp.ErrMalformed},
-		14: {in: cat(greetingBytes(zeroPad, 0x7F, 3, 1, mechField("NULL"), 0), []byte{0}), wantErr: zmtp.ErrMalformed},
+		14: {in: testhelp.Cat(greetingBytes(zeroPad, 0x7F, 3, 1, mechField("NULL"), 0), []byte{0}), wantErr: zmtp.ErrMalformed},
 		15: { // empty mechanism
 			in: greetingBytes(zeroPad, 0x7F, 3, 1, mechField(""), 0), wantErr: zmtp.ErrMalformed},
 		16: { // not NUL-padded after the name
@@ -165,7 +166,7 @@ func TestParseGreeting(t *testing.T) {
 
 		// Older protocols.
 		23: {
-			in:          cat([]byte{0x01, 0x00}, zeros(62)),
+			in:          testhelp.Cat([]byte{0x01, 0x00}, zeros(62)),
 			wantErr:     zmtp.ErrUnsupportedVersion,
 			wantVersion: &zmtp.VersionError{Major: 1, Minor: 0},
 		},
@@ -233,7 +234,7 @@ func TestParseGreeting(t *testing.T) {
 }
 
 func TestCheckGreetingPrefix(t *testing.T) {
-	sig := unhex(`FF 00 00 00 00 00 00 00 01 7F`)
+	sig := testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F`)
 	full := greetingBytes(libzmqPad, 0x7F, 3, 1, mechField("NULL"), 0)
 	tests := []struct {
 		in   []byte
@@ -248,26 +249,26 @@ func TestCheckGreetingPrefix(t *testing.T) {
 		6:  {in: append(sig[:10:10], 4)},
 		7:  {in: append(sig[:10:10], 0xFF)},
 		8:  {in: full},
-		9:  {in: unhex(`FF FF FF FF FF FF FF FF FF 01 03`)}, // padding ignored, byte 9 LSB only
-		10: {in: unhex(`FF 00 00 00 00 00 00 00 00 FF 03`)},
+		9:  {in: testhelp.Wire(`FF FF FF FF FF FF FF FF FF 01 03`)}, // padding ignored, byte 9 LSB only
+		10: {in: testhelp.Wire(`FF 00 00 00 00 00 00 00 00 FF 03`)},
 
 		// ZMTP 1.0, unversioned: byte 0 is the identity's short length.
 		11: {in: []byte{0x01}, want: &zmtp.VersionError{Major: 1}},
 		12: {in: []byte{0x01, 0x00}, want: &zmtp.VersionError{Major: 1}},
 		13: {in: []byte{0x00}, want: &zmtp.VersionError{Major: 1}},
 		14: {in: []byte{0xFE}, want: &zmtp.VersionError{Major: 1}},
-		15: {in: unhex(`08 00 "sneaky" 00`), want: &zmtp.VersionError{Major: 1}},
+		15: {in: testhelp.Wire(`08 00 "sneaky" 00`), want: &zmtp.VersionError{Major: 1}},
 		// ZMTP 1.0 with a long identity length: byte 9 (the flags) has LSB 0.
-		16: {in: unhex(`FF 00 00 00 00 00 00 01 01 00`), want: &zmtp.VersionError{Major: 1}},
-		17: {in: unhex(`FF 00 00 00 00 00 00 00 01 7E`), want: &zmtp.VersionError{Major: 1}},
-		18: {in: unhex(`FF 00 00 00 00 00 00 00 01 7E 03 01`), want: &zmtp.VersionError{Major: 1}},
+		16: {in: testhelp.Wire(`FF 00 00 00 00 00 00 01 01 00`), want: &zmtp.VersionError{Major: 1}},
+		17: {in: testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7E`), want: &zmtp.VersionError{Major: 1}},
+		18: {in: testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7E 03 01`), want: &zmtp.VersionError{Major: 1}},
 		// Revision 0 is 1.0 framing, as libzmq reads it.
 		19: {in: append(sig[:10:10], 0), want: &zmtp.VersionError{Major: 1}},
 		// ZMTP 2.0: revision 1 (libzmq) or 2 (RFC 23).
 		20: {in: append(sig[:10:10], 1), want: &zmtp.VersionError{Major: 2}},
 		21: {in: append(sig[:10:10], 1, 5), want: &zmtp.VersionError{Major: 2}}, // 12-byte 2.0 greeting, DEALER
 		22: {in: append(sig[:10:10], 2), want: &zmtp.VersionError{Major: 2}},
-		23: {in: cat(append(sig[:10:10], 2), zeros(53)), want: &zmtp.VersionError{Major: 2}},
+		23: {in: testhelp.Cat(append(sig[:10:10], 2), zeros(53)), want: &zmtp.VersionError{Major: 2}},
 	}
 	for i, tt := range tests {
 		err := zmtp.CheckGreetingPrefix(tt.in)
@@ -302,7 +303,7 @@ func TestVersionErrorText(t *testing.T) {
 }
 
 func TestReadGreetingOldPeers(t *testing.T) {
-	sig := unhex(`FF 00 00 00 00 00 00 00 01 7F`)
+	sig := testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F`)
 	tests := []struct {
 		name   string
 		chunks [][]byte // what the peer sends before it blocks, waiting for us
@@ -312,7 +313,7 @@ func TestReadGreetingOldPeers(t *testing.T) {
 		// identity frame, then waits.
 		{"1.0 short", [][]byte{{0x01, 0x00}}, zmtp.VersionError{Major: 1}},
 		{"1.0 short, one byte", [][]byte{{0x01}}, zmtp.VersionError{Major: 1}},
-		{"1.0 long identity", [][]byte{unhex(`FF 00 00 00 00 00 00 00 01 00`)}, zmtp.VersionError{Major: 1}},
+		{"1.0 long identity", [][]byte{testhelp.Wire(`FF 00 00 00 00 00 00 00 01 00`)}, zmtp.VersionError{Major: 1}},
 		{"1.0 long identity, byte by byte", [][]byte{{0xFF}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {1}, {0}}, zmtp.VersionError{Major: 1}},
 		{"revision 0", [][]byte{sig, {0x00}}, zmtp.VersionError{Major: 1}},
 		// A 2.0 peer sends the signature, waits for ours, then its revision.
@@ -373,7 +374,7 @@ func TestReadGreeting(t *testing.T) {
 	}
 
 	t.Run("one byte per read, then frames", func(t *testing.T) {
-		stream := cat(full, unhex(`04 29 05 "READY" 0B "Socket-Type" 00 00 00 06 "DEALER" 08 "Identity" 00 00 00 00`))
+		stream := testhelp.Cat(full, testhelp.Wire(`04 29 05 "READY" 0B "Socket-Type" 00 00 00 06 "DEALER" 08 "Identity" 00 00 00 00`))
 		r := zmtp.NewReader(iotest.OneByteReader(bytes.NewReader(stream)))
 		g, err := r.ReadGreeting()
 		if err != nil || g != want {
@@ -392,7 +393,7 @@ func TestReadGreeting(t *testing.T) {
 	})
 
 	t.Run("greeting and frame in one read", func(t *testing.T) {
-		r := zmtp.NewReader(bytes.NewReader(cat(full, unhex(`00 05 "hello"`))))
+		r := zmtp.NewReader(bytes.NewReader(testhelp.Cat(full, testhelp.Wire(`00 05 "hello"`))))
 		if _, err := r.ReadGreeting(); err != nil {
 			t.Fatal(err)
 		}

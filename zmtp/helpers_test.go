@@ -1,57 +1,14 @@
 package zmtp_test
 
 import (
-	"encoding/hex"
 	"errors"
 	"io"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 )
 
-// unhex decodes a hex string written the way docs/wire-format.md#conventions writes bytes:
-// pairs of digits, optionally separated by spaces or newlines. Segments in
-// double quotes are taken as ASCII, so `05 "READY"` works too.
-func unhex(s string) []byte {
-	var out []byte
-	for len(s) > 0 {
-		switch c := s[0]; {
-		case c == ' ' || c == '\n' || c == '\t':
-			s = s[1:]
-		case c == '"':
-			end := strings.IndexByte(s[1:], '"')
-			if end < 0 {
-				panic("unhex: unterminated quote in " + s)
-			}
-			out = append(out, s[1:1+end]...)
-			s = s[2+end:]
-		default:
-			if len(s) < 2 {
-				panic("unhex: odd digit in " + s)
-			}
-			b, err := hex.DecodeString(s[:2])
-			if err != nil {
-				panic("unhex: " + err.Error())
-			}
-			out = append(out, b...)
-			s = s[2:]
-		}
-	}
-	return out
-}
-
 // zeros returns n zero bytes.
 func zeros(n int) []byte { return make([]byte, n) }
-
-// cat concatenates byte slices into a new one.
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
 
 // mechField returns name NUL-padded to the 20-byte mechanism field.
 func mechField(name string) []byte {
@@ -141,23 +98,6 @@ func (l *loopReader) Read(p []byte) (int, error) {
 		l.off = (l.off + m) % len(l.data)
 	}
 	return n, nil
-}
-
-// countingWriter records every Write call.
-type countingWriter struct {
-	mu     sync.Mutex
-	writes [][]byte
-	err    error
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.writes = append(w.writes, append([]byte(nil), p...))
-	if w.err != nil {
-		return 0, w.err
-	}
-	return len(p), nil
 }
 
 // mustPanic fails the test unless fn panics.

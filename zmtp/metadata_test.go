@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -21,11 +22,11 @@ var (
 		{Name: "Socket-Type", Value: []byte("DEALER")},
 		{Name: "Identity", Value: []byte{}},
 	}
-	goldenDealerMetadata = unhex(`0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+	goldenDealerMetadata = testhelp.Wire(`0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
 	// The 43-byte READY frame of docs/wire-format.md#null and libzmq's
 	// zmtp_ready_dealer.
-	goldenReadyDealerFrame = unhex(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+	goldenReadyDealerFrame = testhelp.Wire(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
 )
 
@@ -111,7 +112,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 			t.Errorf("%d: re-encoding differs", i)
 		}
 		// Append appends.
-		if pre := md.Append([]byte("pre")); !bytes.Equal(pre, cat([]byte("pre"), b)) {
+		if pre := md.Append([]byte("pre")); !bytes.Equal(pre, testhelp.Cat([]byte("pre"), b)) {
 			t.Errorf("%d: Append(pre) = %x", i, pre)
 		}
 	}
@@ -122,25 +123,25 @@ func TestParseMetadataErrors(t *testing.T) {
 	tests := []struct {
 		in []byte
 	}{
-		0:  {cat(good, []byte{0x05})},                      // a single trailing byte
-		1:  {cat(good, []byte{0x00})},                      // a single trailing NUL
-		2:  {unhex(`00 00 00 00 00`)},                      // empty name (libzmq accepts it; 23/ZMTP does not)
-		3:  {cat(good, unhex(`00 00 00 00 01 41`))},        // empty name after a good property
-		4:  {unhex(`01 20 00 00 00 00`)},                   // space
-		5:  {unhex(`02 "A:" 00 00 00 00`)},                 // colon
-		6:  {unhex(`01 00 00 00 00 00`)},                   // NUL
-		7:  {unhex(`01 FF 00 00 00 00`)},                   // high byte
-		8:  {unhex(`0B "Socket Type" 00 00 00 00`)},        // space in a real name
-		9:  {unhex(`05 "X-a/b" 00 00 00 00`)},              // slash
-		10: {unhex(`04 "X-" 1B "A" 00 00 00 00`)},          // control byte inside a name
-		11: {unhex(`06 1B "[31m" 00 00 00 00`)},            // terminal escape
-		12: {unhex(`01 "A" 80 00 00 00`)},                  // value length 2^31
-		13: {unhex(`01 "A" FF FF FF FF`)},                  // value length 2^32-1
-		14: {unhex(`01 "A" 00 00 00 02 "x"`)},              // value past the end
-		15: {unhex(`01 "A" 00 00 00`)},                     // value length cut short
-		16: {unhex(`05 "ABC"`)},                            // name past the end
-		17: {unhex(`FF`)},                                  // name length only
-		18: {cat(good, unhex(`01 "A" 7F FF FF FF "abc"`))}, // huge value length, few bytes
+		0:  {testhelp.Cat(good, []byte{0x05})},                              // a single trailing byte
+		1:  {testhelp.Cat(good, []byte{0x00})},                              // a single trailing NUL
+		2:  {testhelp.Wire(`00 00 00 00 00`)},                               // empty name (libzmq accepts it; 23/ZMTP does not)
+		3:  {testhelp.Cat(good, testhelp.Wire(`00 00 00 00 01 41`))},        // empty name after a good property
+		4:  {testhelp.Wire(`01 20 00 00 00 00`)},                            // space
+		5:  {testhelp.Wire(`02 "A:" 00 00 00 00`)},                          // colon
+		6:  {testhelp.Wire(`01 00 00 00 00 00`)},                            // NUL
+		7:  {testhelp.Wire(`01 FF 00 00 00 00`)},                            // high byte
+		8:  {testhelp.Wire(`0B "Socket Type" 00 00 00 00`)},                 // space in a real name
+		9:  {testhelp.Wire(`05 "X-a/b" 00 00 00 00`)},                       // slash
+		10: {testhelp.Wire(`04 "X-" 1B "A" 00 00 00 00`)},                   // control byte inside a name
+		11: {testhelp.Wire(`06 1B "[31m" 00 00 00 00`)},                     // terminal escape
+		12: {testhelp.Wire(`01 "A" 80 00 00 00`)},                           // value length 2^31
+		13: {testhelp.Wire(`01 "A" FF FF FF FF`)},                           // value length 2^32-1
+		14: {testhelp.Wire(`01 "A" 00 00 00 02 "x"`)},                       // value past the end
+		15: {testhelp.Wire(`01 "A" 00 00 00`)},                              // value length cut short
+		16: {testhelp.Wire(`05 "ABC"`)},                                     // name past the end
+		17: {testhelp.Wire(`FF`)},                                           // name length only
+		18: {testhelp.Cat(good, testhelp.Wire(`01 "A" 7F FF FF FF "abc"`))}, // huge value length, few bytes
 	}
 	for i, tt := range tests {
 		md, err := zmtp.ParseMetadata(tt.in)

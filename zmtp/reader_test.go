@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -31,7 +32,7 @@ func readAll(r *zmtp.Reader) ([]zmtp.Frame, error) {
 var frameCmp = cmpopts.EquateEmpty()
 
 func TestReadFrames(t *testing.T) {
-	nullReady := unhex(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
+	nullReady := testhelp.Wire(`04 29 05 52 45 41 44 59 0B 53 6F 63 6B 65 74 2D 54 79 70 65 00 00 00 06 44 45 41 4C 45 52
 		08 49 64 65 6E 74 69 74 79 00 00 00 00`)
 	body256 := bytes.Repeat([]byte{'z'}, 256)
 	tests := []struct {
@@ -40,50 +41,50 @@ func TestReadFrames(t *testing.T) {
 		wantErr error // the error after the last frame
 	}{
 		0: {in: nil, wantErr: io.EOF},
-		1: {in: unhex(`00 00`), want: []zmtp.Frame{{}}, wantErr: io.EOF},
-		2: {in: unhex(`00 05 68 65 6C 6C 6F`), want: []zmtp.Frame{{Body: []byte("hello")}}, wantErr: io.EOF},
+		1: {in: testhelp.Wire(`00 00`), want: []zmtp.Frame{{}}, wantErr: io.EOF},
+		2: {in: testhelp.Wire(`00 05 68 65 6C 6C 6F`), want: []zmtp.Frame{{Body: []byte("hello")}}, wantErr: io.EOF},
 		3: { // a two-part message
-			in:      unhex(`01 01 41 00 01 42`),
+			in:      testhelp.Wire(`01 01 41 00 01 42`),
 			want:    []zmtp.Frame{{Flags: zmtp.FlagMore, Body: []byte("A")}, {Body: []byte("B")}},
 			wantErr: io.EOF,
 		},
 		4: { // the golden commands of docs/wire-format.md
-			in: cat(nullReady, unhex(`04 07 04 50 49 4E 47 00 64`), unhex(`04 05 04 50 4F 4E 47`),
-				unhex(`04 0B 09 53 55 42 53 43 52 49 42 45 41`), unhex(`00 02 01 41`)),
+			in: testhelp.Cat(nullReady, testhelp.Wire(`04 07 04 50 49 4E 47 00 64`), testhelp.Wire(`04 05 04 50 4F 4E 47`),
+				testhelp.Wire(`04 0B 09 53 55 42 53 43 52 49 42 45 41`), testhelp.Wire(`00 02 01 41`)),
 			want: []zmtp.Frame{
 				{Flags: zmtp.FlagCommand, Body: nullReady[2:]},
-				{Flags: zmtp.FlagCommand, Body: unhex(`04 "PING" 00 64`)},
-				{Flags: zmtp.FlagCommand, Body: unhex(`04 "PONG"`)},
-				{Flags: zmtp.FlagCommand, Body: unhex(`09 "SUBSCRIBE" 41`)},
-				{Body: unhex(`01 41`)},
+				{Flags: zmtp.FlagCommand, Body: testhelp.Wire(`04 "PING" 00 64`)},
+				{Flags: zmtp.FlagCommand, Body: testhelp.Wire(`04 "PONG"`)},
+				{Flags: zmtp.FlagCommand, Body: testhelp.Wire(`09 "SUBSCRIBE" 41`)},
+				{Body: testhelp.Wire(`01 41`)},
 			},
 			wantErr: io.EOF,
 		},
 		5: { // LONG for a short body is accepted
-			in:      unhex(`02 00 00 00 00 00 00 00 03 "abc" 06 00 00 00 00 00 00 00 00`),
+			in:      testhelp.Wire(`02 00 00 00 00 00 00 00 03 "abc" 06 00 00 00 00 00 00 00 00`),
 			want:    []zmtp.Frame{{Body: []byte("abc")}, {Flags: zmtp.FlagCommand}},
 			wantErr: io.EOF,
 		},
 		6: { // reserved bits are ignored
-			in:      unhex(`F9 01 41 FC 00 FA 00 00 00 00 00 00 00 01 42`),
+			in:      testhelp.Wire(`F9 01 41 FC 00 FA 00 00 00 00 00 00 00 01 42`),
 			want:    []zmtp.Frame{{Flags: zmtp.FlagMore, Body: []byte("A")}, {Flags: zmtp.FlagCommand}, {Body: []byte("B")}},
 			wantErr: io.EOF,
 		},
 		7: {
-			in:      cat(unhex(`03 00 00 00 00 00 00 01 00`), body256, unhex(`06 00 00 00 00 00 00 01 00`), body256),
+			in:      testhelp.Cat(testhelp.Wire(`03 00 00 00 00 00 00 01 00`), body256, testhelp.Wire(`06 00 00 00 00 00 00 01 00`), body256),
 			want:    []zmtp.Frame{{Flags: zmtp.FlagMore, Body: body256}, {Flags: zmtp.FlagCommand, Body: body256}},
 			wantErr: io.EOF,
 		},
 		8: { // command with MORE, after a good frame
-			in:      unhex(`00 01 41 05 00`),
+			in:      testhelp.Wire(`00 01 41 05 00`),
 			want:    []zmtp.Frame{{Body: []byte("A")}},
 			wantErr: zmtp.ErrMalformed,
 		},
-		9:  {in: unhex(`07 00 00 00 00 00 00 00 00`), wantErr: zmtp.ErrMalformed},
-		10: {in: unhex(`02 80 00 00 00 00 00 00 00`), wantErr: zmtp.ErrMalformed},
-		11: {in: unhex(`02 FF FF FF FF FF FF FF FF 00`), wantErr: zmtp.ErrMalformed},
-		12: {in: unhex(`00 05 68 65`), wantErr: io.ErrUnexpectedEOF},
-		13: {in: unhex(`00 01 41 02 00 00`), want: []zmtp.Frame{{Body: []byte("A")}}, wantErr: io.ErrUnexpectedEOF},
+		9:  {in: testhelp.Wire(`07 00 00 00 00 00 00 00 00`), wantErr: zmtp.ErrMalformed},
+		10: {in: testhelp.Wire(`02 80 00 00 00 00 00 00 00`), wantErr: zmtp.ErrMalformed},
+		11: {in: testhelp.Wire(`02 FF FF FF FF FF FF FF FF 00`), wantErr: zmtp.ErrMalformed},
+		12: {in: testhelp.Wire(`00 05 68 65`), wantErr: io.ErrUnexpectedEOF},
+		13: {in: testhelp.Wire(`00 01 41 02 00 00`), want: []zmtp.Frame{{Body: []byte("A")}}, wantErr: io.ErrUnexpectedEOF},
 	}
 	sources := map[string]func([]byte) io.Reader{
 		"whole":    func(b []byte) io.Reader { return bytes.NewReader(b) },
@@ -154,7 +155,7 @@ func TestReadFrameSizes(t *testing.T) {
 // TestReadFrameBodyView checks that a returned body is capped, so that
 // appending to it cannot overwrite the next frame in the Reader's buffer.
 func TestReadFrameBodyView(t *testing.T) {
-	r := zmtp.NewReader(bytes.NewReader(unhex(`00 01 41 00 01 42`)))
+	r := zmtp.NewReader(bytes.NewReader(testhelp.Wire(`00 01 41 00 01 42`)))
 	f, err := r.ReadFrame()
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestReadFrameTruncated(t *testing.T) {
 		flags zmtp.Flags
 		body  []byte
 	}{
-		{zmtp.FlagCommand, unhex(`04 "PING" 00 64`)},
+		{zmtp.FlagCommand, testhelp.Wire(`04 "PING" 00 64`)},
 		{zmtp.FlagMore, nil},
 		{0, bytes.Repeat([]byte{1}, 300)},
 		{0, []byte("x")},
@@ -189,7 +190,7 @@ func TestReadFrameTruncated(t *testing.T) {
 	}
 	// A LONG frame with a short body, so that truncation inside an 8-byte
 	// size of a small frame is covered too.
-	stream = append(stream, unhex(`02 00 00 00 00 00 00 00 02 "hi"`)...)
+	stream = append(stream, testhelp.Wire(`02 00 00 00 00 00 00 00 02 "hi"`)...)
 	ends = append(ends, len(stream))
 
 	for n := 0; n <= len(stream); n++ {
@@ -225,7 +226,7 @@ func TestReadFrameTruncated(t *testing.T) {
 // exactly at a frame boundary must still end with io.EOF, not
 // io.ErrUnexpectedEOF: the peer closed cleanly.
 func TestReadFrameEOFWithData(t *testing.T) {
-	stream := unhex(`01 01 41 00 01 42`)
+	stream := testhelp.Wire(`01 01 41 00 01 42`)
 	for _, tt := range []struct {
 		name string
 		src  io.Reader
@@ -258,13 +259,13 @@ func TestReadFrameMaxSize(t *testing.T) {
 		header []byte
 		size   uint64
 	}{
-		{10, unhex(`00 0B`), 11},
-		{10, unhex(`04 FF`), 255},
-		{10, unhex(`02 00 00 00 00 00 00 00 0B`), 11}, // LONG for a small body
-		{255, unhex(`02 00 00 00 00 00 00 01 00`), 256},
-		{1 << 20, unhex(`06 00 00 00 00 00 10 00 01`), 1<<20 + 1},
-		{1, unhex(`02 40 00 00 00 00 00 00 00`), 1 << 62},
-		{1 << 40, unhex(`02 7F FF FF FF FF FF FF FF`), 1<<63 - 1},
+		{10, testhelp.Wire(`00 0B`), 11},
+		{10, testhelp.Wire(`04 FF`), 255},
+		{10, testhelp.Wire(`02 00 00 00 00 00 00 00 0B`), 11}, // LONG for a small body
+		{255, testhelp.Wire(`02 00 00 00 00 00 00 01 00`), 256},
+		{1 << 20, testhelp.Wire(`06 00 00 00 00 00 10 00 01`), 1<<20 + 1},
+		{1, testhelp.Wire(`02 40 00 00 00 00 00 00 00`), 1 << 62},
+		{1 << 40, testhelp.Wire(`02 7F FF FF FF FF FF FF FF`), 1<<63 - 1},
 	}
 	for i, tt := range tests {
 		check := func(name string, err error) {
@@ -292,7 +293,7 @@ func TestReadFrameMaxSize(t *testing.T) {
 		// One byte per Read, with the body there: exactly the header is
 		// consumed.
 		body := bytes.Repeat([]byte{0xEE}, 64)
-		cr := &countingReader{r: bytes.NewReader(cat(tt.header, body))}
+		cr := &countingReader{r: bytes.NewReader(testhelp.Cat(tt.header, body))}
 		r = zmtp.NewReader(iotest.OneByteReader(cr))
 		r.SetMaxFrameSize(tt.max)
 		_, err = r.ReadFrame()
@@ -308,7 +309,7 @@ func TestReadFrameMaxSize(t *testing.T) {
 
 	// At the limit is fine; negative means no limit.
 	for _, max := range []int64{11, 0, -1} {
-		r := zmtp.NewReader(bytes.NewReader(cat(unhex(`00 0B`), []byte("hello world"))))
+		r := zmtp.NewReader(bytes.NewReader(testhelp.Cat(testhelp.Wire(`00 0B`), []byte("hello world"))))
 		r.SetMaxFrameSize(max)
 		f, err := r.ReadFrame()
 		if err != nil || string(f.Body) != "hello world" {
@@ -322,13 +323,13 @@ func TestReadFrameMaxSize(t *testing.T) {
 // sent, not to what it announced.
 func TestReadFrameHugeDeclaredSize(t *testing.T) {
 	for _, header := range [][]byte{
-		unhex(`02 40 00 00 00 00 00 00 00`), // 2^62
-		unhex(`02 00 00 00 01 00 00 00 00`), // 4 GiB
-		unhex(`02 7F FF FF FF FF FF FF F0`), // just under 2^63
-		unhex(`02 7F FF FF FF FF FF FF FF`), // 2^63 - 1
+		testhelp.Wire(`02 40 00 00 00 00 00 00 00`), // 2^62
+		testhelp.Wire(`02 00 00 00 01 00 00 00 00`), // 4 GiB
+		testhelp.Wire(`02 7F FF FF FF FF FF FF F0`), // just under 2^63
+		testhelp.Wire(`02 7F FF FF FF FF FF FF FF`), // 2^63 - 1
 	} {
 		const sent = 100 << 10
-		src := &chunkReader{r: bytes.NewReader(cat(header, make([]byte, sent))), size: 4096}
+		src := &chunkReader{r: bytes.NewReader(testhelp.Cat(header, make([]byte, sent))), size: 4096}
 		r := zmtp.NewReader(src)
 
 		var before, after runtime.MemStats
@@ -354,8 +355,8 @@ func TestReaderStickyAfterGreetingError(t *testing.T) {
 		name string
 		in   []byte
 	}{
-		{"ZMTP 1.0", unhex(`01 00 08 00 "sneaky" 00`)}, // libzmq test_*_vanilla_socket
-		{"ZMTP 2.0", unhex(`FF 00 00 00 00 00 00 00 01 7F 01 05 00 00`)},
+		{"ZMTP 1.0", testhelp.Wire(`01 00 08 00 "sneaky" 00`)}, // libzmq test_*_vanilla_socket
+		{"ZMTP 2.0", testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F 01 05 00 00`)},
 		{"bad mechanism", greetingBytes(zeroPad, 0x7F, 3, 1, mechField("null"), 0)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -376,7 +377,7 @@ func TestReaderStickyAfterGreetingError(t *testing.T) {
 // FrameTooLargeError does not revive the Reader (its body was never read, so
 // the stream is out of sync).
 func TestReaderStickyFrameTooLarge(t *testing.T) {
-	r := zmtp.NewReader(bytes.NewReader(cat(unhex(`00 0B`), []byte("hello world"))))
+	r := zmtp.NewReader(bytes.NewReader(testhelp.Cat(testhelp.Wire(`00 0B`), []byte("hello world"))))
 	r.SetMaxFrameSize(10)
 	_, err := r.ReadFrame()
 	if !errors.Is(err, zmtp.ErrFrameTooLarge) {
@@ -396,7 +397,7 @@ func TestReaderStickyFrameTooLarge(t *testing.T) {
 func TestReaderStickyUnexpectedEOF(t *testing.T) {
 	// The flags byte 07 (LONG, so a 9-byte header) arrives with the frame
 	// before it; one more byte, then the end.
-	r := zmtp.NewReader(&stepReader{steps: []step{{unhex(`00 01 41 07`), nil}, {unhex(`00`), nil}}})
+	r := zmtp.NewReader(&stepReader{steps: []step{{testhelp.Wire(`00 01 41 07`), nil}, {testhelp.Wire(`00`), nil}}})
 	if f, err := r.ReadFrame(); err != nil || string(f.Body) != "A" {
 		t.Fatalf("first ReadFrame = %q, %v", f.Body, err)
 	}
@@ -413,7 +414,7 @@ func TestReaderStickyUnexpectedEOF(t *testing.T) {
 // is, and sticks.
 func TestReaderUnderlyingError(t *testing.T) {
 	boom := errors.New("boom")
-	r := zmtp.NewReader(io.MultiReader(bytes.NewReader(unhex(`00 01 41 00`)), iotest.ErrReader(boom)))
+	r := zmtp.NewReader(io.MultiReader(bytes.NewReader(testhelp.Wire(`00 01 41 00`)), iotest.ErrReader(boom)))
 	frames, err := readAll(r)
 	if len(frames) != 1 || err != boom {
 		t.Errorf("%d frames, %v; want 1, boom", len(frames), err)
@@ -424,7 +425,7 @@ func TestReaderUnderlyingError(t *testing.T) {
 }
 
 func TestReaderBuffered(t *testing.T) {
-	r := zmtp.NewReader(bytes.NewReader(unhex(`00 01 41 00 02 42 43`)))
+	r := zmtp.NewReader(bytes.NewReader(testhelp.Wire(`00 01 41 00 02 42 43`)))
 	if r.Buffered() != 0 {
 		t.Errorf("Buffered = %d before any read", r.Buffered())
 	}
@@ -479,15 +480,15 @@ func TestReaderTimeoutRetry(t *testing.T) {
 		{full[10:11], nil},     // the major version
 		{full[11:40], timeout}, // part of the rest
 		{full[40:], nil},
-		{unhex(`00`), timeout},          // half a short header
-		{unhex(`05 "he"`), timeout},     // the header is complete: not reported
-		{unhex(`"l"`), timeout},         // the body is not
-		{unhex(`"lo"`), timeout},        // completes the frame: not reported
-		{unhex(`02 00 00 00`), timeout}, // enough for a short header: not reported
-		{unhex(`00`), timeout},          // but this one is LONG
-		{unhex(`00 00 00 01 "A"`), nil},
-		{unhex(`01 01 "B"`), timeout}, // a whole frame and a timeout
-		{unhex(`00 00`), nil},
+		{testhelp.Wire(`00`), timeout},          // half a short header
+		{testhelp.Wire(`05 "he"`), timeout},     // the header is complete: not reported
+		{testhelp.Wire(`"l"`), timeout},         // the body is not
+		{testhelp.Wire(`"lo"`), timeout},        // completes the frame: not reported
+		{testhelp.Wire(`02 00 00 00`), timeout}, // enough for a short header: not reported
+		{testhelp.Wire(`00`), timeout},          // but this one is LONG
+		{testhelp.Wire(`00 00 00 01 "A"`), nil},
+		{testhelp.Wire(`01 01 "B"`), timeout}, // a whole frame and a timeout
+		{testhelp.Wire(`00 00`), nil},
 	}}
 	r := zmtp.NewReader(src)
 	var g zmtp.Greeting
@@ -535,8 +536,8 @@ func TestReaderTimeoutRetry(t *testing.T) {
 // follows is sticky.
 func TestReaderTimeoutThenTooLarge(t *testing.T) {
 	r := zmtp.NewReader(&stepReader{steps: []step{
-		{unhex(`02`), os.ErrDeadlineExceeded},
-		{unhex(`00 00 00 00 00 00 01 00`), nil},
+		{testhelp.Wire(`02`), os.ErrDeadlineExceeded},
+		{testhelp.Wire(`00 00 00 00 00 00 01 00`), nil},
 	}})
 	r.SetMaxFrameSize(255)
 	if _, err := r.ReadFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
