@@ -1041,7 +1041,7 @@ func TestVerifyConnection(t *testing.T) {
 	r.greet(1, "Socket-Type", "DEALER", "Identity", "X")
 	err := recvErr(t, errc, 5*time.Second)
 	var he *HandshakeError
-	if !errors.Is(err, errNo) || !errors.As(err, &he) || he.Step != "verify" {
+	if !errors.Is(err, errNo) || !errors.As(err, &he) || he.Step != StepVerify {
 		t.Fatalf("err = %v", err)
 	}
 	if !seen.HandshakeComplete || string(seen.PeerIdentity) != "X" {

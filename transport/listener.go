@@ -157,7 +157,7 @@ func (l *Listener) admit(nc net.Conn) *Conn {
 		ev := HandshakeEvent{
 			Outcome:   OutcomeRefused,
 			Server:    true,
-			Step:      "admission",
+			Step:      StepAdmission,
 			Mechanism: l.cfg.mechanism().Name(),
 			Err:       err,
 		}
@@ -280,7 +280,7 @@ type connHooks struct {
 
 // errNotStarted is the cause when no handshake started before the handshake
 // timeout of a connection accepted by a Listener.
-var errNotStarted = fmt.Errorf("transport: the handshake did not start within the handshake timeout after Accept: %w", context.DeadlineExceeded)
+var errNotStarted = fmt.Errorf("transport: handshake not started within the handshake timeout after Accept: %w", context.DeadlineExceeded)
 
 // beginHandshake returns the context the handshake runs under: for a
 // connection accepted by a Listener, the handshake timeout counts from
@@ -358,7 +358,7 @@ func (c *Conn) expireHandshake() {
 	if c.handshakeDone.Load() {
 		return
 	}
-	err := &HandshakeError{Step: "handshake", Err: errNotStarted}
+	err := &HandshakeError{Step: StepStart, Err: errNotStarted}
 	c.hooks.audit.start = c.hooks.acceptedAt
 	c.handshakeErr = err
 	c.finishHandshake(err)
