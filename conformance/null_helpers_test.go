@@ -138,7 +138,11 @@ func nullServe(t *testing.T, cfg *transport.Config) *nullServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &nullServer{t: t, ln: transport.NewListener(nullRecListener{nl}, cfg), cfg: cfg, accepted: make(chan *nullConn, 64)}
+	ln, err := transport.NewListener(nullRecListener{nl}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &nullServer{t: t, ln: ln, cfg: cfg, accepted: make(chan *nullConn, 64)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

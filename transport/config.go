@@ -15,6 +15,7 @@ package transport
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -269,24 +270,81 @@ func (c *Config) heartbeatTimeout() time.Duration {
 	return c.HeartbeatInterval
 }
 
-// validate checks the parts of c that the handshake relies on.
+// validate checks c for settings that can never work, or that would be
+// silently ignored. Listen, NewListener and DialContext call it up front;
+// a Conn made with Client or Server calls it as its handshake starts.
 func (c *Config) validate() error {
-	if !c.SocketType.Valid() {
-		return configError("unknown socket type %q", string(c.SocketType))
-	}
-	if len(c.Identity) > 255 {
-		return configError("identity of %d bytes; at most 255", len(c.Identity))
-	}
-	if len(c.Identity) > 0 && c.Identity[0] == 0 {
-		return configError("identity may not start with a zero byte")
+	switch {
+	case c == nil:
+		return configError("nil Config: at least SocketType must be set")
+	case c.SocketType == "":
+		return configError("no SocketType: set it to the pattern's socket type (zmtp.DEALER, zmtp.ROUTER, ...)")
+	case !c.SocketType.Valid():
+		return configError("unknown SocketType %q: socket types are upper case, as zmtp.DEALER", string(c.SocketType))
+	case len(c.Identity) > 255:
+		return configError("Identity of %d bytes; at most 255", len(c.Identity))
+	case len(c.Identity) > 0 && c.Identity[0] == 0:
+		return configError("Identity may not start with a zero byte (reserved for generated routing ids)")
+	case len(c.ZAPDomain) > 255:
+		return configError("ZAPDomain of %d bytes; at most 255", len(c.ZAPDomain))
 	}
 	if err := c.Metadata.Validate(); err != nil {
-		return configError("metadata: %v", err)
+		return configError("Metadata: %v", trimPackagePrefix(err.Error()))
 	}
-	if len(c.ZAPDomain) > 255 {
-		return configError("ZAP domain of %d bytes; at most 255", len(c.ZAPDomain))
+	for i, p := range c.Metadata {
+		for _, name := range [...]string{zmtp.PropSocketType, zmtp.PropIdentity} {
+			if strings.EqualFold(p.Name, name) {
+				return configError("Metadata may not set %q: set Config.%s instead", p.Name, strings.ReplaceAll(name, "-", ""))
+			}
+		}
+		for _, q := range c.Metadata[:i] {
+			if strings.EqualFold(p.Name, q.Name) {
+				return configError("Metadata sets %q twice (names match case-insensitively)", p.Name)
+			}
+		}
+	}
+	mech := c.mechanism()
+	switch {
+	case mech.Name() == mechanism.PlainName && mech.AsServer() && c.ZAPHandler == nil:
+		return configError("a PLAIN server needs a ZAPHandler to check the passwords (zap.NewAuthenticator with ConfigurePlain)")
+	case mech.Name() == mechanism.NullName && c.ZAPHandler != nil && c.ZAPDomain == "":
+		return configError("a ZAPHandler with NULL is asked only when ZAPDomain is set, as in libzmq: set ZAPDomain, or drop the handler")
+	}
+	for _, v := range [...]struct {
+		name string
+		val  int64
+	}{
+		{"PreAuthMaxFrameSize", c.PreAuthMaxFrameSize},
+		{"MaxMessageSize", c.MaxMessageSize},
+		{"MaxMessageBytes", c.MaxMessageBytes},
+		{"HeartbeatInterval", int64(c.HeartbeatInterval)},
+		{"HeartbeatTimeout", int64(c.HeartbeatTimeout)},
+		{"HeartbeatTTL", int64(c.HeartbeatTTL)},
+		{"BanAfterFailures", int64(c.BanAfterFailures)},
+		{"BanWindow", int64(c.BanWindow)},
+		{"BanDuration", int64(c.BanDuration)},
+	} {
+		if v.val < 0 {
+			return configError("%s is negative; zero means its default", v.name)
+		}
+	}
+	if c.HeartbeatTTL > maxHeartbeatTTL {
+		return configError("HeartbeatTTL of %v; a PING carries at most %v", c.HeartbeatTTL, maxHeartbeatTTL)
 	}
 	return nil
+}
+
+// maxHeartbeatTTL is the longest TTL a PING carries: 65535 tenths of a
+// second.
+const maxHeartbeatTTL = 0xFFFF * 100 * time.Millisecond
+
+// trimPackagePrefix drops a leading "zmtp: " (or any "pkg: ") from an error
+// text that is quoted inside one of ours.
+func trimPackagePrefix(s string) string {
+	if i := strings.Index(s, ": "); i > 0 && !strings.ContainsAny(s[:i], " \"\n") {
+		return s[i+2:]
+	}
+	return s
 }
 
 // ownMetadata is what we send in READY/INITIATE: Socket-Type, Identity for

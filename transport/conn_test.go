@@ -1281,24 +1281,6 @@ func TestWriteEmptyMessage(t *testing.T) {
 	}
 }
 
-func TestConfigValidation(t *testing.T) {
-	for _, cfg := range []*Config{
-		{},
-		{SocketType: "dealer"},
-		{SocketType: zmtp.DEALER, Identity: []byte{0, 1}},
-		{SocketType: zmtp.DEALER, Identity: make([]byte, 256)},
-		{SocketType: zmtp.DEALER, Metadata: zmtp.Metadata{{Name: "bad name"}}},
-		{SocketType: zmtp.DEALER, ZAPDomain: strings.Repeat("d", 256)},
-	} {
-		a, b := net.Pipe()
-		err := Client(a, cfg).Handshake()
-		b.Close()
-		if !errors.Is(err, ErrConfig) {
-			t.Errorf("%+v: err = %v, want ErrConfig", cfg, err)
-		}
-	}
-}
-
 // TestConfigNotModified: the library never writes to a Config.
 func TestConfigNotModified(t *testing.T) {
 	cfg := &Config{SocketType: zmtp.DEALER, Identity: []byte("ID"), Metadata: zmtp.Metadata{{Name: "X-A", Value: []byte("1")}}}

@@ -123,7 +123,7 @@ func TestHandshakeErrorStrings(t *testing.T) {
 			side{},
 			side{StepVerify, `transport: handshake failed in VerifyConnection: not on the list`, nil}},
 		{"config", &Config{}, null(zmtp.ROUTER),
-			side{StepConfig, `transport: invalid config: unknown socket type ""`, isIs(ErrConfig)},
+			side{StepConfig, `transport: invalid config: no SocketType: set it to the pattern's socket type (zmtp.DEALER, zmtp.ROUTER, ...)`, isIs(ErrConfig)},
 			side{msg: "-"}}, // the server sees EOF or a reset
 	}
 	for _, tt := range tests {
