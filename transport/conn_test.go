@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -188,15 +187,6 @@ func checkGoroutines(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-}
-
-// knownBug skips a test that shows a bug not yet fixed in the package
-// under test. Set ZMTPSEC_BUGS=1 to run it anyway (to check a fix).
-func knownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("ZMTPSEC_BUGS") == "" {
-		t.Skip("BUG: " + msg + " (ZMTPSEC_BUGS=1 runs it)")
-	}
 }
 
 // within runs f and fails the test if it has not returned after d.
@@ -797,10 +787,6 @@ func TestHeartbeatBothSides(t *testing.T) {
 		})
 	}
 }
-
-// pongDeadlock describes the bug TestHeartbeatBothSides/pipe and
-// TestBulkBothWaysWithHeartbeats show.
-const pongDeadlock = "ReadMessage writes the PONG itself, under outMu: when both sides ping, each reader can wait for its own outMu, held by a writer (WriteMessage or the heartbeat's PING) that waits for the peer's reader, which is in the same state; nothing times out, the connection hangs for good"
 
 // TestBulkBothWaysWithHeartbeats: both sides stream large messages to each
 // other with heartbeats on; both must keep making progress.
