@@ -4,7 +4,14 @@
 // mechanism's handshake (lazily on first use if not called), and then
 // [Conn.ReadMessage] and [Conn.WriteMessage] carry multipart messages.
 // [Dial] and [Listen] do the same for "tcp://host:port" and "ipc:///path"
-// endpoints.
+// endpoints; a [Dialer] also dials from a given source address, as libzmq's
+// "tcp://SRC;DST" does. Both check the [Config] first: one that can never
+// work is refused at once with an error that wraps [ErrConfig].
+//
+// A failed handshake returns a [*HandshakeError] naming the
+// [HandshakeStep] that failed; its cause says what to check. A client
+// refused by the server's ZAP handler gets a [*ServerRefusedError], and a
+// peer that hangs up mid-handshake a [*PeerClosedError].
 //
 // Socket patterns (REQ/REP envelopes, ROUTER routing, PUB/SUB filtering,
 // reconnection) belong to the layer above. This package carries what each
@@ -54,6 +61,12 @@ const (
 
 // Config configures a [Conn]. A Config is never modified by this package
 // and may be shared by any number of connections, used concurrently.
+//
+// [Listen], [NewListener] and [Dial] refuse a Config that can never work,
+// or that holds a setting that would be silently ignored, with an error
+// that wraps [ErrConfig]; a Conn made with [Client] or [Server] fails its
+// handshake with it in [StepConfig]. A negative number is refused unless
+// the field's doc says what it means.
 type Config struct {
 	// Mechanism is the security mechanism and role; nil means NULL.
 	Mechanism mechanism.Mechanism
@@ -74,7 +87,9 @@ type Config struct {
 
 	// ZAPHandler, on a server, decides whether a peer may connect, and
 	// ZAPDomain is the domain it is asked for. It is asked as libzmq asks
-	// its ZAP socket: for NULL only when ZAPDomain is set. A handler that
+	// its ZAP socket: for NULL only when ZAPDomain is set (so a NULL
+	// Config with a handler and no domain is refused), and a PLAIN server
+	// must have one. A handler that
 	// has not answered shortly before the handshake deadline is cut off and
 	// the peer is sent ERROR "500" (see [ErrZAPTimeout]); on a Listener,
 	// MaxZAPInFlight bounds the handlers running at once.
@@ -132,7 +147,8 @@ type Config struct {
 	// HeartbeatTimeout is how long without any incoming traffic after a
 	// PING ends the connection (ZMQ_HEARTBEAT_TIMEOUT; zero means the
 	// interval). HeartbeatTTL is the time-to-live sent in our PINGs
-	// (ZMQ_HEARTBEAT_TTL, rounded down to tenths of a second).
+	// (ZMQ_HEARTBEAT_TTL, rounded down to tenths of a second; at most
+	// 6553.5 s, what a PING carries).
 	//
 	// Incoming traffic is seen only while someone reads: a connection
 	// whose application does not call ReadMessage looks silent.
