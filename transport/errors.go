@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
@@ -276,11 +277,34 @@ func (e *PeerClosedError) Error() string {
 // Unwrap returns ErrPeerClosed and the cause.
 func (e *PeerClosedError) Unwrap() []error { return []error{ErrPeerClosed, e.Err} }
 
-// trimPrefix drops a leading "transport: " so the prefix is said once.
+// trimPrefix drops "transport: " from a cause's text, so that the message
+// that wraps it says the prefix once: at the start, and after ": " or "("
+// wherever a layer in between quoted a transport error (a ZAP handler cut
+// off by ErrZAPTimeout reads "...status 500: zap: handler failed: transport:
+// ZAP handler did not answer in time"). Text inside double quotes, where
+// peer-supplied text goes (%q), is left alone.
 func trimPrefix(s string) string {
 	const p = "transport: "
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
+	if !strings.Contains(s, p) {
+		return s
 	}
-	return s
+	var b strings.Builder
+	b.Grow(len(s))
+	quoted, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], p) && (i == 0 || strings.HasSuffix(s[:i], ": ") || s[i-1] == '('):
+			i += len(p) - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -115,6 +115,11 @@ func TestHandshakeErrorStrings(t *testing.T) {
 		{"ZAP 500", plainClient, plainServer(zapStatus(500, "db down")),
 			side{StepAuthentication, `transport: handshake failed in authentication: the server could not authenticate us (ZAP status 500): its ZAP handler failed or timed out; check the server`, isRefused(500)},
 			side{StepAuthentication, `transport: handshake failed in authentication: mechanism: PLAIN: ZAP refused the peer with status 500 ("db down")`, isAuth(500)}},
+		{"ZAP timeout", plainClient, &Config{Mechanism: mechanism.PlainServer(), SocketType: zmtp.ROUTER, HandshakeTimeout: 300 * time.Millisecond,
+			ZAPHandler: zap.HandlerFunc(func(ctx context.Context, _ *zap.Request) (*zap.Reply, error) { <-ctx.Done(); return nil, ctx.Err() })},
+			side{StepAuthentication, `transport: handshake failed in authentication: the server could not authenticate us (ZAP status 500): its ZAP handler failed or timed out; check the server`, isRefused(500)},
+			side{StepAuthentication, `transport: handshake failed in authentication: mechanism: PLAIN: ZAP refused the peer with status 500: zap: handler failed: ZAP handler did not answer in time`,
+				func(err error) bool { return isAuth(500)(err) && errors.Is(err, ErrZAPTimeout) && errors.Is(err, ErrHandshakeTimeout) }}},
 		{"CURVE wrong server key", curveClient(other.Public), curveServer(nil),
 			side{StepSecurity, `transport: handshake failed in security handshake: peer closed the connection; check the server's public key: a CURVE server that cannot open our HELLO closes without sending ERROR (EOF)`,
 				func(err error) bool { return errors.Is(err, ErrPeerClosed) && errors.Is(err, io.EOF) }},
@@ -226,5 +231,22 @@ func TestHandshakeStepString(t *testing.T) {
 	}
 	if got := HandshakeStep(0).String(); got != "HandshakeStep(0)" {
 		t.Errorf("HandshakeStep(0) = %q", got)
+	}
+}
+
+func TestTrimPrefix(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"transport: a", "a"},
+		{"a: transport: b", "a: b"},
+		{"a (transport: b)", "a (b)"},
+		{"mechanism: x: zap: y: transport: z", "mechanism: x: zap: y: z"},
+		{`peer sent ERROR "a: transport: b"`, `peer sent ERROR "a: transport: b"`},
+		{`peer sent "\"transport: " then: transport: c`, `peer sent "\"transport: " then: c`},
+		{"atransport: b", "atransport: b"},
+		{"no prefix", "no prefix"},
+	} {
+		if got := trimPrefix(tt.in); got != tt.want {
+			t.Errorf("trimPrefix(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
