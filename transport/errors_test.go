@@ -119,7 +119,9 @@ func TestHandshakeErrorStrings(t *testing.T) {
 			ZAPHandler: zap.HandlerFunc(func(ctx context.Context, _ *zap.Request) (*zap.Reply, error) { <-ctx.Done(); return nil, ctx.Err() })},
 			side{StepAuthentication, `transport: handshake failed in authentication: the server could not authenticate us (ZAP status 500): its ZAP handler failed or timed out; check the server`, isRefused(500)},
 			side{StepAuthentication, `transport: handshake failed in authentication: mechanism: PLAIN: ZAP refused the peer with status 500: zap: handler failed: ZAP handler did not answer in time`,
-				func(err error) bool { return isAuth(500)(err) && errors.Is(err, ErrZAPTimeout) && errors.Is(err, ErrHandshakeTimeout) }}},
+				func(err error) bool {
+					return isAuth(500)(err) && errors.Is(err, ErrZAPTimeout) && errors.Is(err, ErrHandshakeTimeout)
+				}}},
 		{"CURVE wrong server key", curveClient(other.Public), curveServer(nil),
 			side{StepSecurity, `transport: handshake failed in security handshake: peer closed the connection; check the server's public key: a CURVE server that cannot open our HELLO closes without sending ERROR (EOF)`,
 				func(err error) bool { return errors.Is(err, ErrPeerClosed) && errors.Is(err, io.EOF) }},
