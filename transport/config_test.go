@@ -46,15 +46,16 @@ var badConfigs = []struct {
 // handshake starts, before any I/O.
 func TestConfigValidation(t *testing.T) {
 	for _, tt := range badConfigs {
+		want := tt.want
 		if tt.cfg == nil {
-			continue // Client(conn, nil) is a programming error caught by Dial and Listen
+			want = "no SocketType" // Client and Server take nil as the zero Config
 		}
 		a, b := net.Pipe()
 		err := Client(a, tt.cfg).Handshake()
 		b.Close()
 		var he *HandshakeError
-		if !errors.Is(err, ErrConfig) || !errors.As(err, &he) || he.Step != StepConfig || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want ErrConfig in StepConfig saying %q", tt.name, err, tt.want)
+		if !errors.Is(err, ErrConfig) || !errors.As(err, &he) || he.Step != StepConfig || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want ErrConfig in StepConfig saying %q", tt.name, err, want)
 		}
 	}
 }

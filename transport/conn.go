@@ -90,6 +90,9 @@ func Client(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, true) 
 func Server(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, false) }
 
 func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
+	if cfg == nil {
+		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
+	}
 	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
 	c.in = zmtp.NewReader(livenessReader{c})
 	return c
