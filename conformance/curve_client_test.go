@@ -343,6 +343,9 @@ func TestCurveOurClientZAPRefused(t *testing.T) {
 				if !errors.As(err, &pe) || pe.Status().String() != status || pe.Reason != status {
 					t.Errorf("our client's error = %v; want a *mechanism.PeerError with status %s", err, status)
 				}
+				if re := (*transport.ServerRefusedError)(nil); !errors.As(err, &re) || re.Status.String() != status {
+					t.Errorf("our client's error = %v; want a *transport.ServerRefusedError with status %s", err, status)
+				}
 			case "300":
 				if errors.As(err, &pe) {
 					t.Errorf("our client's error = %v; want no PeerError for ZAP 300", err)
@@ -386,6 +389,11 @@ func TestCurveOurClientWrongServerKey(t *testing.T) {
 	var pe *mechanism.PeerError
 	if errors.As(err, &pe) || !curveIsClosed(err) {
 		t.Errorf("our client's error = %v; want a closed connection", err)
+	}
+	var he *transport.HandshakeError
+	if !errors.Is(err, transport.ErrPeerClosed) || !errors.As(err, &he) || he.Step != transport.StepSecurity ||
+		!strings.Contains(err.Error(), "check the server's public key") {
+		t.Errorf("our client's error = %v; want ErrPeerClosed in StepSecurity saying to check the server's public key", err)
 	}
 	e, seen, ok := mon.waitFor(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 2*time.Second)
 	if !ok || e.Value != errCryptographic {

@@ -139,7 +139,10 @@ func TestCurveHeartbeats(t *testing.T) {
 					t.Fatal(err)
 				}
 				cl := &curveCountListener{Listener: nl, conns: make(chan *curveCountConn, 16)}
-				ln := transport.NewListener(cl, cfg)
+				ln, err := transport.NewListener(cl, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
 				t.Cleanup(func() { ln.Close() })
 				must(t, peer.Connect(ln.Endpoint()))
 				if c, err = ln.Accept(); err != nil {

@@ -968,7 +968,11 @@ func serveRecorded(t *testing.T, cfg *transport.Config) *recServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &recServer{t: t, ln: transport.NewListener(recListener{nl}, cfg), cfg: cfg, accepted: make(chan *recConn, 64)}
+	ln, err := transport.NewListener(recListener{nl}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &recServer{t: t, ln: ln, cfg: cfg, accepted: make(chan *recConn, 64)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -642,7 +642,7 @@ func TestNullSocketTypeRefused(t *testing.T) {
 			if !errors.As(err, &ste) || ste.Local != p.ours || ste.Peer != libType {
 				t.Fatalf("our handshake: %v; want a *SocketTypeError{%s, %s}", err, p.ours, libType)
 			}
-			if !errors.As(err, &he) || he.Step != "socket type check" {
+			if !errors.As(err, &he) || he.Step != transport.StepSocketType {
 				t.Errorf("our handshake: %#v; want a *HandshakeError in step \"socket type check\"", he)
 			}
 			if st := c.ConnectionState(); st.HandshakeComplete {

@@ -66,9 +66,9 @@ type HandshakeEvent struct {
 	Outcome Outcome
 	// Server is true for the accepting side.
 	Server bool
-	// Step is the step that failed ("greeting", "CURVE handshake",
-	// "verify", ..., "admission" for a refusal); empty on success.
-	Step string
+	// Step is the step that failed ([StepAdmission] for a refusal); zero
+	// on success.
+	Step HandshakeStep
 	// Mechanism is our security mechanism: "NULL", "PLAIN" or "CURVE".
 	Mechanism string
 	// RemoteAddr is the peer's network address ("ip:port", or the path of
@@ -108,8 +108,8 @@ func (e HandshakeEvent) LogValue() slog.Value {
 		slog.String("role", role),
 		slog.String("mechanism", e.Mechanism),
 		slog.String("address", e.RemoteAddr))
-	if e.Step != "" {
-		attrs = append(attrs, slog.String("step", e.Step))
+	if e.Step != 0 {
+		attrs = append(attrs, slog.String("step", e.Step.String()))
 	}
 	if e.Username != "" {
 		attrs = append(attrs, slog.String("username", e.Username))
@@ -263,7 +263,7 @@ func classify(err error) Outcome {
 		return OutcomeFailedProtocol
 	}
 	var he *HandshakeError
-	if errors.As(err, &he) && he.Step == "verify" {
+	if errors.As(err, &he) && he.Step == StepVerify {
 		return OutcomeFailedAuth
 	}
 	if isNoDetail(err) {

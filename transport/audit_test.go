@@ -15,29 +15,29 @@ import (
 )
 
 func TestClassify(t *testing.T) {
-	hs := func(step string, err error) error { return &HandshakeError{Step: step, Err: err} }
+	hs := func(step HandshakeStep, err error) error { return &HandshakeError{Step: step, Err: err} }
 	tests := []struct {
 		err   error
 		want  Outcome
 		count bool // counts towards a ban
 	}{
-		{hs("PLAIN handshake", &mechanism.AuthError{Mechanism: "PLAIN", Status: 400}), OutcomeFailedAuth, true},
-		{hs("PLAIN handshake", &mechanism.AuthError{Mechanism: "PLAIN", Status: 300, Text: ZAPBusyText}), OutcomeFailedAuth, false},
-		{hs("NULL handshake", &mechanism.AuthError{Mechanism: "NULL", Status: 500, Err: &zap.Error{Reason: "handler failed", Err: ErrZAPTimeout}}), OutcomeFailedAuth, false},
-		{hs("CURVE handshake", &mechanism.PeerError{Mechanism: "CURVE", Reason: "400"}), OutcomeFailedAuth, true},
-		{hs("PLAIN handshake", &mechanism.PeerError{Mechanism: "PLAIN", Reason: "no"}), OutcomeFailedProtocol, true},
-		{hs("verify", errors.New("not you")), OutcomeFailedAuth, true},
-		{hs("greeting", io.EOF), OutcomeFailedNoDetail, true},
-		{hs("greeting", io.ErrUnexpectedEOF), OutcomeFailedNoDetail, true},
-		{hs("handshake", fmt.Errorf("%w (%w)", context.DeadlineExceeded, os.ErrDeadlineExceeded)), OutcomeFailedNoDetail, true},
-		{hs("handshake", errNotStarted), OutcomeFailedNoDetail, false},
-		{hs("greeting", &net.OpError{Op: "read", Err: net.ErrClosed}), OutcomeFailedNoDetail, false},
-		{hs("handshake", fmt.Errorf("%w (%w)", context.Canceled, io.EOF)), OutcomeFailedNoDetail, false},
+		{hs(StepAuthentication, &mechanism.AuthError{Mechanism: "PLAIN", Status: 400}), OutcomeFailedAuth, true},
+		{hs(StepAuthentication, &mechanism.AuthError{Mechanism: "PLAIN", Status: 300, Text: ZAPBusyText}), OutcomeFailedAuth, false},
+		{hs(StepAuthentication, &mechanism.AuthError{Mechanism: "NULL", Status: 500, Err: &zap.Error{Reason: "handler failed", Err: ErrZAPTimeout}}), OutcomeFailedAuth, false},
+		{hs(StepAuthentication, &ServerRefusedError{Mechanism: "CURVE", Status: 400, Err: &mechanism.PeerError{Mechanism: "CURVE", Reason: "400"}}), OutcomeFailedAuth, true},
+		{hs(StepSecurity, &mechanism.PeerError{Mechanism: "PLAIN", Reason: "no"}), OutcomeFailedProtocol, true},
+		{hs(StepVerify, errors.New("not you")), OutcomeFailedAuth, true},
+		{hs(StepGreeting, io.EOF), OutcomeFailedNoDetail, true},
+		{hs(StepGreeting, io.ErrUnexpectedEOF), OutcomeFailedNoDetail, true},
+		{hs(StepSecurity, fmt.Errorf("%w (%w)", context.DeadlineExceeded, os.ErrDeadlineExceeded)), OutcomeFailedNoDetail, true},
+		{hs(StepStart, errNotStarted), OutcomeFailedNoDetail, false},
+		{hs(StepGreeting, &net.OpError{Op: "read", Err: net.ErrClosed}), OutcomeFailedNoDetail, false},
+		{hs(StepSecurity, fmt.Errorf("%w (%w)", context.Canceled, io.EOF)), OutcomeFailedNoDetail, false},
 		{configError("bad"), OutcomeFailedNoDetail, false},
-		{hs("greeting", &zmtp.MalformedError{What: "greeting"}), OutcomeFailedProtocol, true},
-		{hs("CURVE handshake", mechanism.ErrCookie), OutcomeFailedProtocol, true},
-		{hs("socket type check", &SocketTypeError{Local: zmtp.ROUTER, Peer: zmtp.PUB}), OutcomeFailedProtocol, true},
-		{hs("greeting", &MechanismMismatchError{Local: "CURVE", Peer: "NULL"}), OutcomeFailedProtocol, true},
+		{hs(StepGreeting, &zmtp.MalformedError{What: "greeting"}), OutcomeFailedProtocol, true},
+		{hs(StepSecurity, mechanism.ErrCookie), OutcomeFailedProtocol, true},
+		{hs(StepSocketType, &SocketTypeError{Local: zmtp.ROUTER, Peer: zmtp.PUB}), OutcomeFailedProtocol, true},
+		{hs(StepGreeting, &MechanismMismatchError{Local: "CURVE", Peer: "NULL"}), OutcomeFailedProtocol, true},
 	}
 	for i, tt := range tests {
 		got := classify(tt.err)

@@ -4,7 +4,14 @@
 // mechanism's handshake (lazily on first use if not called), and then
 // [Conn.ReadMessage] and [Conn.WriteMessage] carry multipart messages.
 // [Dial] and [Listen] do the same for "tcp://host:port" and "ipc:///path"
-// endpoints.
+// endpoints; a [Dialer] also dials from a given source address, as libzmq's
+// "tcp://SRC;DST" does. Both check the [Config] first: one that can never
+// work is refused at once with an error that wraps [ErrConfig].
+//
+// A failed handshake returns a [*HandshakeError] naming the
+// [HandshakeStep] that failed; its cause says what to check. A client
+// refused by the server's ZAP handler gets a [*ServerRefusedError], and a
+// peer that hangs up mid-handshake a [*PeerClosedError].
 //
 // Socket patterns (REQ/REP envelopes, ROUTER routing, PUB/SUB filtering,
 // reconnection) belong to the layer above. This package carries what each
@@ -15,6 +22,7 @@ package transport
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -53,6 +61,12 @@ const (
 
 // Config configures a [Conn]. A Config is never modified by this package
 // and may be shared by any number of connections, used concurrently.
+//
+// [Listen], [NewListener] and [Dial] refuse a Config that can never work,
+// or that holds a setting that would be silently ignored, with an error
+// that wraps [ErrConfig]; a Conn made with [Client] or [Server] fails its
+// handshake with it in [StepConfig]. A negative number is refused unless
+// the field's doc says what it means.
 type Config struct {
 	// Mechanism is the security mechanism and role; nil means NULL.
 	Mechanism mechanism.Mechanism
@@ -73,7 +87,9 @@ type Config struct {
 
 	// ZAPHandler, on a server, decides whether a peer may connect, and
 	// ZAPDomain is the domain it is asked for. It is asked as libzmq asks
-	// its ZAP socket: for NULL only when ZAPDomain is set. A handler that
+	// its ZAP socket: for NULL only when ZAPDomain is set (so a NULL
+	// Config with a handler and no domain is refused), and a PLAIN server
+	// must have one. A handler that
 	// has not answered shortly before the handshake deadline is cut off and
 	// the peer is sent ERROR "500" (see [ErrZAPTimeout]); on a Listener,
 	// MaxZAPInFlight bounds the handlers running at once.
@@ -131,7 +147,8 @@ type Config struct {
 	// HeartbeatTimeout is how long without any incoming traffic after a
 	// PING ends the connection (ZMQ_HEARTBEAT_TIMEOUT; zero means the
 	// interval). HeartbeatTTL is the time-to-live sent in our PINGs
-	// (ZMQ_HEARTBEAT_TTL, rounded down to tenths of a second).
+	// (ZMQ_HEARTBEAT_TTL, rounded down to tenths of a second; at most
+	// 6553.5 s, what a PING carries).
 	//
 	// Incoming traffic is seen only while someone reads: a connection
 	// whose application does not call ReadMessage looks silent.
@@ -269,24 +286,81 @@ func (c *Config) heartbeatTimeout() time.Duration {
 	return c.HeartbeatInterval
 }
 
-// validate checks the parts of c that the handshake relies on.
+// validate checks c for settings that can never work, or that would be
+// silently ignored. Listen, NewListener and DialContext call it up front;
+// a Conn made with Client or Server calls it as its handshake starts.
 func (c *Config) validate() error {
-	if !c.SocketType.Valid() {
-		return configError("unknown socket type %q", string(c.SocketType))
-	}
-	if len(c.Identity) > 255 {
-		return configError("identity of %d bytes; at most 255", len(c.Identity))
-	}
-	if len(c.Identity) > 0 && c.Identity[0] == 0 {
-		return configError("identity may not start with a zero byte")
+	switch {
+	case c == nil:
+		return configError("nil Config: at least SocketType must be set")
+	case c.SocketType == "":
+		return configError("no SocketType: set it to the pattern's socket type (zmtp.DEALER, zmtp.ROUTER, ...)")
+	case !c.SocketType.Valid():
+		return configError("unknown SocketType %q: socket types are upper case, as zmtp.DEALER", string(c.SocketType))
+	case len(c.Identity) > 255:
+		return configError("Identity of %d bytes; at most 255", len(c.Identity))
+	case len(c.Identity) > 0 && c.Identity[0] == 0:
+		return configError("Identity may not start with a zero byte (reserved for generated routing ids)")
+	case len(c.ZAPDomain) > 255:
+		return configError("ZAPDomain of %d bytes; at most 255", len(c.ZAPDomain))
 	}
 	if err := c.Metadata.Validate(); err != nil {
-		return configError("metadata: %v", err)
+		return configError("Metadata: %v", trimPackagePrefix(err.Error()))
 	}
-	if len(c.ZAPDomain) > 255 {
-		return configError("ZAP domain of %d bytes; at most 255", len(c.ZAPDomain))
+	for i, p := range c.Metadata {
+		for _, name := range [...]string{zmtp.PropSocketType, zmtp.PropIdentity} {
+			if strings.EqualFold(p.Name, name) {
+				return configError("Metadata may not set %q: set Config.%s instead", p.Name, strings.ReplaceAll(name, "-", ""))
+			}
+		}
+		for _, q := range c.Metadata[:i] {
+			if strings.EqualFold(p.Name, q.Name) {
+				return configError("Metadata sets %q twice (names match case-insensitively)", p.Name)
+			}
+		}
+	}
+	mech := c.mechanism()
+	switch {
+	case mech.Name() == mechanism.PlainName && mech.AsServer() && c.ZAPHandler == nil:
+		return configError("a PLAIN server needs a ZAPHandler to check the passwords (zap.NewAuthenticator with ConfigurePlain)")
+	case mech.Name() == mechanism.NullName && c.ZAPHandler != nil && c.ZAPDomain == "":
+		return configError("a ZAPHandler with NULL is asked only when ZAPDomain is set, as in libzmq: set ZAPDomain, or drop the handler")
+	}
+	for _, v := range [...]struct {
+		name string
+		val  int64
+	}{
+		{"PreAuthMaxFrameSize", c.PreAuthMaxFrameSize},
+		{"MaxMessageSize", c.MaxMessageSize},
+		{"MaxMessageBytes", c.MaxMessageBytes},
+		{"HeartbeatInterval", int64(c.HeartbeatInterval)},
+		{"HeartbeatTimeout", int64(c.HeartbeatTimeout)},
+		{"HeartbeatTTL", int64(c.HeartbeatTTL)},
+		{"BanAfterFailures", int64(c.BanAfterFailures)},
+		{"BanWindow", int64(c.BanWindow)},
+		{"BanDuration", int64(c.BanDuration)},
+	} {
+		if v.val < 0 {
+			return configError("%s is negative; zero means its default", v.name)
+		}
+	}
+	if c.HeartbeatTTL > maxHeartbeatTTL {
+		return configError("HeartbeatTTL of %v; a PING carries at most %v", c.HeartbeatTTL, maxHeartbeatTTL)
 	}
 	return nil
+}
+
+// maxHeartbeatTTL is the longest TTL a PING carries: 65535 tenths of a
+// second.
+const maxHeartbeatTTL = 0xFFFF * 100 * time.Millisecond
+
+// trimPackagePrefix drops a leading "zmtp: " (or any "pkg: ") from an error
+// text that is quoted inside one of ours.
+func trimPackagePrefix(s string) string {
+	if i := strings.Index(s, ": "); i > 0 && !strings.ContainsAny(s[:i], " \"\n") {
+		return s[i+2:]
+	}
+	return s
 }
 
 // ownMetadata is what we send in READY/INITIATE: Socket-Type, Identity for

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -88,6 +90,9 @@ func Client(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, true) 
 func Server(conn net.Conn, cfg *Config) *Conn { return newConn(conn, cfg, false) }
 
 func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
+	if cfg == nil {
+		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
+	}
 	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
 	c.in = zmtp.NewReader(livenessReader{c})
 	return c
@@ -199,105 +204,199 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 }
 
 // handshake runs the whole exchange. The caller holds handshakeMu and inMu.
-func (c *Conn) handshake(ctx context.Context) (err error) {
+func (c *Conn) handshake(ctx context.Context) error {
 	if err := c.cfg.validate(); err != nil {
-		return err
+		return &HandshakeError{Step: StepConfig, Err: err}
 	}
 	if t := c.cfg.handshakeTimeout(); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	// The handshake runs under the earlier of the context's deadline and the
-	// caller's own deadlines, which are restored afterwards.
-	userRead, userWrite := c.readDeadline.get(), c.writeDeadline.get()
-	if d, ok := ctx.Deadline(); ok {
-		c.conn.SetReadDeadline(earlier(userRead, d))
-		c.conn.SetWriteDeadline(earlier(userWrite, d))
+	hs := &handshakeState{c: c, ctx: ctx, mech: c.cfg.mechanism(), step: StepGreeting}
+	hs.setDeadlines()
+	hs.fw = newFlightWriter(c.conn)
+	err := hs.run()
+	err = hs.joinWriter(err)
+	hs.restoreDeadlines()
+	if err != nil {
+		err = outOfTime(ctx, hs.step, err)
 	}
-	// A cancelled context interrupts blocked I/O by expiring the deadline.
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.conn.SetDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	defer func() {
-		if !stop() {
-			<-fired // the past deadline is set; now it can be undone
-		}
-		if err != nil {
-			err = outOfTime(ctx, err)
-		}
-		c.conn.SetReadDeadline(userRead)
-		c.conn.SetWriteDeadline(userWrite)
-	}()
+	return err
+}
 
-	mech := c.cfg.mechanism()
-	greeting := zmtp.Greeting{
-		Major:     zmtp.VersionMajor,
-		Minor:     zmtp.VersionMinor,
-		Mechanism: mech.Name(),
-		AsServer:  mech.AsServer(),
+// handshakeState is one run of the handshake, taken through its steps by
+// run: sendGreeting, readGreeting, runMechanism, verify, install. Each
+// step sets step before it can fail, and each failure is returned as a
+// *HandshakeError in that step.
+type handshakeState struct {
+	c    *Conn
+	ctx  context.Context // bounded by the handshake timeout
+	mech mechanism.Mechanism
+	fw   *flightWriter
+	step HandshakeStep // the step running (or that failed)
+
+	// The caller's deadlines, restored by restoreDeadlines; stop and
+	// fired undo the cancellation hook.
+	userRead, userWrite time.Time
+	stop                func() bool
+	fired               chan struct{}
+
+	greeting zmtp.Greeting // ours
+	peer     zmtp.Greeting
+	peerType zmtp.SocketType
+	sess     mechanism.Session
+	st       ConnectionState
+}
+
+// run takes the handshake through its steps.
+func (hs *handshakeState) run() error {
+	hs.sendGreeting()
+	if err := hs.readGreeting(); err != nil {
+		return err
 	}
+	if err := hs.runMechanism(); err != nil {
+		return err
+	}
+	hs.state()
+	if err := hs.verify(); err != nil {
+		return err
+	}
+	hs.install()
+	return nil
+}
+
+// fail returns err as a *HandshakeError in the current step. A peer that
+// went away without a word becomes a *PeerClosedError saying what to
+// check.
+func (hs *handshakeState) fail(err error) error {
+	if isPeerClosed(err) {
+		err = &PeerClosedError{Hint: hs.closedHint(), Err: err}
+	}
+	return &HandshakeError{Step: hs.step, Err: err}
+}
+
+// closedHint says what to check when the peer closed the connection during
+// the current step.
+func (hs *handshakeState) closedHint() string {
+	switch {
+	case hs.step == StepGreeting && hs.c.isClient:
+		return "is it a ZMTP 3 peer, and does it accept connections on this endpoint?"
+	case hs.c.isClient && hs.mech.Name() == mechanism.CurveName:
+		return "check the server's public key: a CURVE server that cannot open our HELLO closes without sending ERROR"
+	case hs.c.isClient:
+		return "a libzmq server closes without sending ERROR when our socket type is not one it talks to, or when its ZAP handler answers 300"
+	}
+	return ""
+}
+
+// isPeerClosed reports an error that means the peer closed or reset the
+// connection (not our own Close, nor a timeout).
+func isPeerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// setDeadlines makes the handshake run under the earlier of the context's
+// deadline and the caller's own deadlines, and arranges for a cancelled
+// context to interrupt blocked I/O by expiring the deadline.
+func (hs *handshakeState) setDeadlines() {
+	c := hs.c
+	hs.userRead, hs.userWrite = c.readDeadline.get(), c.writeDeadline.get()
+	if d, ok := hs.ctx.Deadline(); ok {
+		c.conn.SetReadDeadline(earlier(hs.userRead, d))
+		c.conn.SetWriteDeadline(earlier(hs.userWrite, d))
+	}
+	hs.fired = make(chan struct{})
+	hs.stop = context.AfterFunc(hs.ctx, func() {
+		c.conn.SetDeadline(time.Unix(1, 0))
+		close(hs.fired)
+	})
+}
+
+// restoreDeadlines undoes setDeadlines: the caller's deadlines are back.
+func (hs *handshakeState) restoreDeadlines() {
+	if !hs.stop() {
+		<-hs.fired // the past deadline is set; now it can be undone
+	}
+	hs.c.conn.SetReadDeadline(hs.userRead)
+	hs.c.conn.SetWriteDeadline(hs.userWrite)
+}
+
+// joinWriter waits for the flight writer, which every handshake starts,
+// and returns the handshake's result: err, or the writer's failure. A last
+// ERROR still goes out before the connection is closed (the handshake
+// deadline bounds the wait). After any other failure the flights already
+// queued get a short grace, then the connection closes: a peer that does
+// not read cannot hold us.
+func (hs *handshakeState) joinWriter(err error) error {
+	if err != nil && !hs.fw.lastIsError {
+		hs.c.conn.SetWriteDeadline(earlier(time.Now().Add(failFlushGrace), hs.userWrite))
+	}
+	if r := hs.fw.wait(); err == nil && r.err != nil {
+		hs.step = r.step
+		return hs.fail(r.err)
+	}
+	return err
+}
+
+// sendGreeting queues our greeting.
+func (hs *handshakeState) sendGreeting() {
 	// Send the whole greeting at once (docs/wire-format.md#sending-the-greeting, order (a)), then
 	// read the peer's, checking it as it arrives. Flights are queued to a
 	// writer goroutine while this one reads, so that two peers that both
 	// write before reading never deadlock on a connection without buffering
 	// (net.Pipe). The writer is always joined before returning.
-	fw := newFlightWriter(c.conn)
-	defer func() {
-		// A last ERROR still goes out before the connection is closed (the
-		// handshake deadline bounds the wait). After any other failure the
-		// flights already queued get a short grace, then the connection
-		// closes: a peer that does not read cannot hold us.
-		if err != nil && !fw.lastIsError {
-			c.conn.SetWriteDeadline(earlier(time.Now().Add(failFlushGrace), userWrite))
-		}
-		if werr := fw.wait(); werr != nil && err == nil {
-			err = &HandshakeError{Step: "handshake", Err: werr}
-		}
-	}()
-	fw.send(greeting.Append(nil), false)
-	c.in.SetMaxFrameSize(c.cfg.preAuthMaxFrameSize())
-	peer, err := c.in.ReadGreeting()
-	if err != nil {
-		return &HandshakeError{Step: "greeting", Err: err}
+	hs.greeting = zmtp.Greeting{
+		Major:     zmtp.VersionMajor,
+		Minor:     zmtp.VersionMinor,
+		Mechanism: hs.mech.Name(),
+		AsServer:  hs.mech.AsServer(),
 	}
-	if peer.Mechanism != greeting.Mechanism {
-		return &HandshakeError{Step: "greeting", Err: &MechanismMismatchError{Local: greeting.Mechanism, Peer: peer.Mechanism}}
-	}
-	c.peerMinor = peer.Minor
+	hs.fw.send(hs.greeting.Append(nil), false, StepGreeting)
+}
 
-	var peerType zmtp.SocketType
-	hs, err := mech.NewHandshake(mechanism.Params{
+// readGreeting reads the peer's greeting, checking it as it arrives, and
+// its mechanism.
+func (hs *handshakeState) readGreeting() error {
+	hs.step = StepGreeting
+	hs.c.in.SetMaxFrameSize(hs.c.cfg.preAuthMaxFrameSize())
+	peer, err := hs.c.in.ReadGreeting()
+	if err != nil {
+		return hs.fail(err)
+	}
+	if peer.Mechanism != hs.greeting.Mechanism {
+		return hs.fail(&MechanismMismatchError{Local: hs.greeting.Mechanism, Peer: peer.Mechanism})
+	}
+	hs.peer = peer
+	hs.c.peerMinor = peer.Minor
+	return nil
+}
+
+// runMechanism runs the mechanism's commands to the end, asking ZAP (on a
+// server) and checking the peer's metadata on the way, and takes the
+// session. The mechanism's handshake, and its secrets, are forgotten when
+// it returns.
+func (hs *handshakeState) runMechanism() error {
+	hs.step = StepSecurity
+	c := hs.c
+	mh, err := hs.mech.NewHandshake(mechanism.Params{
 		Metadata:          c.cfg.ownMetadata(),
 		MaxPeerProperties: c.cfg.maxMetadataProperties(),
-		CheckPeerMetadata: func(md zmtp.Metadata) error {
-			v, ok := md.GetExact(zmtp.PropSocketType)
-			if !ok {
-				return nil // libzmq accepts a peer that sends no Socket-Type
-			}
-			peerType = zmtp.SocketType(v)
-			if !c.cfg.SocketType.Compatible(peerType) {
-				return &SocketTypeError{Local: c.cfg.SocketType, Peer: peerType}
-			}
-			return nil
-		},
-		ZAP:         c.zapHandler(),
-		Domain:      c.cfg.ZAPDomain,
-		PeerAddress: peerAddress(c.conn.RemoteAddr()),
-		Identity:    c.cfg.Identity,
-		Rand:        c.cfg.Rand,
+		CheckPeerMetadata: hs.checkPeerMetadata,
+		ZAP:               c.zapHandler(),
+		Domain:            c.cfg.ZAPDomain,
+		PeerAddress:       peerAddress(c.conn.RemoteAddr()),
+		Identity:          c.cfg.Identity,
+		Rand:              c.cfg.Rand,
 	})
 	if err != nil {
-		return &HandshakeError{Step: "handshake", Err: err}
+		return hs.fail(err)
 	}
-	// Whatever happens next, the handshake's secrets are forgotten when
-	// this returns (Session, on success, is taken before).
-	defer hs.Close()
-	out, err := hs.Start(ctx)
-	c.writeCommands(fw, out)
-	for err == nil && !hs.Done() {
+	defer mh.Close()
+	out, err := mh.Start(hs.ctx)
+	hs.writeCommands(out)
+	for err == nil && !mh.Done() {
 		var f zmtp.Frame
 		if f, err = c.in.ReadFrame(); err != nil {
 			break
@@ -308,26 +407,62 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
 			break
 		}
-		out, err = hs.Handle(ctx, cmd)
-		c.writeCommands(fw, out)
+		out, err = mh.Handle(hs.ctx, cmd)
+		hs.writeCommands(out)
 	}
 	if err != nil {
-		var ste *SocketTypeError
-		if errors.As(err, &ste) {
-			return &HandshakeError{Step: "socket type check", Err: ste}
-		}
-		return &HandshakeError{Step: mech.Name() + " handshake", Err: err}
+		return hs.mechanismFailed(err)
 	}
+	hs.sess = mh.Session()
+	return nil
+}
 
-	sess := hs.Session()
+// checkPeerMetadata checks the peer's Socket-Type against ours; the
+// mechanism calls it on the peer's metadata.
+func (hs *handshakeState) checkPeerMetadata(md zmtp.Metadata) error {
+	v, ok := md.GetExact(zmtp.PropSocketType)
+	if !ok {
+		return nil // libzmq accepts a peer that sends no Socket-Type
+	}
+	hs.peerType = zmtp.SocketType(v)
+	if !hs.c.cfg.SocketType.Compatible(hs.peerType) {
+		return &SocketTypeError{Local: hs.c.cfg.SocketType, Peer: hs.peerType}
+	}
+	return nil
+}
+
+// mechanismFailed returns the failure of the mechanism's exchange in the
+// step it belongs to: the socket type check, authentication (our ZAP
+// handler's refusal, or the server's ERROR with a ZAP status), or the
+// security handshake itself.
+func (hs *handshakeState) mechanismFailed(err error) error {
+	var ste *SocketTypeError
+	var ae *mechanism.AuthError
+	var pe *mechanism.PeerError
+	switch {
+	case errors.As(err, &ste):
+		hs.step = StepSocketType
+		return hs.fail(ste)
+	case errors.As(err, &ae):
+		hs.step = StepAuthentication
+	case errors.As(err, &pe) && pe.Status() != 0:
+		hs.step = StepAuthentication
+		err = &ServerRefusedError{Mechanism: hs.mech.Name(), Status: pe.Status(), Err: err}
+	}
+	return hs.fail(err)
+}
+
+// state builds the connection's state from the session.
+func (hs *handshakeState) state() {
+	sess := hs.sess
 	st := ConnectionState{
 		HandshakeComplete: true,
-		PeerMajor:         peer.Major,
-		PeerMinor:         peer.Minor,
-		Mechanism:         mech.Name(),
-		PeerSocketType:    peerType,
+		PeerMajor:         hs.peer.Major,
+		PeerMinor:         hs.peer.Minor,
+		Mechanism:         hs.mech.Name(),
+		PeerSocketType:    hs.peerType,
 		PeerMetadata:      sess.PeerMetadata,
-		PeerAddress:       peerAddress(c.conn.RemoteAddr()),
+		PeerAddress:       peerAddress(hs.c.conn.RemoteAddr()),
 	}
 	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
 		st.PeerIdentity = id
@@ -341,13 +476,27 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		st.ZAPMetadata = sess.ZAP.Metadata.Clone()
 		st.zapAsked = true
 	}
-	if c.cfg.VerifyConnection != nil {
-		if err := c.cfg.VerifyConnection(st); err != nil {
-			closeSession(sess)
-			return &HandshakeError{Step: "verify", Err: err}
+	hs.st = st
+}
+
+// verify runs Config.VerifyConnection, if set. A refusal zeroes the
+// session keys.
+func (hs *handshakeState) verify() error {
+	hs.step = StepVerify
+	if f := hs.c.cfg.VerifyConnection; f != nil {
+		if err := f(hs.st); err != nil {
+			closeSession(hs.sess)
+			return hs.fail(err)
 		}
 	}
-	c.state = st
+	return nil
+}
+
+// install makes the completed handshake the connection's: its state, its
+// CURVE keys and its frame limit.
+func (hs *handshakeState) install() {
+	c, sess := hs.c, hs.sess
+	c.state = hs.st
 	// The opener is ours under inMu, which the caller holds; the sealer is
 	// set under outMu so that Close, which only ever tries outMu, sees it
 	// or leaves it to us (see unlockOut). A Close that raced with this is
@@ -357,7 +506,6 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	c.sealer = sess.Sealer
 	c.unlockOut()
 	c.in.SetMaxFrameSize(c.maxFrameSize())
-	return nil
 }
 
 // closeSession zeroes the session keys of a handshake that completed but
@@ -374,16 +522,15 @@ func closeSession(sess mechanism.Session) {
 // outOfTime turns a handshake failure that came from running out of time
 // into its one reported form, a *HandshakeError wrapping
 // ErrHandshakeTimeout, and one that came from the context's cancellation
-// into a *HandshakeError wrapping context.Canceled. Every other failure is
-// returned as it is.
+// into a *HandshakeError wrapping context.Canceled, both in the step that
+// failed (step, unless err says). Every other failure is returned as it is.
 //
 // Time runs out in several ways: the context's deadline (the caller's, or
 // Config.HandshakeTimeout) expires, which expires the connection's deadline
 // so blocked I/O fails with os.ErrDeadlineExceeded, or cuts off a ZAP
 // handler with context.DeadlineExceeded; or a deadline the caller set on the
 // Conn expires first.
-func outOfTime(ctx context.Context, err error) error {
-	step := "handshake"
+func outOfTime(ctx context.Context, step HandshakeStep, err error) error {
 	var he *HandshakeError
 	if errors.As(err, &he) {
 		step = he.Step
@@ -411,9 +558,21 @@ func outOfTime(ctx context.Context, err error) error {
 // flightWriter writes handshake flights from a goroutine of its own, in
 // order, so that the handshake can read while a flight is still going out.
 type flightWriter struct {
-	queue       chan []byte
-	done        chan error
+	queue       chan flight
+	done        chan flightResult
 	lastIsError bool // the last flight queued carries an ERROR command
+}
+
+// flight is one write of the handshake, and the step it belongs to.
+type flight struct {
+	b    []byte
+	step HandshakeStep
+}
+
+// flightResult is the writer's first error and the step of its flight.
+type flightResult struct {
+	err  error
+	step HandshakeStep
 }
 
 // failFlushGrace is how long a failed handshake still lets its queued
@@ -425,33 +584,36 @@ const failFlushGrace = 100 * time.Millisecond
 const maxFlights = 4
 
 func newFlightWriter(conn net.Conn) *flightWriter {
-	fw := &flightWriter{queue: make(chan []byte, maxFlights), done: make(chan error, 1)}
+	fw := &flightWriter{queue: make(chan flight, maxFlights), done: make(chan flightResult, 1)}
 	go func() {
-		var err error
-		for b := range fw.queue {
-			if err == nil {
-				_, err = conn.Write(b)
+		var r flightResult
+		for f := range fw.queue {
+			if r.err == nil {
+				if _, err := conn.Write(f.b); err != nil {
+					r = flightResult{err, f.step}
+				}
 			}
 		}
-		fw.done <- err
+		fw.done <- r
 	}()
 	return fw
 }
 
 // send queues a flight.
-func (fw *flightWriter) send(b []byte, isError bool) {
+func (fw *flightWriter) send(b []byte, isError bool, step HandshakeStep) {
 	fw.lastIsError = isError
-	fw.queue <- b
+	fw.queue <- flight{b, step}
 }
 
-// wait ends the queue, waits for the writer and returns its first error.
-func (fw *flightWriter) wait() error {
+// wait ends the queue, waits for the writer and returns its first error
+// and the step of the flight it failed on.
+func (fw *flightWriter) wait() flightResult {
 	close(fw.queue)
 	return <-fw.done
 }
 
 // writeCommands queues a handshake flight, written in one write.
-func (c *Conn) writeCommands(fw *flightWriter, cmds []zmtp.Command) {
+func (hs *handshakeState) writeCommands(cmds []zmtp.Command) {
 	if len(cmds) == 0 {
 		return
 	}
@@ -462,7 +624,7 @@ func (c *Conn) writeCommands(fw *flightWriter, cmds []zmtp.Command) {
 		b = cmd.Append(b)
 		isError = isError || cmd.Name == zmtp.CmdError
 	}
-	fw.send(b, isError)
+	hs.fw.send(b, isError, StepSecurity)
 }
 
 // earlier returns the earlier of two deadlines, where zero means none.

@@ -552,8 +552,7 @@ func testMaxMessageSize(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) 
 				t.Fatalf("frame of exactly the limit: %d frames, %v", len(m), err)
 			}
 			r.send(wire(tt.header))
-			var res msgResult
-			res = recvMsg(t, readAsync(c), 5*time.Second)
+			res := recvMsg(t, readAsync(c), 5*time.Second)
 			var fe *zmtp.FrameTooLargeError
 			if !errors.As(res.err, &fe) || fe.Size != tt.size || fe.Limit != 1024 || !errors.Is(res.err, zmtp.ErrFrameTooLarge) {
 				t.Fatalf("err = %v, want *zmtp.FrameTooLargeError{%d, 1024}", res.err, tt.size)

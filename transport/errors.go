@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -120,15 +123,86 @@ func (e *MechanismMismatchError) Error() string {
 // Unwrap returns [mechanism.ErrMechanismMismatch].
 func (e *MechanismMismatchError) Unwrap() error { return mechanism.ErrMechanismMismatch }
 
+// HandshakeStep names a step of the handshake, in the order they run. It
+// is the Step of a [*HandshakeError] and of a [HandshakeEvent].
+type HandshakeStep uint8
+
+const (
+	// StepConfig checks the Config, before any I/O. Listen, NewListener
+	// and Dial check it up front; a Conn made with Client or Server checks
+	// it when its handshake starts.
+	StepConfig HandshakeStep = iota + 1
+	// StepGreeting exchanges the 64-byte greetings and checks the peer's
+	// version and mechanism.
+	StepGreeting
+	// StepSecurity runs the security mechanism's commands (NULL's READY;
+	// PLAIN's HELLO to READY; CURVE's HELLO to READY), including the
+	// checks of the peer's metadata.
+	StepSecurity
+	// StepSocketType checks that the peer's Socket-Type may talk to ours.
+	StepSocketType
+	// StepAuthentication is the ZAP decision: on a server, the ZAP handler
+	// refused the peer or failed (a [*mechanism.AuthError]); on a client,
+	// the server refused us (a [*ServerRefusedError]).
+	StepAuthentication
+	// StepVerify runs Config.VerifyConnection.
+	StepVerify
+	// StepStart is a handshake that never started: a Listener's
+	// connection whose handshake was not started within the handshake
+	// timeout after Accept.
+	StepStart
+	// StepAdmission is a Listener's admission control refusing a
+	// connection before its handshake; it appears only in a
+	// [HandshakeEvent].
+	StepAdmission
+)
+
+// String returns the step's name as used in error messages and log
+// records: "config", "greeting", "security handshake", "socket type
+// check", "authentication", "VerifyConnection", "start" or "admission".
+func (s HandshakeStep) String() string {
+	switch s {
+	case StepConfig:
+		return "config"
+	case StepGreeting:
+		return "greeting"
+	case StepSecurity:
+		return "security handshake"
+	case StepSocketType:
+		return "socket type check"
+	case StepAuthentication:
+		return "authentication"
+	case StepVerify:
+		return "VerifyConnection"
+	case StepStart:
+		return "start"
+	case StepAdmission:
+		return "admission"
+	}
+	return "HandshakeStep(" + strconv.Itoa(int(s)) + ")"
+}
+
 // HandshakeError wraps any error that ended a handshake, saying which step
 // failed. Errors.Is and errors.As see through it to the cause.
 type HandshakeError struct {
-	Step string // "greeting", "handshake", "verify"
+	Step HandshakeStep
 	Err  error
 }
 
+// Error says "transport: handshake failed in STEP: CAUSE", the cause
+// without its own "transport: " prefix; a timeout says "transport:
+// handshake timed out in STEP". A Config error reads as the ErrConfig it
+// wraps.
 func (e *HandshakeError) Error() string {
-	return "transport: handshake failed in " + e.Step + ": " + trimPrefix(e.Err.Error())
+	switch {
+	case e.Step == StepConfig && errors.Is(e.Err, ErrConfig):
+		return e.Err.Error()
+	case e.Err == ErrHandshakeTimeout:
+		return "transport: handshake timed out in " + e.Step.String()
+	case e.Err == errNotStarted:
+		return e.Err.Error()
+	}
+	return "transport: handshake failed in " + e.Step.String() + ": " + trimPrefix(e.Err.Error())
 }
 
 // Unwrap returns the cause.
@@ -141,11 +215,96 @@ func (e *HandshakeError) Timeout() bool {
 	return errors.As(e.Err, &t) && t.Timeout()
 }
 
-// trimPrefix drops a leading "transport: " so the prefix is said once.
+// ServerRefusedError reports, on a client, that the server refused us: it
+// sent an ERROR command whose reason is a ZAP status ("400" when its ZAP
+// handler denied our credentials, "500" when the handler failed; libzmq
+// servers send exactly these). The server's status text never travels on
+// the wire, so only the status is known. It is the cause of a
+// [*HandshakeError] in [StepAuthentication] and unwraps to the
+// [*mechanism.PeerError] that carried the ERROR.
+type ServerRefusedError struct {
+	Mechanism string         // our mechanism: "NULL", "PLAIN" or "CURVE"
+	Status    zap.StatusCode // the ZAP status the server sent
+	Err       error          // the *mechanism.PeerError
+}
+
+func (e *ServerRefusedError) Error() string {
+	switch e.Status {
+	case zap.StatusAuthenticationError:
+		return fmt.Sprintf("transport: the server refused our credentials (ZAP status %d): %s", int(e.Status), refusalHint(e.Mechanism))
+	case zap.StatusInternalError:
+		return fmt.Sprintf("transport: the server could not authenticate us (ZAP status %d): its ZAP handler failed or timed out; check the server", int(e.Status))
+	}
+	return fmt.Sprintf("transport: the server refused authentication for now (ZAP status %d); try again later", int(e.Status))
+}
+
+// Unwrap returns the cause, the [*mechanism.PeerError].
+func (e *ServerRefusedError) Unwrap() error { return e.Err }
+
+// refusalHint says what a client refused with status 400 should check.
+func refusalHint(mech string) string {
+	switch mech {
+	case mechanism.PlainName:
+		return "check the username and password"
+	case mechanism.CurveName:
+		return "check that the server allows our public key (the client certificate)"
+	}
+	return "check that the server allows our address and ZAP domain"
+}
+
+// ErrPeerClosed is wrapped by [*PeerClosedError].
+var ErrPeerClosed = errors.New("transport: peer closed the connection during the handshake")
+
+// PeerClosedError reports a peer that closed the connection (or reset it)
+// in the middle of the handshake without sending ERROR. Hint, if not
+// empty, says what to check: a CURVE server that cannot open our HELLO,
+// because we were given the wrong server public key, closes without a
+// word. It matches [ErrPeerClosed] and the read or write error behind it
+// ([io.EOF], [io.ErrUnexpectedEOF] or a connection reset) with errors.Is.
+type PeerClosedError struct {
+	Hint string
+	Err  error
+}
+
+func (e *PeerClosedError) Error() string {
+	s := "transport: peer closed the connection"
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
+	return s + " (" + trimPrefix(e.Err.Error()) + ")"
+}
+
+// Unwrap returns ErrPeerClosed and the cause.
+func (e *PeerClosedError) Unwrap() []error { return []error{ErrPeerClosed, e.Err} }
+
+// trimPrefix drops "transport: " from a cause's text, so that the message
+// that wraps it says the prefix once: at the start, and after ": " or "("
+// wherever a layer in between quoted a transport error (a ZAP handler cut
+// off by ErrZAPTimeout reads "...status 500: zap: handler failed: transport:
+// ZAP handler did not answer in time"). Text inside double quotes, where
+// peer-supplied text goes (%q), is left alone.
 func trimPrefix(s string) string {
 	const p = "transport: "
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
+	if !strings.Contains(s, p) {
+		return s
 	}
-	return s
+	var b strings.Builder
+	b.Grow(len(s))
+	quoted, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], p) && (i == 0 || strings.HasSuffix(s[:i], ": ") || s[i-1] == '('):
+			i += len(p) - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -44,17 +44,21 @@ func ExampleConfig_limits() {
 		defer close(done)
 		c, err := l.Accept()
 		if err != nil {
+			log.Print(err)
 			return
 		}
 		defer c.Close()
-		c.Handshake()
-		c.ReadMessage(nil)
+		if err := c.Handshake(); err != nil {
+			log.Print(err)
+		}
 	}()
 	c, err := transport.Dial(l.Endpoint(), &transport.Config{SocketType: zmtp.DEALER})
 	if err != nil {
 		log.Fatal(err)
 	}
-	c.Close()
-	<-done
+	<-done // the server's handshake has ended and been reported
+	if err := c.Close(); err != nil {
+		log.Fatal(err)
+	}
 	// Output: server: succeeded NULL
 }

@@ -68,12 +68,18 @@ func ExampleDial() {
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
+			log.Print(err)
 			return
 		}
 		defer c.Close()
 		// Echo one request back.
-		if msg, err := c.ReadMessage(nil); err == nil {
-			c.WriteMessage(msg)
+		msg, err := c.ReadMessage(nil)
+		if err != nil {
+			log.Print(err)
+			return
+		}
+		if err := c.WriteMessage(msg); err != nil {
+			log.Print(err)
 		}
 	}()
 

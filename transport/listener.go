@@ -41,8 +41,12 @@ type Listener struct {
 
 // Listen listens on endpoint ("tcp://host:port", "tcp://*:port" or
 // "ipc:///path"). For IPC, a stale socket file at the path is removed first,
-// as libzmq does.
+// as libzmq does. A Config that can never work is refused before anything
+// is bound, with an error that wraps [ErrConfig].
 func Listen(endpoint string, cfg *Config) (*Listener, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	network, address, err := ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, err
@@ -56,12 +60,21 @@ func Listen(endpoint string, cfg *Config) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewListener(nl, cfg), nil
+	l, err := NewListener(nl, cfg)
+	if err != nil {
+		nl.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // NewListener returns a Listener that accepts from nl with cfg. The limits
-// are read from cfg once, here.
-func NewListener(nl net.Listener, cfg *Config) *Listener {
+// are read from cfg once, here. A Config that can never work is refused
+// with an error that wraps [ErrConfig]; nl is then left open.
+func NewListener(nl net.Listener, cfg *Config) (*Listener, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	l := &Listener{
 		nl:    nl,
 		cfg:   cfg,
@@ -73,7 +86,7 @@ func NewListener(nl net.Listener, cfg *Config) *Listener {
 	}
 	l.conns.limit = int64(max(cfg.MaxConns, 0))
 	l.zap.limit = int64(cfg.maxZAPInFlight())
-	return l
+	return l, nil
 }
 
 // Accept waits for the next connection and returns it without running the
@@ -157,7 +170,7 @@ func (l *Listener) admit(nc net.Conn) *Conn {
 		ev := HandshakeEvent{
 			Outcome:   OutcomeRefused,
 			Server:    true,
-			Step:      "admission",
+			Step:      StepAdmission,
 			Mechanism: l.cfg.mechanism().Name(),
 			Err:       err,
 		}
@@ -280,7 +293,7 @@ type connHooks struct {
 
 // errNotStarted is the cause when no handshake started before the handshake
 // timeout of a connection accepted by a Listener.
-var errNotStarted = fmt.Errorf("transport: the handshake did not start within the handshake timeout after Accept: %w", context.DeadlineExceeded)
+var errNotStarted = fmt.Errorf("transport: handshake not started within the handshake timeout after Accept: %w", context.DeadlineExceeded)
 
 // beginHandshake returns the context the handshake runs under: for a
 // connection accepted by a Listener, the handshake timeout counts from
@@ -358,7 +371,7 @@ func (c *Conn) expireHandshake() {
 	if c.handshakeDone.Load() {
 		return
 	}
-	err := &HandshakeError{Step: "handshake", Err: errNotStarted}
+	err := &HandshakeError{Step: StepStart, Err: errNotStarted}
 	c.hooks.audit.start = c.hooks.acceptedAt
 	c.handshakeErr = err
 	c.finishHandshake(err)

@@ -62,7 +62,7 @@ func TestCurve(t *testing.T) {
 	// client without a certificate (a fresh key).
 	for _, args := range [][]string{{"-cert", strangerSecret}, {}} {
 		args = append(append([]string{"-mechanism", "curve", "-server-key", serverPublic, "-n", "1"}, args...), ep)
-		if code, _, errs := client(t, "x\n", args...); code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+		if code, _, errs := client(t, "x\n", args...); code != 1 || !strings.Contains(errs, `(ZAP status 400)`) {
 			t.Errorf("%q: exit %d, %s", args, code, errs)
 		}
 	}
@@ -111,7 +111,7 @@ func TestPlain(t *testing.T) {
 	}
 	t.Setenv(passwordEnv, "nope")
 	code, _, errs = client(t, "hi\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-n", "1", ep)
-	if code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+	if code != 1 || !strings.Contains(errs, `(ZAP status 400)`) {
 		t.Fatalf("wrong password: exit %d, %s", code, errs)
 	}
 	// A file of more than one line, or too long, is refused.
@@ -139,7 +139,7 @@ func TestNullDomain(t *testing.T) {
 		t.Fatalf("allowed: exit %d, %q, %s", code, out, errs)
 	}
 	_, ep = server(t, "-type", "ROUTER", "-echo", "-domain", "global", "-deny", "127.0.0.1", anyPort)
-	if code, _, errs := client(t, "kept out\n", "-n", "1", ep); code != 1 || !strings.Contains(errs, `ERROR "400"`) {
+	if code, _, errs := client(t, "kept out\n", "-n", "1", ep); code != 1 || !strings.Contains(errs, `(ZAP status 400)`) {
 		t.Fatalf("denied: exit %d, %s", code, errs)
 	}
 }
