@@ -15,6 +15,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -45,12 +46,21 @@ func plainzNullAccept(t *testing.T, srv *ourServer) (*zmq.Socket, *libMonitor, h
 func TestNullZAPSecurity(t *testing.T) {
 	t.Parallel()
 
-	// test_no_domain: a handler exists but the server has no domain, so ZAP
-	// is not asked and the bounce works; with no ZAP there is no User-Id.
+	// test_no_domain: a handler exists but the server has no domain, so
+	// libzmq never asks ZAP. Ours would never ask it either, so such a
+	// configuration is refused up front (transport.ErrConfig) rather than
+	// silently ignoring the handler; without the handler the bounce works
+	// and, with no ZAP, there is no User-Id.
 	t.Run("no-domain", func(t *testing.T) {
 		t.Parallel()
 		rec := plainzNullHandler(t)
-		srv := serve(t, serverConfig(false, rec, ""))
+		if l, err := transport.Listen("tcp://127.0.0.1:0", serverConfig(false, rec, "")); err == nil {
+			l.Close()
+			t.Error("Listen accepted NULL with a ZAP handler and no domain")
+		} else if !errors.Is(err, transport.ErrConfig) {
+			t.Errorf("Listen: %v; want transport.ErrConfig", err)
+		}
+		srv := serve(t, serverConfig(false, nil, ""))
 		cli, _, a := plainzNullAccept(t, srv)
 		if a.err != nil {
 			t.Fatalf("our server: %v", a.err)

@@ -29,11 +29,6 @@ func (zapTimeoutError) Is(target error) bool {
 	return target == ErrHandshakeTimeout || errors.Is(ErrHandshakeTimeout, target)
 }
 
-// zapPanicError is the cause of a 500 answered for a handler that panicked.
-type zapPanicError struct{ v any }
-
-func (e zapPanicError) Error() string { return fmt.Sprintf("ZAP handler panicked: %v", e.v) }
-
 // zapMargin is the least time a ZAP handler is cut off before the handshake
 // deadline, so that the ERROR "500" can still be written.
 const zapMargin = 100 * time.Millisecond
@@ -107,7 +102,9 @@ func (b *boundedHandler) Authenticate(ctx context.Context, req *zap.Request) (*z
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
-					r = zapResult{nil, zapPanicError{p}}
+					// The same *zap.Error zap.Ask gives for a panic, so a
+					// panic reads the same with or without this wrapper.
+					r = zapResult{nil, &zap.Error{Reason: fmt.Sprintf("handler panicked: %v", p)}}
 				}
 			}()
 			r.rep, r.err = b.h.Authenticate(hctx, req)
