@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/nacl/secretbox"
+
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 )
 
 var benchSizes = []int{16, 1 << 10, 64 << 10, 1 << 20}
@@ -113,8 +115,8 @@ func BenchmarkSecretboxOpen(b *testing.B) {
 // BenchmarkCurveHandshake runs whole client-server handshakes in memory;
 // handshakes/s is 1e9 / ns/op.
 func BenchmarkCurveHandshake(b *testing.B) {
-	srv := keyPair(b, docServerPublic, docServerSecret)
-	cli := keyPair(b, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(b, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(b, docClientPublic, docClientSecret)
 	cm, _ := CurveClient(srv.Public, cli)
 	sm, _ := CurveServer(srv)
 	b.ReportAllocs()

@@ -27,6 +27,7 @@ import (
 	"testing"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -170,8 +171,8 @@ func readTranscript(t *testing.T, path string) *transcript {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	tr.server = transcriptKeys(t, serverPub, serverSec)
-	tr.client = transcriptKeys(t, clientPub, clientSec)
+	tr.server = testkeys.FromZ85(t, serverPub, serverSec)
+	tr.client = testkeys.FromZ85(t, clientPub, clientSec)
 	if tr.ours != "client" && tr.ours != "server" {
 		t.Fatalf("%s: ours %q", path, tr.ours)
 	}
@@ -186,19 +187,6 @@ func readTranscript(t *testing.T, path string) *transcript {
 		}
 	}
 	return tr
-}
-
-func transcriptKeys(t *testing.T, pub, sec string) cert.KeyPair {
-	t.Helper()
-	p, err := cert.ParsePublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cert.ParseSecretKey(sec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert.KeyPair{Public: p, Secret: s}
 }
 
 // senders returns our and the peer's sender letter.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -73,8 +74,8 @@ func TestCurveServerRefusesNonCanonicalHello(t *testing.T) {
 // ignores the bit) is refused before ZAP is asked, so ZAP only ever sees
 // one key for one secret.
 func TestCurveServerRefusesTwinClientKey(t *testing.T) {
-	srv := keyPair(t, docServerPublic, docServerSecret)
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	real, err := CurveClient(srv.Public, cli)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func mustPublic(t *testing.T, s cert.SecretKey) cert.PublicKey {
 // with INITIATE. A non-canonical server key is refused by CurveClient.
 func TestCurveClientRefusesNonCanonicalWelcome(t *testing.T) {
 	ctx := context.Background()
-	srv := keyPair(t, docServerPublic, docServerSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
 	sPrime, err := cert.GenerateKeyPair(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestCurveClientRefusesNonCanonicalWelcome(t *testing.T) {
 		}
 	}
 
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	_, err = CurveClient(cert.PublicKey(twin(srv.Public)), cli)
 	if !errors.Is(err, ErrNonCanonicalKey) {
 		t.Fatalf("CurveClient with a twin server key: %v", err)

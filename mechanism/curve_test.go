@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -22,19 +23,6 @@ const (
 	docClientSecret    = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs"
 	fuzzerClientSecret = "N?Gmik8R[2ACw{b7*[-$S6[4}aO#?DB?#=<OQPc7"
 )
-
-func keyPair(t testing.TB, pub, sec string) cert.KeyPair {
-	t.Helper()
-	p, err := cert.ParsePublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cert.ParseSecretKey(sec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert.KeyPair{Public: p, Secret: s}
-}
 
 // pump runs a client and a server handshake against each other, returning
 // the first error of either side.
@@ -79,8 +67,8 @@ func roundTrip(t testing.TB, cmd zmtp.Command) zmtp.Command {
 
 func newCurvePair(t testing.TB, zh zap.Handler) (Handshake, Handshake) {
 	t.Helper()
-	srv := keyPair(t, docServerPublic, docServerSecret)
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	cm, err := CurveClient(srv.Public, cli)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +95,7 @@ func TestCurveHandshakeAndMessages(t *testing.T) {
 	if !ch.Done() || !sh.Done() {
 		t.Fatal("not done")
 	}
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	if asked == nil || asked.Mechanism != "CURVE" || len(asked.Credentials) != 1 || !bytes.Equal(asked.Credentials[0], cli.Public[:]) {
 		t.Fatalf("ZAP request %+v", asked)
 	}
@@ -171,8 +159,8 @@ func (s scripted) Read(p []byte) (int, error) { return io.ReadFull(s.r, p) }
 // libsodium: transient secret = the libzmq fuzzer client secret, server =
 // the libzmq doc server key, short nonce 1.
 func TestCurveHelloKnownAnswer(t *testing.T) {
-	srv := keyPair(t, docServerPublic, docServerSecret)
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	transient, err := cert.ParseSecretKey(fuzzerClientSecret)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -107,8 +108,8 @@ func (r *failingRand) Read(p []byte) (int, error) {
 // the three paths that read it.
 func TestCurveRandomnessErrorText(t *testing.T) {
 	ctx := context.Background()
-	srv := keyPair(t, docServerPublic, docServerSecret)
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	cm, _ := CurveClient(srv.Public, cli)
 	sm, _ := CurveServer(srv)
 
@@ -193,8 +194,8 @@ func TestZAPHandlerErrorSaidOnce(t *testing.T) {
 // sticks like every handshake error.
 func TestStartTwice(t *testing.T) {
 	ctx := context.Background()
-	srv := keyPair(t, docServerPublic, docServerSecret)
-	cli := keyPair(t, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(t, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(t, docClientPublic, docClientSecret)
 	cc, _ := CurveClient(srv.Public, cli)
 	cs, _ := CurveServer(srv)
 	pc, _ := PlainClient("u", "p")

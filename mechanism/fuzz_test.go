@@ -63,6 +63,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -1308,8 +1309,8 @@ func FuzzCurveClient(f *testing.F) {
 // own client and server with fixed Rands, so the same on every run.
 func fuzzCurveSessions(tb testing.TB) (client, server Session) {
 	tb.Helper()
-	srv := keyPair(tb, docServerPublic, docServerSecret)
-	cli := keyPair(tb, docClientPublic, docClientSecret)
+	srv := testkeys.FromZ85(tb, docServerPublic, docServerSecret)
+	cli := testkeys.FromZ85(tb, docClientPublic, docClientSecret)
 	cm, err := CurveClient(srv.Public, cli)
 	if err != nil {
 		tb.Fatal(err)

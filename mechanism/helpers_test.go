@@ -2,58 +2,12 @@ package mechanism_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
-
-// wire decodes bytes written as in docs/wire-format.md#conventions: hex pairs separated by
-// blanks, and ASCII between double quotes, so `05 "ERROR" 03 "400"` works.
-func wire(s string) []byte {
-	var out []byte
-	for _, tok := range splitWire(s) {
-		if strings.HasPrefix(tok, `"`) {
-			out = append(out, tok[1:len(tok)-1]...)
-			continue
-		}
-		b, err := hex.DecodeString(tok)
-		if err != nil {
-			panic(fmt.Sprintf("wire: bad token %q: %v", tok, err))
-		}
-		out = append(out, b...)
-	}
-	return out
-}
-
-// splitWire cuts s into hex tokens and quoted strings (quotes kept).
-func splitWire(s string) []string {
-	var toks []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ' || c == '\n' || c == '\t':
-			i++
-		case c == '"':
-			end := strings.IndexByte(s[i+1:], '"')
-			if end < 0 {
-				panic("wire: unterminated quote")
-			}
-			toks = append(toks, s[i:i+end+2])
-			i += end + 2
-		default:
-			j := i
-			for j < len(s) && s[j] != ' ' && s[j] != '\n' && s[j] != '\t' && s[j] != '"' {
-				j++
-			}
-			toks = append(toks, s[i:j])
-			i = j
-		}
-	}
-	return toks
-}
 
 // frameBytes renders cmd as the command frame the transport would send.
 func frameBytes(cmd zmtp.Command) []byte {

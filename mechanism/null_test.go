@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -73,7 +74,7 @@ func TestNullPump(t *testing.T) {
 				if !c.Done() || !s.Done() {
 					t.Fatalf("not done: %v %v", r.clientErr, r.serverErr)
 				}
-				if got := frameBytes(r.fromClient[0]); !bytes.Equal(got, wire(`04 06 05 "READY"`)) {
+				if got := frameBytes(r.fromClient[0]); !bytes.Equal(got, testhelp.Wire(`04 06 05 "READY"`)) {
 					t.Errorf("empty READY = % x", got)
 				}
 				if len(c.Session().PeerMetadata) != 0 {
@@ -193,7 +194,7 @@ func TestNullScript(t *testing.T) {
 			wantErr: unexpected([]string{"READY", "ERROR"}, "FOO"), errDesc: "UnexpectedCommandError{Want: READY ERROR, Got: FOO}",
 		},
 		{
-			name: "HELLO", in: []zmtp.Command{{Name: zmtp.CmdHello, Data: wire(`05 "admin" 06 "secret"`)}}, wantOut: ourReady,
+			name: "HELLO", in: []zmtp.Command{{Name: zmtp.CmdHello, Data: testhelp.Wire(`05 "admin" 06 "secret"`)}}, wantOut: ourReady,
 			wantErr: unexpected([]string{"READY", "ERROR"}, "HELLO"), errDesc: "UnexpectedCommandError{Got: HELLO}",
 		},
 		{
@@ -205,7 +206,7 @@ func TestNullScript(t *testing.T) {
 			wantErr: unexpected([]string{"READY", "ERROR"}, "INITIATE"), errDesc: "UnexpectedCommandError{Got: INITIATE}",
 		},
 		{
-			name: "PING during the handshake", in: []zmtp.Command{{Name: zmtp.CmdPing, Data: wire("00 00")}}, wantOut: ourReady,
+			name: "PING during the handshake", in: []zmtp.Command{{Name: zmtp.CmdPing, Data: testhelp.Wire("00 00")}}, wantOut: ourReady,
 			wantErr: unexpected([]string{"READY", "ERROR"}, "PING"), errDesc: "UnexpectedCommandError{Got: PING}",
 		},
 		{
@@ -245,7 +246,7 @@ func TestNullScript(t *testing.T) {
 			wantErr: peerErr("", 0), errDesc: "PeerError with status 0",
 		},
 		{
-			name: "ERROR before READY was read, libzmq PLAIN spelling", in: []zmtp.Command{mustParse(wire(`5E "RROR" 03 "400"`))}, wantOut: ourReady,
+			name: "ERROR before READY was read, libzmq PLAIN spelling", in: []zmtp.Command{mustParse(testhelp.Wire(`5E "RROR" 03 "400"`))}, wantOut: ourReady,
 			wantErr: peerErr("400", 400), errDesc: "PeerError 400",
 		},
 		{
@@ -253,7 +254,7 @@ func TestNullScript(t *testing.T) {
 			wantErr: isMalformed, errDesc: "zmtp.ErrMalformed",
 		},
 		{
-			name: "ERROR reason length past the end", in: []zmtp.Command{{Name: zmtp.CmdError, Data: wire(`05 "400"`)}}, wantOut: ourReady,
+			name: "ERROR reason length past the end", in: []zmtp.Command{{Name: zmtp.CmdError, Data: testhelp.Wire(`05 "400"`)}}, wantOut: ourReady,
 			wantErr: isMalformed, errDesc: "zmtp.ErrMalformed",
 		},
 		{
@@ -261,23 +262,23 @@ func TestNullScript(t *testing.T) {
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 		{
-			name: "READY metadata: truncated value", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: wire(`0B "Socket-Type" 00 00 00 06 "DEAL"`)}}, wantOut: ourReady,
+			name: "READY metadata: truncated value", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: testhelp.Wire(`0B "Socket-Type" 00 00 00 06 "DEAL"`)}}, wantOut: ourReady,
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 		{
-			name: "READY metadata: truncated value length", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: wire(`0B "Socket-Type" 00 00`)}}, wantOut: ourReady,
+			name: "READY metadata: truncated value length", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: testhelp.Wire(`0B "Socket-Type" 00 00`)}}, wantOut: ourReady,
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 		{
-			name: "READY metadata: name runs past the end", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: wire(`20 "Socket"`)}}, wantOut: ourReady,
+			name: "READY metadata: name runs past the end", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: testhelp.Wire(`20 "Socket"`)}}, wantOut: ourReady,
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 		{
-			name: "READY metadata: huge value length", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: wire(`01 "X" FF FF FF FF "v"`)}}, wantOut: ourReady,
+			name: "READY metadata: huge value length", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: testhelp.Wire(`01 "X" FF FF FF FF "v"`)}}, wantOut: ourReady,
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 		{
-			name: "READY metadata: bad name byte", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: wire(`03 "X" 0A "Y" 00 00 00 00`)}}, wantOut: ourReady,
+			name: "READY metadata: bad name byte", in: []zmtp.Command{{Name: zmtp.CmdReady, Data: testhelp.Wire(`03 "X" 0A "Y" 00 00 00 00`)}}, wantOut: ourReady,
 			wantErr: isMetadataMalformed, errDesc: "*MetadataError wrapping zmtp.ErrMalformed",
 		},
 	}
@@ -307,7 +308,7 @@ func TestNullScript(t *testing.T) {
 					break
 				}
 			}
-			if want := wire(tt.wantOut); !bytes.Equal(sent, want) {
+			if want := testhelp.Wire(tt.wantOut); !bytes.Equal(sent, want) {
 				t.Errorf("sent % x, want % x", sent, want)
 			}
 			if tt.wantErr == nil {
@@ -332,7 +333,7 @@ func TestNullScript(t *testing.T) {
 func checkFinal(t *testing.T, h mechanism.Handshake, first error) {
 	t.Helper()
 	ctx := context.Background()
-	for i, cmd := range []zmtp.Command{{Name: zmtp.CmdReady}, {Name: zmtp.CmdError, Data: wire(`03 "400"`)}, {Name: "FOO"}} {
+	for i, cmd := range []zmtp.Command{{Name: zmtp.CmdReady}, {Name: zmtp.CmdError, Data: testhelp.Wire(`03 "400"`)}, {Name: "FOO"}} {
 		out, err := h.Handle(ctx, cmd)
 		if err != first || len(out) != 0 {
 			t.Errorf("Handle #%d after failure = %q, %v; want nothing and the first error %v", i, out, err, first)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -147,10 +148,10 @@ func TestPlainPump(t *testing.T) {
 			}
 			s := newHandshake(t, mechanism.PlainServer(opts...), sp)
 			r := pump(t, c, s)
-			if got, want := allFrames(r.fromClient), wire(tt.wantClient); !bytes.Equal(got, want) {
+			if got, want := allFrames(r.fromClient), testhelp.Wire(tt.wantClient); !bytes.Equal(got, want) {
 				t.Errorf("client sent\n% x\nwant\n% x", got, want)
 			}
-			if got, want := allFrames(r.fromServer), wire(tt.wantServer); !bytes.Equal(got, want) {
+			if got, want := allFrames(r.fromServer), testhelp.Wire(tt.wantServer); !bytes.Equal(got, want) {
 				t.Errorf("server sent\n% x\nwant\n% x", got, want)
 			}
 			tt.check(t, r, c, s)
@@ -172,7 +173,7 @@ func TestPlainPump(t *testing.T) {
 // TestPlainServerScript feeds a PLAIN server out-of-order and malformed
 // commands.
 func TestPlainServerScript(t *testing.T) {
-	okHello := zmtp.Command{Name: zmtp.CmdHello, Data: wire(`05 "admin" 06 "secret"`)}
+	okHello := zmtp.Command{Name: zmtp.CmdHello, Data: testhelp.Wire(`05 "admin" 06 "secret"`)}
 	tests := []struct {
 		name    string
 		in      []zmtp.Command
@@ -184,10 +185,10 @@ func TestPlainServerScript(t *testing.T) {
 		{"HELLO twice", []zmtp.Command{okHello, okHello}, unexpected([]string{"INITIATE"}, "HELLO")},
 		{"command after INITIATE", []zmtp.Command{okHello, {Name: zmtp.CmdInitiate}, {Name: zmtp.CmdInitiate}}, unexpected(nil, "INITIATE")},
 		{"HELLO empty", []zmtp.Command{{Name: zmtp.CmdHello}}, isMalformed},
-		{"HELLO password too short", []zmtp.Command{{Name: zmtp.CmdHello, Data: wire(`05 "admin" 07 "secret"`)}}, isMalformed},
-		{"HELLO trailing byte", []zmtp.Command{{Name: zmtp.CmdHello, Data: wire(`05 "admin" 06 "secret" 00`)}}, isMalformed},
-		{"HELLO username past the end", []zmtp.Command{{Name: zmtp.CmdHello, Data: wire(`09 "admin"`)}}, isMalformed},
-		{"INITIATE with bad metadata", []zmtp.Command{okHello, {Name: zmtp.CmdInitiate, Data: wire(`01`)}}, isMetadataMalformed},
+		{"HELLO password too short", []zmtp.Command{{Name: zmtp.CmdHello, Data: testhelp.Wire(`05 "admin" 07 "secret"`)}}, isMalformed},
+		{"HELLO trailing byte", []zmtp.Command{{Name: zmtp.CmdHello, Data: testhelp.Wire(`05 "admin" 06 "secret" 00`)}}, isMalformed},
+		{"HELLO username past the end", []zmtp.Command{{Name: zmtp.CmdHello, Data: testhelp.Wire(`09 "admin"`)}}, isMalformed},
+		{"INITIATE with bad metadata", []zmtp.Command{okHello, {Name: zmtp.CmdInitiate, Data: testhelp.Wire(`01`)}}, isMetadataMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +228,8 @@ func TestPlainClientScript(t *testing.T) {
 		{"WELCOME with data", []zmtp.Command{{Name: zmtp.CmdWelcome, Data: []byte{0}}}, isMalformed, false},
 		{"ERROR instead of WELCOME", []zmtp.Command{errorCmd("400")}, peerErr("400", 400), false},
 		{"ERROR instead of READY", []zmtp.Command{welcome, errorCmd("500")}, peerErr("500", 500), false},
-		{"libzmq's PLAIN ERROR", []zmtp.Command{mustParse(wire(`5E "RROR" 03 "400"`))}, peerErr("400", 400), false},
-		{"bad READY metadata", []zmtp.Command{welcome, {Name: zmtp.CmdReady, Data: wire(`05 "X"`)}}, isMetadataMalformed, false},
+		{"libzmq's PLAIN ERROR", []zmtp.Command{mustParse(testhelp.Wire(`5E "RROR" 03 "400"`))}, peerErr("400", 400), false},
+		{"bad READY metadata", []zmtp.Command{welcome, {Name: zmtp.CmdReady, Data: testhelp.Wire(`05 "X"`)}}, isMetadataMalformed, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

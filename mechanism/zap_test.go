@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -158,7 +159,7 @@ func TestNullZAP(t *testing.T) {
 			for _, c := range out {
 				sent = append(sent, frameBytes(c)...)
 			}
-			if w := wire(tt.wantOut); !bytes.Equal(sent, w) {
+			if w := testhelp.Wire(tt.wantOut); !bytes.Equal(sent, w) {
 				t.Errorf("sent % x, want % x", sent, w)
 			}
 
@@ -269,7 +270,7 @@ func TestPlainZAPPasswordZeroed(t *testing.T) {
 		if _, err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		hello := zmtp.Command{Name: zmtp.CmdHello, Data: wire(`05 "admin" 06 "secret"`)}
+		hello := zmtp.Command{Name: zmtp.CmdHello, Data: testhelp.Wire(`05 "admin" 06 "secret"`)}
 		if _, err := s.Handle(ctx, hello); err != nil {
 			t.Fatalf("cut off %v: HELLO: %v", cutOff, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -79,7 +80,7 @@ func TestAllocationsPingPong(t *testing.T) {
 	}
 	c, r := rawHandshaken(t, tcpConns, &Config{SocketType: zmtp.ROUTER})
 	r.flush() // from here on the test writes to r.c directly
-	ping := wire(`04 0A 04 "PING" 00 00 "LOL" 00 01 "x"`)
+	ping := testhelp.Wire(`04 0A 04 "PING" 00 00 "LOL" 00 01 "x"`)
 	var buf [][]byte
 	var err error
 	pong := make([]byte, 10)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -77,11 +78,11 @@ var badInputs = []struct {
 	desc  string
 }{
 	{name: "HTTP request", send: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
-	{name: "ZMTP 1.0", send: wire(`01 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
-	{name: "ZMTP 1.0 then a message", send: wire(`01 00 08 00 "sneaky" 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
-	{name: "ZMTP 1.0 long identity length", send: wire(`FF 00 00 00 00 00 00 01 00 7E`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
-	{name: "ZMTP 2.0", send: wire(`FF 00 00 00 00 00 00 00 01 7F 01 05 00 00`), check: isVersion(2, 0), desc: "*zmtp.VersionError 2.0"},
-	{name: "revision 0", send: wire(`FF 00 00 00 00 00 00 00 01 7F 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
+	{name: "ZMTP 1.0", send: testhelp.Wire(`01 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
+	{name: "ZMTP 1.0 then a message", send: testhelp.Wire(`01 00 08 00 "sneaky" 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
+	{name: "ZMTP 1.0 long identity length", send: testhelp.Wire(`FF 00 00 00 00 00 00 01 00 7E`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
+	{name: "ZMTP 2.0", send: testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F 01 05 00 00`), check: isVersion(2, 0), desc: "*zmtp.VersionError 2.0"},
+	{name: "revision 0", send: testhelp.Wire(`FF 00 00 00 00 00 00 00 01 7F 00`), check: isVersion(1, 0), desc: "*zmtp.VersionError 1.0"},
 	{name: "revision 2", send: greetingWith(10, 2), check: isVersion(2, 0), desc: "*zmtp.VersionError 2.0"},
 	{name: "all 0xFF", send: bytes.Repeat([]byte{0xFF}, 64), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
 	{name: "mechanism not NUL-padded", send: greetingMech([]byte("NULL\x00X")), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
@@ -89,7 +90,7 @@ var badInputs = []struct {
 	{name: "mechanism padded with spaces", send: greetingMech([]byte("NULL                ")), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
 	{name: "empty mechanism", send: greetingMech(nil), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
 	{name: "nothing", eof: true, check: isIs(io.EOF), desc: "io.EOF"},
-	{name: "truncated signature", send: wire(`FF 00 00 00`), eof: true, check: isIs(io.ErrUnexpectedEOF), desc: "io.ErrUnexpectedEOF"},
+	{name: "truncated signature", send: testhelp.Wire(`FF 00 00 00`), eof: true, check: isIs(io.ErrUnexpectedEOF), desc: "io.ErrUnexpectedEOF"},
 	{name: "truncated greeting", send: greetingBytes(3, 1, "NULL")[:30], eof: true, check: isIs(io.ErrUnexpectedEOF), desc: "io.ErrUnexpectedEOF"},
 	{name: "EOF after the greeting", send: greetingBytes(3, 1, "NULL"), eof: true, check: isIs(io.EOF), desc: "io.EOF"},
 	{name: "EOF inside READY", send: append(greetingBytes(3, 1, "NULL"), readyFrame("Socket-Type", "ROUTER")[:10]...), eof: true, check: isIs(io.ErrUnexpectedEOF), desc: "io.ErrUnexpectedEOF"},
@@ -99,29 +100,29 @@ var badInputs = []struct {
 	{name: "GSSAPI greeting", send: greetingBytes(3, 1, "GSSAPI"), check: func(err error) bool {
 		return isMismatch("GSSAPI")(err) && strings.Contains(err.Error(), "GSSAPI") && strings.Contains(err.Error(), "not supported")
 	}, desc: "*MechanismMismatchError saying GSSAPI is not supported"},
-	{name: "READY: truncated value", send: withGreeting(commandFrame(wire(`05 "READY" 0B "Socket-Type" 00 00 00 06 "ROUT"`))), check: isMetadataErr, desc: "*MetadataError"},
+	{name: "READY: truncated value", send: withGreeting(commandFrame(testhelp.Wire(`05 "READY" 0B "Socket-Type" 00 00 00 06 "ROUT"`))), check: isMetadataErr, desc: "*MetadataError"},
 	{name: "READY: one trailing byte", send: withGreeting(commandFrame(append(zmtp.AppendReady(nil, zmtp.Metadata{{Name: "Socket-Type", Value: []byte("ROUTER")}}), 0x00))), check: isMetadataErr, desc: "*MetadataError"},
-	{name: "READY: empty property name", send: withGreeting(commandFrame(wire(`05 "READY" 00 00 00 00 00`))), check: isMetadataErr, desc: "*MetadataError"},
-	{name: "READY: value length 2^32-1", send: withGreeting(commandFrame(wire(`05 "READY" 01 "X" FF FF FF FF`))), check: isMetadataErr, desc: "*MetadataError"},
-	{name: "READY: bad name", send: withGreeting(commandFrame(wire(`05 "READY" 02 "X" 00 00 00 00 00`))), check: isMetadataErr, desc: "*MetadataError"},
-	{name: "unknown command", send: withGreeting(wire(`04 04 03 "FOO"`)), check: isUnexpected("FOO"), desc: "*UnexpectedCommandError FOO"},
-	{name: "HELLO to NULL", send: withGreeting(wire(`04 13 05 "HELLO" 05 "admin" 06 "secret"`)), check: isUnexpected("HELLO"), desc: "*UnexpectedCommandError HELLO"},
-	{name: "PING before READY", send: withGreeting(wire(`04 07 04 "PING" 00 00`)), check: isUnexpected("PING"), desc: "*UnexpectedCommandError PING"},
-	{name: "command frame with MORE", send: withGreeting(wire(`05 06 05 "READY"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "empty command", send: withGreeting(wire(`04 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "command name past the end", send: withGreeting(wire(`04 02 09 "A"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "command name not letters", send: withGreeting(wire(`04 04 03 "A1B"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "empty command name", send: withGreeting(wire(`04 01 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "size with the top bit set", send: withGreeting(wire(`06 80 00 00 00 00 00 00 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
-	{name: "frame over the pre-auth bound", send: withGreeting(wire(`06 00 00 01 00 00 00 00 00`)), check: isIs(zmtp.ErrFrameTooLarge), desc: "zmtp.ErrFrameTooLarge"},
+	{name: "READY: empty property name", send: withGreeting(commandFrame(testhelp.Wire(`05 "READY" 00 00 00 00 00`))), check: isMetadataErr, desc: "*MetadataError"},
+	{name: "READY: value length 2^32-1", send: withGreeting(commandFrame(testhelp.Wire(`05 "READY" 01 "X" FF FF FF FF`))), check: isMetadataErr, desc: "*MetadataError"},
+	{name: "READY: bad name", send: withGreeting(commandFrame(testhelp.Wire(`05 "READY" 02 "X" 00 00 00 00 00`))), check: isMetadataErr, desc: "*MetadataError"},
+	{name: "unknown command", send: withGreeting(testhelp.Wire(`04 04 03 "FOO"`)), check: isUnexpected("FOO"), desc: "*UnexpectedCommandError FOO"},
+	{name: "HELLO to NULL", send: withGreeting(testhelp.Wire(`04 13 05 "HELLO" 05 "admin" 06 "secret"`)), check: isUnexpected("HELLO"), desc: "*UnexpectedCommandError HELLO"},
+	{name: "PING before READY", send: withGreeting(testhelp.Wire(`04 07 04 "PING" 00 00`)), check: isUnexpected("PING"), desc: "*UnexpectedCommandError PING"},
+	{name: "command frame with MORE", send: withGreeting(testhelp.Wire(`05 06 05 "READY"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "empty command", send: withGreeting(testhelp.Wire(`04 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "command name past the end", send: withGreeting(testhelp.Wire(`04 02 09 "A"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "command name not letters", send: withGreeting(testhelp.Wire(`04 04 03 "A1B"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "empty command name", send: withGreeting(testhelp.Wire(`04 01 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "size with the top bit set", send: withGreeting(testhelp.Wire(`06 80 00 00 00 00 00 00 00`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "frame over the pre-auth bound", send: withGreeting(testhelp.Wire(`06 00 00 01 00 00 00 00 00`)), check: isIs(zmtp.ErrFrameTooLarge), desc: "zmtp.ErrFrameTooLarge"},
 	{name: "socket type mismatch", send: withGreeting(readyFrame("Socket-Type", "PUB")), check: isSocketType(zmtp.DEALER, zmtp.PUB), desc: "*SocketTypeError DEALER/PUB"},
 	{name: "unknown socket type", send: withGreeting(readyFrame("Socket-Type", "FOO")), check: isSocketType(zmtp.DEALER, "FOO"), desc: "*SocketTypeError DEALER/FOO"},
 	{name: "lower-case socket type", send: withGreeting(readyFrame("Socket-Type", "router")), check: isSocketType(zmtp.DEALER, "router"), desc: "*SocketTypeError DEALER/router"},
-	{name: "ERROR from the peer", send: withGreeting(wire(`04 0A 05 "ERROR" 03 "400"`)), check: func(err error) bool {
+	{name: "ERROR from the peer", send: withGreeting(testhelp.Wire(`04 0A 05 "ERROR" 03 "400"`)), check: func(err error) bool {
 		var pe *mechanism.PeerError
 		return errors.As(err, &pe) && pe.Status() == 400
 	}, desc: "*mechanism.PeerError 400"},
-	{name: "malformed ERROR", send: withGreeting(wire(`04 08 05 "ERROR" 09 "4"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
+	{name: "malformed ERROR", send: withGreeting(testhelp.Wire(`04 08 05 "ERROR" 09 "4"`)), check: isMalformedErr, desc: "zmtp.ErrMalformed"},
 }
 
 // asServer sets the as-server byte of greeting g.
@@ -218,7 +219,7 @@ func checkNoError(t *testing.T, out []byte) {
 			return
 		}
 		body := rest[hdr : hdr+int(size)]
-		if flags&zmtp.FlagCommand == 0 || !bytes.HasPrefix(body, wire(`05 "READY"`)) {
+		if flags&zmtp.FlagCommand == 0 || !bytes.HasPrefix(body, testhelp.Wire(`05 "READY"`)) {
 			t.Errorf("sent % x, want only READY", rest[:hdr+int(size)])
 		}
 		rest = rest[hdr+int(size):]
@@ -252,7 +253,7 @@ func TestErrorPrefixOnce(t *testing.T) {
 func TestAsServerIgnored(t *testing.T) {
 	g := greetingBytes(3, 1, "NULL")
 	g[32] = 1
-	copy(g[1:9], wire(`00 00 00 00 00 00 00 04`))
+	copy(g[1:9], testhelp.Wire(`00 00 00 00 00 00 00 04`))
 	g[63] = 0xAA
 	c, r := rawPeer(t, tcpConns, false, &Config{SocketType: zmtp.PAIR})
 	errc := handshakeAsync(c)
@@ -277,7 +278,7 @@ func TestVersion1PeerGetsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.Write(wire(`01 00 08 00 "sneaky" 00`))
+	nc.Write(testhelp.Wire(`01 00 08 00 "sneaky" 00`))
 	c, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)

@@ -4,54 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"reflect"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 // ---- helpers shared by the transport tests ----
-
-// wire decodes bytes written as in docs/wire-format.md#conventions: hex pairs separated by
-// blanks, and ASCII between double quotes, so `04 0A 05 "ERROR" 03 "400"`
-// works.
-func wire(s string) []byte {
-	var out []byte
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ' || c == '\n' || c == '\t':
-			i++
-		case c == '"':
-			end := strings.IndexByte(s[i+1:], '"')
-			if end < 0 {
-				panic("wire: unterminated quote in " + s)
-			}
-			out = append(out, s[i+1:i+1+end]...)
-			i += end + 2
-		default:
-			b, err := hex.DecodeString(s[i : i+2])
-			if err != nil {
-				panic(fmt.Sprintf("wire: %q: %v", s[i:], err))
-			}
-			out = append(out, b...)
-			i += 2
-		}
-	}
-	return out
-}
 
 // greetingBytes returns a ZMTP 3.x greeting as a peer sends it: the whole 64
 // bytes, as-server 0.
@@ -328,7 +299,7 @@ func (r *raw) greet(minor byte, kv ...string) (ourReady []byte) {
 	r.send(greetingBytes(3, minor, "NULL"), readyFrame(kv...))
 	r.expect("greeting", greetingBytes(3, 1, "NULL"))
 	flags, body, whole := r.frame()
-	if flags != 0x04 || !bytes.HasPrefix(body, wire(`05 "READY"`)) {
+	if flags != 0x04 || !bytes.HasPrefix(body, testhelp.Wire(`05 "READY"`)) {
 		r.t.Fatalf("raw peer: want READY, got % x", whole)
 	}
 	return whole
@@ -517,7 +488,7 @@ func TestHandshakeWithRawPeer(t *testing.T) {
 	c, r := rawPeer(t, tcpConns, true, &Config{SocketType: zmtp.DEALER, Metadata: zmtp.Metadata{{Name: "X-Hello", Value: []byte("world")}}})
 	errc := handshakeAsync(c)
 	got := r.greet(1, "Socket-Type", "ROUTER", "Identity", "")
-	want := wire(`04 3A 05 "READY" 0B "Socket-Type" 00 00 00 06 "DEALER" 08 "Identity" 00 00 00 00 07 "X-Hello" 00 00 00 05 "world"`)
+	want := testhelp.Wire(`04 3A 05 "READY" 0B "Socket-Type" 00 00 00 06 "DEALER" 08 "Identity" 00 00 00 00 07 "X-Hello" 00 00 00 05 "world"`)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("READY = % x\nwant    % x", got, want)
 	}
@@ -571,19 +542,19 @@ func TestPingPong(t *testing.T) {
 				t.Fatal(err)
 			}
 			rc := readAsync(c)
-			r.send(wire(`04 0A 04 "PING" 00 00 "LOL"`))
-			r.expect("PONG", wire(`04 08 04 "PONG" "LOL"`))
-			r.send(wire(`04 41 04 "PING" 00 00 "LOL"`), bytes.Repeat([]byte("z"), 55))
-			r.expect("PONG", append(wire(`04 15 04 "PONG" "LOL"`), bytes.Repeat([]byte("z"), 13)...))
+			r.send(testhelp.Wire(`04 0A 04 "PING" 00 00 "LOL"`))
+			r.expect("PONG", testhelp.Wire(`04 08 04 "PONG" "LOL"`))
+			r.send(testhelp.Wire(`04 41 04 "PING" 00 00 "LOL"`), bytes.Repeat([]byte("z"), 55))
+			r.expect("PONG", append(testhelp.Wire(`04 15 04 "PONG" "LOL"`), bytes.Repeat([]byte("z"), 13)...))
 			// Context of exactly 16 and of none.
-			r.send(wire(`04 17 04 "PING" 00 00 "0123456789abcdef"`))
-			r.expect("PONG", wire(`04 15 04 "PONG" "0123456789abcdef"`))
-			r.send(wire(`04 07 04 "PING" 00 00`))
-			r.expect("PONG", wire(`04 05 04 "PONG"`))
+			r.send(testhelp.Wire(`04 17 04 "PING" 00 00 "0123456789abcdef"`))
+			r.expect("PONG", testhelp.Wire(`04 15 04 "PONG" "0123456789abcdef"`))
+			r.send(testhelp.Wire(`04 07 04 "PING" 00 00`))
+			r.expect("PONG", testhelp.Wire(`04 05 04 "PONG"`))
 			// A PONG, a short PING, an unknown command and an ERROR after the
 			// handshake are dropped, as libzmq drops them.
-			r.send(wire(`04 05 04 "PONG"`), wire(`04 06 04 "PING" 00`), wire(`04 04 03 "FOO"`), wire(`04 0A 05 "ERROR" 03 "400"`))
-			r.send(wire(`00 02 "hi"`))
+			r.send(testhelp.Wire(`04 05 04 "PONG"`), testhelp.Wire(`04 06 04 "PING" 00`), testhelp.Wire(`04 04 03 "FOO"`), testhelp.Wire(`04 0A 05 "ERROR" 03 "400"`))
+			r.send(testhelp.Wire(`00 02 "hi"`))
 			res := recvMsg(t, rc, 5*time.Second)
 			if res.err != nil || !msgEqual(res.msg, [][]byte{[]byte("hi")}) {
 				t.Fatalf("ReadMessage = %q, %v; want [hi] (PING and PONG never delivered)", res.msg, res.err)
@@ -601,8 +572,8 @@ func TestSubscriptionDelivered(t *testing.T) {
 	if err := recvErr(t, errc, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r.send(wire(`04 0B 09 "SUBSCRIBE" "A"`), wire(`04 09 06 "CANCEL" "AB"`), wire(`04 0A 09 "SUBSCRIBE"`), wire(`00 02 01 "A"`))
-	for i, want := range [][]byte{wire(`01 "A"`), wire(`00 "AB"`), wire(`01`), wire(`01 "A"`)} {
+	r.send(testhelp.Wire(`04 0B 09 "SUBSCRIBE" "A"`), testhelp.Wire(`04 09 06 "CANCEL" "AB"`), testhelp.Wire(`04 0A 09 "SUBSCRIBE"`), testhelp.Wire(`00 02 01 "A"`))
+	for i, want := range [][]byte{testhelp.Wire(`01 "A"`), testhelp.Wire(`00 "AB"`), testhelp.Wire(`01`), testhelp.Wire(`01 "A"`)} {
 		msg, err := c.ReadMessage(nil)
 		if err != nil || !msgEqual(msg, [][]byte{want}) {
 			t.Fatalf("message %d = %q, %v; want [% x]", i, msg, err, want)
@@ -641,17 +612,17 @@ func TestSubscribeByPeerVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The XSUB form: a one-frame message starting with 0x01.
-			if err := c.WriteMessage([][]byte{wire(`01 41`)}); err != nil {
+			if err := c.WriteMessage([][]byte{testhelp.Wire(`01 41`)}); err != nil {
 				t.Fatal(err)
 			}
 			// A multipart message is never a subscription.
-			if err := c.WriteMessage([][]byte{wire(`01 41`), nil}); err != nil {
+			if err := c.WriteMessage([][]byte{testhelp.Wire(`01 41`), nil}); err != nil {
 				t.Fatal(err)
 			}
-			r.expect("subscribe", wire(tt.subscribe))
-			r.expect("cancel", wire(tt.cancel))
-			r.expect("XSUB-style subscribe", wire(tt.subscribe))
-			r.expect("multipart", wire(`01 02 01 41 00 00`))
+			r.expect("subscribe", testhelp.Wire(tt.subscribe))
+			r.expect("cancel", testhelp.Wire(tt.cancel))
+			r.expect("XSUB-style subscribe", testhelp.Wire(tt.subscribe))
+			r.expect("multipart", testhelp.Wire(`01 02 01 41 00 00`))
 		})
 	}
 }
@@ -671,7 +642,7 @@ func TestSubscribeLongTopic(t *testing.T) {
 		if err := c.Subscribe(topic); err != nil {
 			t.Fatal(err)
 		}
-		want := commandFrame(append(wire(`09 "SUBSCRIBE"`), topic...))
+		want := commandFrame(append(testhelp.Wire(`09 "SUBSCRIBE"`), topic...))
 		r.expect(fmt.Sprintf("SUBSCRIBE with a %d-byte topic", n), want)
 	}
 }
@@ -694,7 +665,7 @@ func TestHeartbeatPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r.expect("PING", wire(`04 07 04 "PING" 00 0F`))
+	r.expect("PING", testhelp.Wire(`04 07 04 "PING" 00 0F`))
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("first PING after %v", d)
 	}
@@ -746,12 +717,12 @@ func TestHeartbeatAnswered(t *testing.T) {
 	rc := readAsync(c)
 	for i := 0; i < 10; i++ {
 		got := r.command()
-		if !bytes.Equal(got, wire(`04 07 04 "PING" 00 00`)) {
+		if !bytes.Equal(got, testhelp.Wire(`04 07 04 "PING" 00 00`)) {
 			t.Fatalf("got % x, want PING", got)
 		}
-		r.send(wire(`04 05 04 "PONG"`))
+		r.send(testhelp.Wire(`04 05 04 "PONG"`))
 	}
-	r.send(wire(`00 02 "ok"`))
+	r.send(testhelp.Wire(`00 02 "ok"`))
 	res := recvMsg(t, rc, 5*time.Second)
 	if res.err != nil || !msgEqual(res.msg, [][]byte{[]byte("ok")}) {
 		t.Fatalf("ReadMessage = %q, %v", res.msg, res.err)
@@ -873,8 +844,8 @@ func TestPeerTTL(t *testing.T) {
 		}
 		rc := readAsync(c)
 		start := time.Now()
-		r.send(wire(`04 07 04 "PING" 00 02`)) // TTL 200 ms
-		r.expect("PONG", wire(`04 05 04 "PONG"`))
+		r.send(testhelp.Wire(`04 07 04 "PING" 00 02`)) // TTL 200 ms
+		r.expect("PONG", testhelp.Wire(`04 05 04 "PONG"`))
 		res := recvMsg(t, rc, 5*time.Second)
 		d := time.Since(start)
 		if !errors.Is(res.err, ErrHeartbeatTimeout) {
@@ -892,10 +863,10 @@ func TestPeerTTL(t *testing.T) {
 		if err := recvErr(t, errc, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		r.send(wire(`04 07 04 "PING" 00 02`))
+		r.send(testhelp.Wire(`04 07 04 "PING" 00 02`))
 		for i := 0; i < 8; i++ {
 			time.Sleep(50 * time.Millisecond)
-			r.send(wire(`00 01 "x"`))
+			r.send(testhelp.Wire(`00 01 "x"`))
 			if msg, err := c.ReadMessage(nil); err != nil || string(msg[0]) != "x" {
 				t.Fatalf("message %d: %q, %v", i, msg, err)
 			}
@@ -1098,7 +1069,7 @@ func TestZAPRefusalBytes(t *testing.T) {
 			errc := handshakeAsync(c)
 			r.send(greetingBytes(3, 1, "NULL"))
 			r.expect("greeting", greetingBytes(3, 1, "NULL"))
-			r.expect("refusal", wire(tt.want))
+			r.expect("refusal", testhelp.Wire(tt.want))
 			r.expectClosed()
 			err := recvErr(t, errc, 5*time.Second)
 			var ae *mechanism.AuthError
@@ -1189,7 +1160,7 @@ func TestReadTimeoutInsideFrame(t *testing.T) {
 	if err := recvErr(t, errc, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r.send(wire(`00 0A "hello"`))
+	r.send(testhelp.Wire(`00 0A "hello"`))
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	_, err := c.ReadMessage(nil)
 	var ne net.Error
@@ -1213,7 +1184,7 @@ func TestReadTimeoutInsideMessage(t *testing.T) {
 	if err := recvErr(t, errc, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r.send(wire(`01 01 "a"`))
+	r.send(testhelp.Wire(`01 01 "a"`))
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if _, err := c.ReadMessage(nil); err == nil {
 		t.Fatal("no error")
@@ -1234,7 +1205,7 @@ func TestCommandInsideMessage(t *testing.T) {
 	if err := recvErr(t, errc, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r.send(wire(`01 01 "a"`), wire(`04 07 04 "PING" 00 00`))
+	r.send(testhelp.Wire(`01 01 "a"`), testhelp.Wire(`04 07 04 "PING" 00 00`))
 	if _, err := c.ReadMessage(nil); !errors.Is(err, zmtp.ErrMalformed) {
 		t.Fatalf("err = %v, want zmtp.ErrMalformed", err)
 	}

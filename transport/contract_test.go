@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -121,7 +122,7 @@ func testBasicIO(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) {
 		{{}, {}, {}},
 		{[]byte("id"), {}, []byte("body")},
 		{bytes.Repeat([]byte("c"), 1<<20), []byte("tail")},
-		{wire(`01 "A"`)}, // looks like a subscription; DEALER sends it as data
+		{testhelp.Wire(`01 "A"`)},
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -551,7 +552,7 @@ func testMaxMessageSize(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) 
 			if m, err := c.ReadMessage(nil); err != nil || len(m) != 1 || len(m[0]) != 1024 {
 				t.Fatalf("frame of exactly the limit: %d frames, %v", len(m), err)
 			}
-			r.send(wire(tt.header))
+			r.send(testhelp.Wire(tt.header))
 			res := recvMsg(t, readAsync(c), 5*time.Second)
 			var fe *zmtp.FrameTooLargeError
 			if !errors.As(res.err, &fe) || fe.Size != tt.size || fe.Limit != 1024 || !errors.Is(res.err, zmtp.ErrFrameTooLarge) {
@@ -562,7 +563,7 @@ func testMaxMessageSize(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) 
 	}
 	t.Run("short", func(t *testing.T) {
 		c, r := rawHandshaken(t, mk, &Config{SocketType: zmtp.ROUTER, MaxMessageSize: 100})
-		r.send(wire(`00 C8`)) // 200 bytes announced, none sent
+		r.send(testhelp.Wire(`00 C8`)) // 200 bytes announced, none sent
 		res := recvMsg(t, readAsync(c), 5*time.Second)
 		var fe *zmtp.FrameTooLargeError
 		if !errors.As(res.err, &fe) || fe.Size != 200 {
@@ -581,7 +582,7 @@ func testPreAuthFrameBound(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		errc := handshakeAsync(c)
-		r.send(greetingBytes(3, 1, "NULL"), wire(`06 00 00 01 00 00 00 00 00`))
+		r.send(greetingBytes(3, 1, "NULL"), testhelp.Wire(`06 00 00 01 00 00 00 00 00`))
 		r.expect("greeting", greetingBytes(3, 1, "NULL"))
 		closed := r.drainAsync()
 		err := recvErr(t, errc, 5*time.Second)
@@ -598,7 +599,7 @@ func testPreAuthFrameBound(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn
 	t.Run("64 KiB + 1", func(t *testing.T) {
 		c, r := rawPeer(t, mk, false, router())
 		errc := handshakeAsync(c)
-		r.send(greetingBytes(3, 1, "NULL"), wire(`06 00 00 00 00 00 01 00 01`))
+		r.send(greetingBytes(3, 1, "NULL"), testhelp.Wire(`06 00 00 00 00 00 01 00 01`))
 		r.expect("greeting", greetingBytes(3, 1, "NULL"))
 		closed := r.drainAsync()
 		var fe *zmtp.FrameTooLargeError
@@ -639,7 +640,7 @@ func testPreAuthFrameBound(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn
 func testFailFastWithNonReadingPeer(t *testing.T, mk func(testing.TB) (net.Conn, net.Conn)) {
 	c, r := rawPeer(t, mk, false, &Config{SocketType: zmtp.ROUTER, HandshakeTimeout: 3 * time.Second})
 	errc := handshakeAsync(c)
-	r.send(greetingBytes(3, 1, "NULL"), wire(`04 04 03 "FOO"`))
+	r.send(greetingBytes(3, 1, "NULL"), testhelp.Wire(`04 04 03 "FOO"`))
 	r.expect("greeting", greetingBytes(3, 1, "NULL"))
 	start := time.Now()
 	err := recvErr(t, errc, 5*time.Second)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -106,7 +107,7 @@ func TestMaxMessageBytes(t *testing.T) {
 		}
 		// 500 + 500 fit; the third frame's header announces 501 more.
 		r.send(zmtp.AppendFrame(nil, zmtp.FlagMore, make([]byte, 500)), zmtp.AppendFrame(nil, zmtp.FlagMore, make([]byte, 500)),
-			wire(`02 00 00 00 00 00 00 01 F5`))
+			testhelp.Wire(`02 00 00 00 00 00 00 01 F5`))
 		_, err = c.ReadMessage(msg)
 		var me *MessageTooLargeError
 		if !isMessageTooLarge(err, "MaxMessageBytes") || !errors.As(err, &me) || me.Got != 1501 || me.Max != 1000 {
@@ -129,7 +130,7 @@ func TestMaxMessageBytes(t *testing.T) {
 	})
 	t.Run("frame limit", func(t *testing.T) {
 		c, r := rawHandshaken(t, tcpConns, cfg)
-		r.send(wire(`02 00 00 00 00 00 00 02 59`)) // 601 bytes announced
+		r.send(testhelp.Wire(`02 00 00 00 00 00 00 02 59`)) // 601 bytes announced
 		_, err := c.ReadMessage(nil)
 		var fte *zmtp.FrameTooLargeError
 		if !errors.As(err, &fte) || fte.Limit != 600 || errors.Is(err, ErrMessageTooLarge) {
