@@ -14,6 +14,7 @@ import (
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/internal/box"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
@@ -178,14 +179,6 @@ func curveServer(t *testing.T, zh zap.Handler) (s *server, ccfg *transport.Confi
 	return startServer(t, scfg), ccfg, serverKeys
 }
 
-func newKeys(t *testing.T) cert.KeyPair {
-	kp, err := cert.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp
-}
-
 // TestCurveNonCanonicalHelloKey: HELLOs whose C' has bit 255 set (they open,
 // since X25519 ignores the bit), or is 2^255-10 (the base point spelled
 // above the field prime), are refused with ErrNonCanonicalKey.
@@ -201,7 +194,7 @@ func TestCurveNonCanonicalHelloKey(t *testing.T) {
 	}
 	nine[31] = 0x7f
 	for i := range curveAttackRounds {
-		a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
+		a := dialCurve(t, s.endpoint, sk.Public, testkeys.New(t))
 		if i%4 == 3 {
 			a.send(zmtp.CmdHello, a.hello(nine))
 		} else {
@@ -220,7 +213,7 @@ func TestCurveNonCanonicalHelloKey(t *testing.T) {
 // ZAP is asked, so ZAP only ever sees one identity for the secret.
 func TestCurveTwinClientKeyCannotEvadeDenyByKey(t *testing.T) {
 	leakCheck(t)
-	denied := newKeys(t)
+	denied := testkeys.New(t)
 	var mu sync.Mutex
 	var seen []cert.PublicKey
 	zh := zap.HandlerFunc(func(ctx context.Context, r *zap.Request) (*zap.Reply, error) {
@@ -297,7 +290,7 @@ func TestCurveLowOrderHelloKey(t *testing.T) {
 	}
 	w := watchMemory()
 	for i := range curveAttackRounds {
-		a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
+		a := dialCurve(t, s.endpoint, sk.Public, testkeys.New(t))
 		a.send(zmtp.CmdHello, a.hello(lowOrder[i%len(lowOrder)]))
 		expectClosed(t, a.c, 3*time.Second)
 		wantServerErr(t, s, mechanism.ErrLowOrderKey)
@@ -313,7 +306,7 @@ func TestCurveHelloBadBox(t *testing.T) {
 	s, ccfg, sk := curveServer(t, nil)
 	w := watchMemory()
 	for i := range curveAttackRounds {
-		a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
+		a := dialCurve(t, s.endpoint, sk.Public, testkeys.New(t))
 		h := a.hello(a.trPK)
 		h[2+72+32+8+i%80] ^= 0x01 // the box: tag or ciphertext
 		a.send(zmtp.CmdHello, h)
@@ -329,7 +322,7 @@ func TestCurveHelloBadBox(t *testing.T) {
 func TestCurveInitiateWrongCookie(t *testing.T) {
 	leakCheck(t)
 	s, ccfg, sk := curveServer(t, nil)
-	keys := newKeys(t)
+	keys := testkeys.New(t)
 	var other []byte // a cookie from another connection
 	w := watchMemory()
 	for i := range curveAttackRounds {
@@ -363,7 +356,7 @@ func TestCurveInitiateWrongCookie(t *testing.T) {
 func TestCurveReplayOnNewConnection(t *testing.T) {
 	leakCheck(t)
 	s, ccfg, sk := curveServer(t, nil)
-	a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
+	a := dialCurve(t, s.endpoint, sk.Public, testkeys.New(t))
 	hello := a.hello(a.trPK)
 	a.send(zmtp.CmdHello, hello)
 	cmd, err := a.read()
@@ -412,7 +405,7 @@ func TestCurveEOFAtEveryStep(t *testing.T) {
 	s, ccfg, sk := curveServer(t, nil)
 	w := watchMemory()
 	for i := range curveAttackRounds {
-		a := dialCurve(t, s.endpoint, sk.Public, newKeys(t))
+		a := dialCurve(t, s.endpoint, sk.Public, testkeys.New(t))
 		switch i % 4 {
 		case 0: // after the greeting
 		case 1: // after HELLO, with the WELCOME read

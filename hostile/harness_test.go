@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/cert"
+	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -274,14 +275,7 @@ func mustLegit(t testing.TB, endpoint string, cfg *transport.Config, d time.Dura
 // curvePair returns server and client configs for CURVE with fresh keys.
 func curvePair(t testing.TB) (server, client *transport.Config, serverKeys, clientKeys cert.KeyPair) {
 	t.Helper()
-	serverKeys, err := cert.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientKeys, err = cert.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serverKeys, clientKeys = testkeys.New(t), testkeys.New(t)
 	sm, err := mechanism.CurveServer(serverKeys)
 	if err != nil {
 		t.Fatal(err)
