@@ -29,8 +29,8 @@ const (
 
 // awaitErr waits up to d for a connection error of the server that
 // satisfies match, skipping others (a legitimate client's connection ends
-// with EOF, for example). It returns the error and when it arrived.
-func awaitErr(t *testing.T, s *server, d time.Duration, what string, match func(error) bool) (error, time.Time) {
+// with EOF, for example). It returns when the error arrived, and the error.
+func awaitErr(t *testing.T, s *server, d time.Duration, what string, match func(error) bool) (time.Time, error) {
 	t.Helper()
 	deadline := time.After(d)
 	var seen []string
@@ -38,12 +38,12 @@ func awaitErr(t *testing.T, s *server, d time.Duration, what string, match func(
 		select {
 		case err := <-s.errs:
 			if match(err) {
-				return err, time.Now()
+				return time.Now(), err
 			}
 			seen = append(seen, err.Error())
 		case <-deadline:
 			t.Fatalf("no %s from the server within %v; saw: %q", what, d, seen)
-			return nil, time.Time{}
+			return time.Time{}, nil
 		}
 	}
 }
@@ -223,7 +223,7 @@ func TestSlowlorisHandshake(t *testing.T) {
 			start := time.Now()
 			tt.run(t, c, ccfg)
 			mustLegit(t, s.endpoint, ccfg, legitWithin)
-			_, at := awaitErr(t, s, 3*time.Second, "handshake timeout", isDeadline)
+			at, _ := awaitErr(t, s, 3*time.Second, "handshake timeout", isDeadline)
 			if d := at.Sub(start); d > shortHandshake+time.Second {
 				t.Errorf("cut off after %v; HandshakeTimeout %v", d, shortHandshake)
 			}
@@ -246,7 +246,7 @@ func TestOversizedFrameBeforeAuth(t *testing.T) {
 	c.Write(append(greeting("NULL", false), zmtp.AppendFrameHeader(nil, zmtp.FlagCommand, 1<<30)...))
 	c.Write(make([]byte, 32<<10)) // the start of the body
 	mustLegit(t, s.endpoint, ccfg, legitWithin)
-	err, _ := awaitErr(t, s, 3*time.Second, "*zmtp.FrameTooLargeError", func(err error) bool {
+	_, err := awaitErr(t, s, 3*time.Second, "*zmtp.FrameTooLargeError", func(err error) bool {
 		var fte *zmtp.FrameTooLargeError
 		return errors.As(err, &fte) && fte.Size == 1<<30 && fte.Limit == transport.DefaultPreAuthMaxFrameSize
 	})
@@ -512,7 +512,7 @@ func TestPeerStopsReading(t *testing.T) {
 	c := nullAttacker(t, s.endpoint) // never reads again
 	start := <-started
 	mustLegit(t, s.endpoint, ccfg, legitWithin)
-	_, at := awaitErr(t, s, 3*time.Second, "transport.ErrHeartbeatTimeout", func(err error) bool {
+	at, _ := awaitErr(t, s, 3*time.Second, "transport.ErrHeartbeatTimeout", func(err error) bool {
 		return errors.Is(err, transport.ErrHeartbeatTimeout)
 	})
 	if d := at.Sub(start); d > scfg.HeartbeatInterval+scfg.HeartbeatTimeout+time.Second { // slack for a loaded machine

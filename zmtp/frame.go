@@ -14,8 +14,6 @@ const (
 	FlagMore    Flags = 0x01 // more frames of this message follow
 	FlagLong    Flags = 0x02 // the size field is 8 bytes, not 1
 	FlagCommand Flags = 0x04 // the frame is a command, not a message frame
-
-	flagsKnown = FlagMore | FlagLong | FlagCommand
 )
 
 // MaxShortSize is the largest body a frame with a 1-byte size field carries.
