@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -440,53 +439,7 @@ func customServer(t *testing.T, cfg *transport.Config, handle func(c *transport.
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, l: l, endpoint: l.Endpoint(), errs: make(chan error, 1024), conns: make(map[*transport.Conn]struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				time.Sleep(time.Millisecond)
-				continue
-			}
-			s.mu.Lock()
-			s.conns[c] = struct{}{}
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer func() {
-					c.Close()
-					s.mu.Lock()
-					delete(s.conns, c)
-					s.mu.Unlock()
-				}()
-				if err := c.Handshake(); err != nil {
-					s.report(err)
-					return
-				}
-				if strings.HasPrefix(c.RemoteAddr().String(), attackerIP+":") {
-					s.report(handle(c))
-					return
-				}
-				var msg [][]byte
-				for {
-					if msg, err = c.ReadMessage(msg); err != nil {
-						return
-					}
-					if err = c.WriteMessage(msg); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(s.close)
-	return s
+	return serveWith(t, l, handle)
 }
 
 // TestPeerStopsReading: a peer that stops reading while the server writes

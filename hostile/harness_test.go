@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,7 +130,12 @@ func startServer(t testing.TB, cfg *transport.Config) *server {
 }
 
 // serve runs the accept loop of server on l until the test ends.
-func serve(t testing.TB, l *transport.Listener) *server {
+func serve(t testing.TB, l *transport.Listener) *server { return serveWith(t, l, nil) }
+
+// serveWith is serve, except that a connection from attackerIP whose
+// handshake succeeds is handed to attack (when attack is not nil) instead
+// of the echo loop; attack's error is reported.
+func serveWith(t testing.TB, l *transport.Listener, attack func(*transport.Conn) error) *server {
 	s := &server{t: t, l: l, endpoint: l.Endpoint(), errs: make(chan error, 1<<16), conns: make(map[*transport.Conn]struct{})}
 	s.wg.Add(1)
 	go func() {
@@ -160,6 +166,10 @@ func serve(t testing.TB, l *transport.Listener) *server {
 				err := c.Handshake()
 				if err != nil {
 					s.report(err)
+					return
+				}
+				if attack != nil && strings.HasPrefix(c.RemoteAddr().String(), attackerIP+":") {
+					s.report(attack(c))
 					return
 				}
 				var msg [][]byte
