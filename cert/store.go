@@ -168,6 +168,11 @@ func (s *Store) refresh(full bool) (changed bool, err error) {
 		if prev == nil || prev.recheck || prev.pub != pub || prev.sec != sec || secErr != nil {
 			f = loadStoreFile(path, prev, secListed, secErr, now)
 			s.reads++
+			if f.cert == nil && errors.Is(f.err, fs.ErrNotExist) {
+				// Removed between the stat and the open: gone, not
+				// failing (a failure would make unknown keys 500).
+				continue
+			}
 		}
 		if f != prev && prev != nil && f.cert == nil && prev.cert == nil && f.err.Error() == prev.err.Error() {
 			*prev = *f // failing as before: no change

@@ -485,3 +485,49 @@ func TestStoreRefreshNames(t *testing.T) {
 	refresh(t, s, true)
 	wantKeys(t, s, 0, 2)
 }
+
+// TestStoreFileRemovedDuringScan: a certificate removed while a scan runs
+// (between its listing or stat and its open) is gone, not a failure: a
+// failure would make the store incomplete, and a ZAP authenticator would
+// answer 500 instead of 400 for unknown keys until the next scan. The
+// window is narrow, so the file is created and removed many times while
+// Refresh runs; no Refresh may report an error.
+func TestStoreFileRemovedDuringScan(t *testing.T) {
+	dir := t.TempDir()
+	last := len(libzmqPairs) - 1 // the flickering file's key
+	files := map[string]string{}
+	for i := 0; i < last; i++ {
+		files[string(rune('a'+i))] = certText(i, false, "")
+	}
+	writeFiles(t, dir, files)
+	s := NewStore(dir)
+	refresh(t, s, true)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path, tmp := filepath.Join(dir, "flicker"), filepath.Join(dir, ".flicker.tmp")
+		data := []byte(certText(last, false, ""))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.WriteFile(tmp, data, 0o644) // a dot file: not a candidate
+			os.Rename(tmp, path)
+			os.Remove(path)
+		}
+	}()
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+		if _, err := s.Refresh(); err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("Refresh %d: %v", n, err)
+		}
+	}
+	close(stop)
+	<-done
+}
