@@ -43,25 +43,7 @@ func TestAllocations(t *testing.T) {
 				for i := range msg {
 					msg[i] = make([]byte, sz.n)
 				}
-				var buf [][]byte
-				var err error
-				roundTrip := func() {
-					if werr := c.WriteMessage(msg); werr != nil {
-						err = werr
-						return
-					}
-					buf, err = s.ReadMessage(buf)
-				}
-				for i := 0; i < 10; i++ { // warm up: buffers grow to size
-					roundTrip()
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				allocs := testing.AllocsPerRun(100, roundTrip)
-				if err != nil {
-					t.Fatal(err)
-				}
+				allocs, buf := roundTripAllocs(t, c, s, msg)
 				if len(buf) != frames || len(buf[0]) != sz.n {
 					t.Fatalf("read %d frames", len(buf))
 				}
@@ -104,6 +86,32 @@ func TestAllocationsPingPong(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("PING, PONG and a message: %v allocations, want 0", allocs)
 	}
+}
+
+// roundTripAllocs sends msg from c to s and reads it back, ten times to
+// warm up (buffers grow to size), then measures the allocations of one
+// WriteMessage plus one ReadMessage that is given back its previous result.
+// It fails the test on any error, and returns the count and the last read.
+func roundTripAllocs(t *testing.T, c, s *Conn, msg [][]byte) (float64, [][]byte) {
+	t.Helper()
+	var buf [][]byte
+	var err error
+	roundTrip := func() {
+		if err != nil {
+			return
+		}
+		if err = c.WriteMessage(msg); err == nil {
+			buf, err = s.ReadMessage(buf)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		roundTrip()
+	}
+	allocs := testing.AllocsPerRun(100, roundTrip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return allocs, buf
 }
 
 // readFull is io.ReadFull without the interface conversion's allocation.

@@ -66,22 +66,7 @@ func TestCurveAllocations(t *testing.T) {
 	c, s := pair(t, ccfg, scfg)
 	for _, n := range []int{16, 1 << 10, 64 << 10} {
 		msg := [][]byte{make([]byte, n), make([]byte, n)}
-		var buf [][]byte
-		var err error
-		roundTrip := func() {
-			if werr := c.WriteMessage(msg); werr != nil {
-				err = werr
-				return
-			}
-			buf, err = s.ReadMessage(buf)
-		}
-		for i := 0; i < 10; i++ {
-			roundTrip()
-		}
-		allocs := testing.AllocsPerRun(100, roundTrip)
-		if err != nil {
-			t.Fatal(err)
-		}
+		allocs, _ := roundTripAllocs(t, c, s, msg)
 		if allocs != 0 {
 			t.Errorf("%d-byte frames: %v allocations per CURVE round trip, want 0", n, allocs)
 		}

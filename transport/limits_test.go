@@ -188,22 +188,7 @@ func TestAllocationsWithLimits(t *testing.T) {
 	c, s := handshaken(t, a, b, &Config{SocketType: zmtp.DEALER},
 		&Config{SocketType: zmtp.ROUTER, MaxMessageBytes: 1 << 20, MaxMessageFrames: 8, MaxMessageSize: 1 << 16})
 	msg := [][]byte{make([]byte, 100), make([]byte, 1000), make([]byte, 10)}
-	var buf [][]byte
-	var err error
-	roundTrip := func() {
-		if werr := c.WriteMessage(msg); werr != nil {
-			err = werr
-			return
-		}
-		buf, err = s.ReadMessage(buf)
-	}
-	for i := 0; i < 10; i++ {
-		roundTrip()
-	}
-	allocs := testing.AllocsPerRun(100, roundTrip)
-	if err != nil {
-		t.Fatal(err)
-	}
+	allocs, _ := roundTripAllocs(t, c, s, msg)
 	if allocs != 0 {
 		t.Errorf("%v allocations, want 0", allocs)
 	}
