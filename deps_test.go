@@ -127,6 +127,13 @@ var depsRules = []depsRule{
 		why: "transport sits on top of the library: zmtp, mechanism, zap, cert, internal, std (net)",
 	},
 	{
+		pkg: "socket",
+		imports: []string{
+			"+./transport", "+./zmtp", "+./mechanism", "+./zap", "+./cert", "+./internal/...", "+std",
+		},
+		why: "socket sits on transport: libzmq's socket semantics above one connection; nothing below imports it",
+	},
+	{
 		pkg:     "cmd/...",
 		imports: []string{"+*"},
 		why:     "commands may import anything in the module",

@@ -289,6 +289,12 @@ func (c *Config) heartbeatTimeout() time.Duration {
 // validate checks c for settings that can never work, or that would be
 // silently ignored. Listen, NewListener and DialContext call it up front;
 // a Conn made with Client or Server calls it as its handshake starts.
+// Validate reports whether c can work, as Listen, NewListener and Dial check
+// it before doing anything: nil, or an error that wraps [ErrConfig] saying
+// what to change. Layers built on this package (such as package socket)
+// call it to refuse a bad Config up front.
+func (c *Config) Validate() error { return c.validate() }
+
 func (c *Config) validate() error {
 	switch {
 	case c == nil:

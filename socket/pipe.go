@@ -1,0 +1,224 @@
+package socket
+
+import (
+	"context"
+	"sync"
+
+	"github.com/zmtpsec/zmtpsec/transport"
+)
+
+// A pipe is one peer as the socket's pattern sees it: an outgoing and an
+// incoming queue, and the connection that currently carries them. A pipe of
+// a bound endpoint lives as long as its connection. A pipe of a connecting
+// endpoint is made at Connect (unless Options.Immediate) and outlives its
+// connections: messages queued while the peer is away go out when it comes
+// back, as in libzmq.
+type pipe struct {
+	s  *Socket
+	ep *endpoint
+
+	// Under s.mu:
+	out, in    queue
+	link       *link // the live connection, nil while there is none
+	state      transport.ConnectionState
+	attached   bool // known to the pattern
+	detached   bool // left the pattern; unread incoming messages remain
+	drops      int  // connections lost so far
+	writerIdle bool // the link's writer waits for writerWake
+	writing    bool // the link's writer holds a batch
+	readerWait bool // the link's reader waits for room in in
+
+	writerWake chan struct{} // capacity 1
+	readerWake chan struct{} // capacity 1
+
+	// Pattern state, under s.mu.
+	id    []byte // ROUTER: the routing id
+	mark  uint64 // dist: the last send that chose this pipe
+	subOK bool   // SUB/XSUB: subscriptions were sent on this connection
+}
+
+func newPipe(s *Socket, ep *endpoint) *pipe {
+	return &pipe{
+		s:          s,
+		ep:         ep,
+		writerWake: make(chan struct{}, 1),
+		readerWake: make(chan struct{}, 1),
+	}
+}
+
+// room reports whether the outgoing queue is below SendHWM. Under s.mu.
+func (p *pipe) room() bool {
+	hwm := p.s.opts.sendHWM()
+	return hwm == 0 || p.out.len() < hwm
+}
+
+// push queues msg to the peer and wakes the writer. Under s.mu.
+func (p *pipe) push(msg [][]byte) {
+	p.out.push(msg)
+	if p.writerIdle {
+		p.writerIdle = false
+		select {
+		case p.writerWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pop takes the next incoming message and wakes the reader if it waited for
+// room. Under s.mu.
+func (p *pipe) pop() [][]byte {
+	m := p.in.pop()
+	if p.readerWait {
+		p.readerWait = false
+		select {
+		case p.readerWake <- struct{}{}:
+		default:
+		}
+	}
+	return m
+}
+
+// inFull reports whether the incoming queue is at RecvHWM. Under s.mu.
+func (p *pipe) inFull() bool {
+	hwm := p.s.opts.recvHWM()
+	return hwm > 0 && p.in.len() >= hwm
+}
+
+// connected reports whether a connection carries the pipe. Under s.mu.
+func (p *pipe) connected() bool { return p.link != nil }
+
+// A link is one established connection carrying a pipe: a reader goroutine
+// (the one that runs the link) and a writer goroutine.
+type link struct {
+	p        *pipe
+	c        *transport.Conn
+	stop     chan struct{} // closed by kill
+	stopOnce sync.Once
+}
+
+// kill ends the link: the connection is closed, so the reader's and the
+// writer's I/O fail, and both stop waiting.
+func (l *link) kill() {
+	l.stopOnce.Do(func() {
+		close(l.stop)
+		l.c.Close()
+	})
+}
+
+// run carries p over c until the connection ends, and returns why. The
+// caller has attached p and set p.link. ctx ends the link early.
+func (s *Socket) runLink(ctx context.Context, l *link) error {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(l)
+	}()
+	stop := context.AfterFunc(ctx, l.kill)
+	err := s.readLoop(l)
+	stop()
+	l.kill()
+	<-writerDone
+	return err
+}
+
+// Batches a writer takes from its queue at once: bounded so that one
+// connection's writer does not hold a huge slice, large enough for the
+// write coalescing in transport to fill its buffer.
+const (
+	maxBatchMsgs  = 1024
+	maxBatchBytes = 256 << 10
+)
+
+// writeLoop sends what is queued for l.p, as many messages per write as
+// are waiting.
+func (s *Socket) writeLoop(l *link) {
+	p := l.p
+	var batch [][][]byte
+	for {
+		s.mu.Lock()
+		for p.out.len() == 0 {
+			p.writerIdle = true
+			s.mu.Unlock()
+			select {
+			case <-p.writerWake:
+			case <-l.stop:
+				s.mu.Lock()
+				p.writerIdle = false
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Lock()
+		}
+		batch = p.out.popInto(batch[:0], maxBatchMsgs, maxBatchBytes)
+		p.writing = true
+		s.sendSig.broadcast() // room freed
+		s.mu.Unlock()
+
+		err := writeMessages(l.c, batch)
+		clear(batch)
+
+		s.mu.Lock()
+		p.writing = false
+		if s.closing {
+			s.drainSig.broadcast()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			l.kill()
+			return
+		}
+	}
+}
+
+// writeMessages writes a batch. (Until transport.Conn has a batching write,
+// one WriteMessage per message.)
+func writeMessages(c *transport.Conn, batch [][][]byte) error {
+	for _, m := range batch {
+		if err := c.WriteMessage(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readLoop reads messages from l until the connection ends and hands them
+// to the pattern, waiting while the incoming queue is at RecvHWM: then
+// nothing is read, and TCP pushes back on the sender, as libzmq does.
+func (s *Socket) readLoop(l *link) error {
+	p := l.p
+	for {
+		msg, err := l.c.ReadMessage(nil)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		keep, err := s.pat.incoming(p, msg)
+		if err != nil {
+			s.mu.Unlock()
+			return &protocolError{err}
+		}
+		if keep {
+			p.in.push(msg)
+			s.recvSig.broadcast()
+		}
+		for p.inFull() {
+			p.readerWait = true
+			s.mu.Unlock()
+			select {
+			case <-p.readerWake:
+			case <-l.stop:
+				return nil
+			}
+			s.mu.Lock()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// protocolError is a message the pattern refused as malformed (a REQ's reply
+// without its delimiter): like libzmq, the connection ends and a connecting
+// endpoint does not try again.
+type protocolError struct{ err error }
+
+func (e *protocolError) Error() string { return e.err.Error() }
+func (e *protocolError) Unwrap() error { return e.err }

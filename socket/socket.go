@@ -1,0 +1,333 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zmtpsec/zmtpsec/transport"
+	"github.com/zmtpsec/zmtpsec/zmtp"
+)
+
+// Socket is a ZeroMQ socket of one of the eleven classic types. It binds and
+// connects to any number of endpoints, keeps a queue per peer, and routes
+// messages between them and the application as libzmq 4.3.4 does for its
+// type (see docs/sockets.md). Every connection is a transport.Conn, with
+// the security configured in Options.Config.
+//
+// A Socket is safe for concurrent use by any number of goroutines (libzmq
+// sockets are not). Each connection has its own reader and writer
+// goroutines, so PINGs are answered and heartbeats judged whether or not
+// the application is receiving; Close ends every goroutine of the socket.
+type Socket struct {
+	typ  zmtp.SocketType
+	opts Options
+	cfg  *transport.Config // opts.Config with SocketType set
+	pat  pattern
+
+	ctx    context.Context // cancelled at the end of Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine of the socket
+
+	mu           sync.Mutex
+	closing      bool // Close has been called
+	eps          []*endpoint
+	lastEndpoint string
+	sendSig      signal // broadcast when a blocked Send may proceed
+	recvSig      signal // broadcast when a blocked Recv may proceed
+	drainSig     signal // broadcast when a writer finished a batch during Close
+	peers        int    // established connections
+	pipes        map[*pipe]struct{}
+
+	eventsDropped atomic.Uint64
+	closeOnce     sync.Once
+}
+
+// New returns a socket of type t, one of PAIR, PUB, SUB, XPUB, XSUB, REQ,
+// REP, DEALER, ROUTER, PUSH and PULL (the zmtp constants), configured by
+// opts (nil means all defaults). An option that cannot work, or that has no
+// effect on type t, is refused here with an *OptionError, and a
+// transport.Config that cannot work with an error wrapping
+// transport.ErrConfig.
+func New(t zmtp.SocketType, opts *Options) (*Socket, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Socket{typ: t, opts: *opts}
+	s.pat = newPattern(s)
+	if s.pat == nil {
+		return nil, &OptionError{Option: "socket type", Reason: fmt.Sprintf("%q is not one of the 11 classic types", string(t))}
+	}
+	if err := s.opts.validate(t); err != nil {
+		return nil, err
+	}
+	cfg := s.opts.Config
+	cfg.SocketType = t
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s.cfg = &cfg
+	s.pipes = make(map[*pipe]struct{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Type returns the socket's type.
+func (s *Socket) Type() zmtp.SocketType { return s.typ }
+
+// Send queues msg, one frame per element, for the peers the socket's type
+// chooses. It blocks while the type's rule says to wait (no peer, or the
+// chosen peers' queues at SendHWM), until ctx is done; it returns
+// ctx.Err() then, with nothing queued. Types that drop at the high-water
+// mark (PUB, XPUB, ROUTER without RouterMandatory) never block.
+//
+// The socket takes ownership of msg and its frames: the caller must not
+// modify them after Send returns. (A PUB shares one message among all its
+// subscribers, without copying.)
+func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
+	if len(msg) == 0 {
+		return ErrEmptyMessage
+	}
+	s.mu.Lock()
+	for {
+		if s.closing {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		sent, err := s.pat.send(msg)
+		if sent || err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		wake := s.sendSig.wait()
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
+}
+
+// Recv returns the next message for the application, as the socket's type
+// chooses it (fair-queued among peers for most types). It blocks until one
+// is there or ctx is done (then it returns ctx.Err()). The message and its
+// frames belong to the caller.
+func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
+	s.mu.Lock()
+	for {
+		if s.closing {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		msg, ok, err := s.pat.recv()
+		if ok || err != nil {
+			s.mu.Unlock()
+			return msg, err
+		}
+		wake := s.recvSig.wait()
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+}
+
+// Subscribe adds a subscription to topic: a SUB then receives the messages
+// whose first frame starts with topic (the empty topic matches every
+// message). Each call counts: as many Unsubscribe calls undo it. On an XPUB
+// with XPubManual it subscribes the peer whose subscription was received
+// last. Other types return ErrNotSupported; an XSUB subscribes by sending
+// 0x01 followed by the topic, as with libzmq.
+func (s *Socket) Subscribe(topic []byte) error { return s.subscription(true, topic) }
+
+// Unsubscribe removes one subscription to topic made by Subscribe.
+func (s *Socket) Unsubscribe(topic []byte) error { return s.subscription(false, topic) }
+
+func (s *Socket) subscription(add bool, topic []byte) error {
+	sub, ok := s.pat.(subscriber)
+	if !ok {
+		return ErrNotSupported
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrClosed
+	}
+	return sub.subscribe(add, topic)
+}
+
+// LastEndpoint returns the endpoint of the last successful Bind or Connect,
+// resolved for a Bind ("tcp://127.0.0.1:*" gives the port the system
+// chose), as libzmq's ZMQ_LAST_ENDPOINT.
+func (s *Socket) LastEndpoint() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastEndpoint
+}
+
+// Stats is a snapshot of a socket's counters.
+type Stats struct {
+	// Peers is the number of connections whose handshake has completed
+	// and that are still open.
+	Peers int
+	// EventsDropped counts events not delivered because Options.Events was
+	// full.
+	EventsDropped uint64
+}
+
+// Stats returns a snapshot of the socket's counters.
+func (s *Socket) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Peers: s.peers, EventsDropped: s.eventsDropped.Load()}
+}
+
+// Close closes the socket. Blocked and later calls of Send and Recv return
+// ErrClosed. Messages still queued for peers get up to Linger to go out
+// (connecting endpoints keep trying to connect meanwhile), then every
+// connection and listener is closed and Close returns once every goroutine
+// of the socket has ended. Unread incoming messages are discarded. Close is
+// safe to call more than once; later calls return nil at once.
+func (s *Socket) Close() error {
+	first := false
+	s.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	s.mu.Lock()
+	s.closing = true
+	s.sendSig.broadcast()
+	s.recvSig.broadcast()
+	eps := append([]*endpoint(nil), s.eps...)
+	s.mu.Unlock()
+	for _, ep := range eps {
+		if ep.ln != nil {
+			ep.ln.Close() // no new peers; accepted ones linger
+		}
+	}
+	s.linger(s.opts.linger(s.typ))
+	s.cancel()
+	s.wg.Wait()
+	s.emit(Event{Kind: EventSocketClosed})
+	return nil
+}
+
+// linger waits up to d for every queued outgoing message to be written.
+func (s *Socket) linger(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	s.mu.Lock()
+	for !s.drained() {
+		wake := s.drainSig.wait()
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timer.C:
+			return
+		}
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+}
+
+// drained reports whether every queued outgoing message has been written.
+// Under s.mu.
+func (s *Socket) drained() bool {
+	for p := range s.pipes {
+		if p.out.len() > 0 || p.writing {
+			return false
+		}
+	}
+	return true
+}
+
+// emit delivers an event without ever blocking.
+func (s *Socket) emit(e Event) {
+	if s.opts.Events == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	select {
+	case s.opts.Events <- e:
+	default:
+		s.eventsDropped.Add(1)
+	}
+}
+
+// signal is a broadcast to goroutines waiting under Socket.mu. A channel is
+// made only when someone waits, so a busy socket with no waiter allocates
+// nothing.
+type signal struct{ ch chan struct{} }
+
+// wait returns a channel closed at the next broadcast. Call under mu.
+func (sg *signal) wait() <-chan struct{} {
+	if sg.ch == nil {
+		sg.ch = make(chan struct{})
+	}
+	return sg.ch
+}
+
+// broadcast wakes every waiter. Call under mu.
+func (sg *signal) broadcast() {
+	if sg.ch != nil {
+		close(sg.ch)
+		sg.ch = nil
+	}
+}
+
+// waiting reports whether someone waits. Call under mu.
+func (sg *signal) waiting() bool { return sg.ch != nil }
+
+// jitter returns d plus a random part of up to d, as libzmq's reconnect
+// interval (libzmq adds rand() % d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d + rand.N(d)
+}
+
+// bindAddress turns libzmq's "tcp://host:*" (any port) into ":0".
+func bindAddress(endpoint string) string {
+	if strings.HasPrefix(endpoint, "tcp://") && strings.HasSuffix(endpoint, ":*") {
+		return strings.TrimSuffix(endpoint, "*") + "0"
+	}
+	return endpoint
+}
+
+// checkConnectEndpoint refuses an endpoint Connect could never dial, at
+// once, as libzmq's zmq_connect does.
+func checkConnectEndpoint(endpoint string) error {
+	ep := endpoint
+	if scheme, rest, ok := strings.Cut(endpoint, "://"); ok && scheme == "tcp" {
+		if i := strings.LastIndexByte(rest, ';'); i >= 0 {
+			ep = "tcp://" + rest[i+1:]
+		}
+	}
+	network, address, err := transport.ParseEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	if network == "tcp" {
+		_, port, _ := net.SplitHostPort(address)
+		if port == "0" || port == "*" {
+			return &OptionError{Option: "endpoint", Reason: fmt.Sprintf("%q: connect needs a port", endpoint)}
+		}
+	}
+	return nil
+}
