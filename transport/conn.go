@@ -52,6 +52,7 @@ type Conn struct {
 	// Liveness, used when heartbeats are on or the peer asked for a TTL.
 	lastRecv   atomic.Int64 // UnixNano of the last incoming frame
 	watching   atomic.Bool  // lastRecv is being kept up to date
+	readPaused atomic.Bool  // SetReadPaused: silence is ours, not the peer's
 	peerTTL    atomic.Int64 // nanoseconds the peer asked for, 0 = none
 	timerMu    sync.Mutex
 	hbTimer    *time.Timer
