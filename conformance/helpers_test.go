@@ -1951,24 +1951,10 @@ func sockRun(t *testing.T, cases []sockCase) {
 	}
 }
 
-// sockMatrix runs f (through sockRun) for every security, NULL and CURVE,
-// in both directions: our socket binds and libzmq connects (ourBind), and
-// the reverse.
-func sockMatrix(t *testing.T, f func(t *testing.T, e *sockEnv, ourBind bool)) {
-	t.Helper()
-	var cases []sockCase
-	for _, sec := range sockSecurities {
-		for _, dir := range sockDirections {
-			cases = append(cases, sockCase{sec.name + "-" + dir.name, func(t *testing.T) {
-				f(t, newSockEnv(t, sec.curve), dir.ourBind)
-			}})
-		}
-	}
-	sockRun(t, cases)
-}
-
-// sockMatrixCases is sockMatrix for a test whose cases each want their own
-// name prefix (a pattern, a role) before security and direction.
+// sockMatrixCases makes the cases (for sockRun) that run f for every
+// security, NULL and CURVE, in both directions: our socket binds and
+// libzmq connects (ourBind), and the reverse. Their names are prefix (a
+// pattern, a role), security and direction.
 func sockMatrixCases(prefix string, f func(t *testing.T, e *sockEnv, ourBind bool)) []sockCase {
 	var cases []sockCase
 	for _, sec := range sockSecurities {
@@ -1979,4 +1965,140 @@ func sockMatrixCases(prefix string, f func(t *testing.T, e *sockEnv, ourBind boo
 		}
 	}
 	return cases
+}
+
+// checkZAPOnce checks that the server's ZAP handler, ours when ourBind,
+// else libzmq's, was asked once per connection (n connections), and the
+// other never: under CURVE only.
+func (e *sockEnv) checkZAPOnce(t *testing.T, ourBind bool, n int) {
+	t.Helper()
+	if !e.curve {
+		return
+	}
+	ours, theirs := int(e.ourZAP.calls.Load()), 0
+	if e.libZAP != nil {
+		theirs = int(e.libZAP.calls.Load())
+	}
+	want := [2]int{0, n}
+	if ourBind {
+		want = [2]int{n, 0}
+	}
+	if ours != want[0] || theirs != want[1] {
+		t.Errorf("ZAP requests: ours %d, libzmq's %d; want %d and %d", ours, theirs, want[0], want[1])
+	}
+}
+
+// checkKinds checks that the kinds of es include want in that order,
+// other events between them allowed.
+func checkKinds(t *testing.T, who string, es []socket.Event, want ...socket.EventKind) {
+	t.Helper()
+	i := 0
+	for _, e := range es {
+		if i < len(want) && e.Kind == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("%s: events %s\nwant, in this order: %v", who, eventList(es), want)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// high-water marks: numbered messages sent until the sender blocks, drained in order
+
+const (
+	// hwmSmall is the SNDHWM and RCVHWM of the high-water mark tests.
+	hwmSmall = 5
+	// hwmPayload is the size of their messages: large enough that the
+	// kernel buffers fill after a few hundred.
+	hwmPayload = 32 << 10
+	// hwmMaxMessages is where a sender that never blocks fails the test.
+	hwmMaxMessages = 3000
+	// hwmAttempt bounds one send attempt; hwmBlocked attempts in a row
+	// that time out mean the sender is blocked.
+	hwmAttempt = 200 * time.Millisecond
+	hwmBlocked = 3
+)
+
+var hwmFill = bytes.Repeat([]byte{'h'}, hwmPayload)
+
+// hwmMsg is message i of a high-water mark test: its number, then the
+// payload (shared, never modified).
+func hwmMsg(i int) [][]byte { return [][]byte{[]byte(fmt.Sprintf("%06d", i)), hwmFill} }
+
+// fillUntilBlocked sends messages 0, 1, ... with send, which reports false
+// when an attempt timed out (then nothing was queued), until hwmBlocked
+// attempts in a row time out. It returns how many messages went.
+func fillUntilBlocked(t *testing.T, who string, send func(i int) bool) int {
+	t.Helper()
+	n, timeouts := 0, 0
+	for timeouts < hwmBlocked {
+		if n >= hwmMaxMessages {
+			t.Fatalf("%s: %d messages of %d bytes sent to a peer that does not read; want a block", who, n, hwmPayload)
+		}
+		if send(n) {
+			n++
+			timeouts = 0
+		} else {
+			timeouts++
+		}
+	}
+	return n
+}
+
+// drain receives messages 0 to n-1 with recv, in order, and checks that
+// nothing more comes.
+func drainInOrder(t *testing.T, who string, n int, recv func() [][]byte, nothing func()) {
+	t.Helper()
+	for i := range n {
+		m := recv()
+		if len(m) != 2 || string(m[0]) != fmt.Sprintf("%06d", i) || !bytes.Equal(m[1], hwmFill) {
+			t.Fatalf("%s: message %d of %d is %s; want message %06d", who, i, n, shortMsg(m), i)
+		}
+	}
+	nothing()
+}
+
+// ourHWMSend is a send for fillUntilBlocked on our socket.
+func ourHWMSend(t *testing.T, s *socket.Socket) func(int) bool {
+	return func(i int) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), hwmAttempt)
+		defer cancel()
+		err := s.Send(ctx, hwmMsg(i))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("our %s: Send: %v", s.Type(), err)
+		}
+		return true
+	}
+}
+
+// libHWMSend is a send for fillUntilBlocked on a libzmq socket.
+func libHWMSend(t *testing.T, s *zmq.Socket) func(int) bool {
+	must(t, s.SetSndtimeo(hwmAttempt))
+	return func(i int) bool {
+		m := hwmMsg(i)
+		_, err := s.SendMessage(m[0], m[1])
+		if isEAGAIN(err) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("libzmq send: %v", err)
+		}
+		return true
+	}
+}
+
+// sendFor sends messages 0, 1, ... with send, which reports false when an
+// attempt timed out, for d, and returns how many went.
+func sendFor(d time.Duration, send func(i int) bool) int {
+	n := 0
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if send(n) {
+			n++
+		}
+	}
+	return n
 }

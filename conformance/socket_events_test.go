@@ -1,13 +1,13 @@
 package conformance
 
-// Our socket events next to libzmq 4.3.4's monitor (docs/sockets.md,
-// socket monitor events). EventKind values are libzmq's ZMQ_EVENT_*
-// numbers, so each case runs a libzmq "twin" of our socket in the same
-// role, against the same peer, and compares the two sequences kind for
-// kind: a normal connect, a bind and accept, a peer that goes away and, on
-// the connecting side, comes back on the same port. Our
-// EventHandshakeSucceeded carries the connection state: the mechanism, the
-// peer's socket type and, under CURVE, the peer's key and the ZAP user id.
+// Our socket events next to libzmq 4.3.4's monitor (docs/sockets.md#events).
+// EventKind values are libzmq's ZMQ_EVENT_* numbers, so each case runs a
+// libzmq "twin" of our socket in the same role, against the same peer, and
+// compares the two sequences kind for kind: a normal connect, a bind and
+// accept, a peer that goes away and, on the connecting side, comes back on
+// the same port. Our EventHandshakeSucceeded carries the connection state:
+// the mechanism, the peer's socket type and, under CURVE, the peer's key and
+// the ZAP user id.
 
 import (
 	"fmt"
@@ -162,4 +162,3 @@ func TestSocketEvents(t *testing.T) {
 		}
 	}))
 }
-

@@ -1,11 +1,13 @@
 package conformance
 
-// Heartbeats on the socket layer against libzmq 4.3.4 (docs/sockets.md,
-// heartbeats): each connection has its own reader, so PINGs are answered
-// while the application is not receiving, and a libzmq peer with
-// HEARTBEAT_IVL 100 ms and HEARTBEAT_TIMEOUT 300 ms stays connected; and
-// our own HeartbeatInterval detects a libzmq peer that went silent (behind
-// a proxy that swallows everything), after which the socket reconnects.
+// Heartbeats on the socket layer against libzmq 4.3.4
+// (docs/sockets.md#heartbeats): each connection has its own reader, so PINGs
+// are answered while the application is not receiving, and a libzmq peer
+// with HEARTBEAT_IVL 100 ms and HEARTBEAT_TIMEOUT 300 ms stays connected;
+// our own HeartbeatInterval detects a libzmq peer that went silent (behind a
+// proxy that swallows everything), after which the socket reconnects; and a
+// connection whose incoming queue stays full is not taken for dead, where
+// libzmq drops it.
 
 import (
 	"errors"
@@ -89,5 +91,60 @@ func TestSocketHeartbeats(t *testing.T) {
 		ourSend(t, d, []byte("after"))
 		libExpect(t, lib, []byte("after"))
 	})...)
+	// A full incoming queue: at RecvHWM our reader stops reading, as
+	// libzmq's I/O thread does, so libzmq's PINGs wait unread; our PINGs
+	// still go out and keep the libzmq peer's timeout satisfied, and our
+	// own timeout counts the pause as ours (transport.Conn.SetReadPaused).
+	// The connection stays up and nothing is lost. libzmq's PULL in the
+	// same place times its peer out and drops the connection, with what
+	// was in flight (docs/sockets.md#heartbeats).
+	cases = append(cases, sockMatrixCases("full-queue-ours-stays", func(t *testing.T, e *sockEnv, ourBind bool) {
+		ev := newOurEvents()
+		opts := &socket.Options{RecvHWM: hwmSmall, Events: ev.ch}
+		opts.HeartbeatInterval = sockHBInterval
+		opts.HeartbeatTimeout = sockHBTimeout
+		pull, ep := e.ours(zmtp.PULL, ourBind, opts)
+		var mon *libMonitor
+		push := e.peer(pull, ep, zmq.PUSH, func(s *zmq.Socket) {
+			must(t, s.SetSndhwm(hwmSmall))
+			must(t, s.SetHeartbeatIvl(sockHBInterval))
+			must(t, s.SetHeartbeatTimeout(sockHBTimeout))
+			mon = e.lib.monitor(s, zmq.EVENT_DISCONNECTED)
+		})
+		waitPeers(t, pull, 1)
+		// Send for sockHBQuiet: the queues fill at once and stay full.
+		send := libHWMSend(t, push)
+		must(t, push.SetSndtimeo(10*time.Millisecond))
+		n := sendFor(sockHBQuiet, send)
+		if es := mon.collect(100 * time.Millisecond); len(es) != 0 {
+			t.Errorf("libzmq PUSH with heartbeats, our PULL's queue full: %v; want no DISCONNECTED", es)
+		}
+		if got := ev.collect(0); countKind(got, socket.EventDisconnected) != 0 {
+			t.Errorf("our PULL with heartbeats, its queue full:%s\nwant no EventDisconnected", eventList(got))
+		}
+		drainInOrder(t, "our PULL", n, func() [][]byte { return ourRecv(t, pull) },
+			func() { ourNothing(t, pull, 100*time.Millisecond) })
+	})...)
+	for _, sec := range sockSecurities {
+		cases = append(cases, sockCase{"full-queue-libzmq-drops-" + sec.name, func(t *testing.T) {
+			e := newSockEnv(t, sec.curve)
+			pull := e.libServer(zmq.PULL)
+			push := e.libClient(zmq.PUSH)
+			for _, s := range []*zmq.Socket{pull, push} {
+				must(t, s.SetSndhwm(hwmSmall))
+				must(t, s.SetRcvhwm(hwmSmall))
+				must(t, s.SetHeartbeatIvl(sockHBInterval))
+				must(t, s.SetHeartbeatTimeout(sockHBTimeout))
+			}
+			mon := e.lib.monitor(push, zmq.EVENT_DISCONNECTED)
+			must(t, push.Connect(e.lib.bind(pull)))
+			send := libHWMSend(t, push)
+			must(t, push.SetSndtimeo(10*time.Millisecond))
+			sendFor(sockHBQuiet, send)
+			if es := mon.collect(100 * time.Millisecond); len(es) == 0 {
+				t.Errorf("libzmq PUSH and PULL with heartbeats, the PULL's queue full for %v: no DISCONNECTED; has libzmq changed?", sockHBQuiet)
+			}
+		}})
+	}
 	sockRun(t, cases)
 }

@@ -1,17 +1,13 @@
 package conformance
 
-// High-water marks against libzmq 4.3.4 (docs/sockets.md, the machinery
-// and PUSH/PULL): a PUSH whose peer does not read fills the peer's receive
-// queue, the kernel buffers and its own send queue, and then blocks; when
-// the peer reads again everything arrives, in order, with no gap. Each test
-// runs with our PUSH and, for reference, with libzmq's in the same setup,
-// and asserts that both behave alike: both block, neither loses a message.
+// High-water marks against libzmq 4.3.4 (docs/sockets.md#high-water-marks):
+// a PUSH whose peer does not read fills the peer's receive queue, the kernel
+// buffers and its own send queue, and then blocks; when the peer reads again
+// everything arrives, in order, with no gap. Each test runs with our PUSH
+// and, for reference, with libzmq's in the same setup, and asserts that both
+// behave alike: both block, neither loses a message.
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -20,91 +16,6 @@ import (
 	"github.com/zmtpsec/zmtpsec/socket"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
-
-const (
-	// hwmSmall is the SNDHWM and RCVHWM of the high-water mark tests.
-	hwmSmall = 5
-	// hwmPayload is the size of their messages: large enough that the
-	// kernel buffers fill after a few hundred.
-	hwmPayload = 32 << 10
-	// hwmMaxMessages is where a sender that never blocks fails the test.
-	hwmMaxMessages = 3000
-	// hwmAttempt bounds one send attempt; hwmBlocked attempts in a row
-	// that time out mean the sender is blocked.
-	hwmAttempt = 200 * time.Millisecond
-	hwmBlocked = 3
-)
-
-var hwmFill = bytes.Repeat([]byte{'h'}, hwmPayload)
-
-// hwmMsg is message i of a high-water mark test: its number, then the
-// payload (shared, never modified).
-func hwmMsg(i int) [][]byte { return [][]byte{[]byte(fmt.Sprintf("%06d", i)), hwmFill} }
-
-// fillUntilBlocked sends messages 0, 1, ... with send, which reports false
-// when an attempt timed out (then nothing was queued), until hwmBlocked
-// attempts in a row time out. It returns how many messages went.
-func fillUntilBlocked(t *testing.T, who string, send func(i int) bool) int {
-	t.Helper()
-	n, timeouts := 0, 0
-	for timeouts < hwmBlocked {
-		if n >= hwmMaxMessages {
-			t.Fatalf("%s: %d messages of %d bytes sent to a peer that does not read; want a block", who, n, hwmPayload)
-		}
-		if send(n) {
-			n++
-			timeouts = 0
-		} else {
-			timeouts++
-		}
-	}
-	return n
-}
-
-// drain receives messages 0 to n-1 with recv, in order, and checks that
-// nothing more comes.
-func drainInOrder(t *testing.T, who string, n int, recv func() [][]byte, nothing func()) {
-	t.Helper()
-	for i := range n {
-		m := recv()
-		if len(m) != 2 || string(m[0]) != fmt.Sprintf("%06d", i) || !bytes.Equal(m[1], hwmFill) {
-			t.Fatalf("%s: message %d of %d is %s; want message %06d", who, i, n, shortMsg(m), i)
-		}
-	}
-	nothing()
-}
-
-// ourHWMSend is a send for fillUntilBlocked on our socket.
-func ourHWMSend(t *testing.T, s *socket.Socket) func(int) bool {
-	return func(i int) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), hwmAttempt)
-		defer cancel()
-		err := s.Send(ctx, hwmMsg(i))
-		if errors.Is(err, context.DeadlineExceeded) {
-			return false
-		}
-		if err != nil {
-			t.Fatalf("our %s: Send: %v", s.Type(), err)
-		}
-		return true
-	}
-}
-
-// libHWMSend is a send for fillUntilBlocked on a libzmq socket.
-func libHWMSend(t *testing.T, s *zmq.Socket) func(int) bool {
-	must(t, s.SetSndtimeo(hwmAttempt))
-	return func(i int) bool {
-		m := hwmMsg(i)
-		_, err := s.SendMessage(m[0], m[1])
-		if isEAGAIN(err) {
-			return false
-		}
-		if err != nil {
-			t.Fatalf("libzmq send: %v", err)
-		}
-		return true
-	}
-}
 
 func TestSocketPushHWM(t *testing.T) {
 	libPull := func(s *zmq.Socket) { must(t, s.SetRcvhwm(hwmSmall)) }

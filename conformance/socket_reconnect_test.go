@@ -1,13 +1,12 @@
 package conformance
 
-// Reconnection against libzmq 4.3.4 (docs/sockets.md, queues, disconnects
-// and reconnection): a peer that restarts on the same port is reconnected
-// to and traffic resumes, with what was sent meanwhile on the connecting
-// side; a connect before the peer exists connects when it appears; and
-// after a failed handshake, a server that answered ERROR (ZAP 400) is not
-// tried again while one that closed without a word is, unless
-// StopReconnectOnHandshakeFailure says otherwise. Every case shows our
-// events next to libzmq's monitor.
+// Reconnection against libzmq 4.3.4 (docs/sockets.md#reconnection): a peer
+// that restarts on the same port is reconnected to and traffic resumes, with
+// what was sent meanwhile on the connecting side; a connect before the peer
+// exists connects when it appears; and after a failed handshake, a server
+// that answered ERROR (ZAP 400) is not tried again while one that closed
+// without a word is, unless StopReconnectOnHandshakeFailure says otherwise.
+// Every case shows our events next to libzmq's monitor.
 
 import (
 	"errors"
@@ -23,21 +22,6 @@ import (
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
-
-// checkKinds checks that the kinds of es include want in that order,
-// other events between them allowed.
-func checkKinds(t *testing.T, who string, es []socket.Event, want ...socket.EventKind) {
-	t.Helper()
-	i := 0
-	for _, e := range es {
-		if i < len(want) && e.Kind == want[i] {
-			i++
-		}
-	}
-	if i < len(want) {
-		t.Errorf("%s: events %s\nwant, in this order: %v", who, eventList(es), want)
-	}
-}
 
 func TestSocketReconnect(t *testing.T) {
 	var cases []sockCase
@@ -277,4 +261,3 @@ func TestSocketHandshakeFailure(t *testing.T) {
 	}})
 	sockRun(t, cases)
 }
-

@@ -1,7 +1,7 @@
 package conformance
 
 // DEALER/ROUTER and PUSH/PULL of the socket layer against libzmq 4.3.4
-// (docs/sockets.md, ROUTER and PUSH/PULL): routing ids given with
+// (docs/sockets.md#router, docs/sockets.md#push): routing ids given with
 // ZMQ_ROUTING_ID or Identity, generated ids (0x00 and a big-endian uint32,
 // one more per peer), RouterMandatory, PUSH round-robin and PULL fair
 // queueing, for NULL and CURVE with ZAP, with our socket binding and
