@@ -20,11 +20,11 @@ var fuzzTypes = []zmtp.SocketType{
 // grows past its high-water mark through Send, and that what Recv returns
 // is a message.
 func FuzzPatterns(f *testing.F) {
-	f.Add([]byte{5, 0, 0, 1, 0, 4, 2, 'h', 'i', 3, 0, 2, 0, 'r', 5})                // REQ
-	f.Add([]byte{6, 0, 0, 1, 0, 2, 0, 3, 'a', 0, 'b', 5, 4, 1, 'x'})                // REP
-	f.Add([]byte{8, 0, 0, 1, 0, 0, 1, 1, 1, 2, 0, 2, 'm', 5, 4, 2, 0, 0})          // ROUTER
-	f.Add([]byte{3, 0, 0, 1, 0, 2, 0, 2, 1, 'A', 4, 1, 'A', 7, 0, 8, 0})            // XPUB
-	f.Add([]byte{2, 0, 0, 1, 0, 9, 1, 'T', 2, 0, 1, 'T', 5, 9, 0, 'T', 6, 0})       // SUB
+	f.Add([]byte{5, 0, 0, 1, 0, 4, 2, 'h', 'i', 3, 0, 2, 0, 'r', 5})          // REQ
+	f.Add([]byte{6, 0, 0, 1, 0, 2, 0, 3, 'a', 0, 'b', 5, 4, 1, 'x'})          // REP
+	f.Add([]byte{8, 0, 0, 1, 0, 0, 1, 1, 1, 2, 0, 2, 'm', 5, 4, 2, 0, 0})     // ROUTER
+	f.Add([]byte{3, 0, 0, 1, 0, 2, 0, 2, 1, 'A', 4, 1, 'A', 7, 0, 8, 0})      // XPUB
+	f.Add([]byte{2, 0, 0, 1, 0, 9, 1, 'T', 2, 0, 1, 'T', 5, 9, 0, 'T', 6, 0}) // SUB
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
