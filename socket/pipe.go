@@ -167,7 +167,7 @@ func (s *Socket) writeLoop(l *link) {
 		s.sendSig.broadcast() // room freed
 		s.mu.Unlock()
 
-		err := writeMessages(l.c, batch)
+		err := l.c.WriteMessages(batch)
 		clear(batch)
 
 		s.mu.Lock()
@@ -181,17 +181,6 @@ func (s *Socket) writeLoop(l *link) {
 			return
 		}
 	}
-}
-
-// writeMessages writes a batch. (Until transport.Conn has a batching write,
-// one WriteMessage per message.)
-func writeMessages(c *transport.Conn, batch [][][]byte) error {
-	for _, m := range batch {
-		if err := c.WriteMessage(m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // readLoop reads messages from l until the connection ends and hands them
