@@ -294,3 +294,68 @@ func Example_refused() {
 	// handshake failed, ZAP status 400
 	// connect stopped
 }
+
+// A SUB socket receives only what matches its subscriptions; the PUB does
+// the filtering, so unwanted messages never cross the network.
+// Subscriptions travel to the publisher asynchronously: a message published
+// before the subscription has arrived is not delivered (libzmq's "slow
+// joiner"), so the publisher here repeats a ready message until the
+// subscriber has seen one.
+func Example_pubSub() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	pub, err := socket.New(zmtp.PUB, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Bind("tcp://127.0.0.1:*"); err != nil {
+		log.Fatal(err)
+	}
+
+	sub, err := socket.New(zmtp.SUB, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Connect(pub.LastEndpoint()); err != nil {
+		log.Fatal(err)
+	}
+	if err := sub.Subscribe([]byte("weather.")); err != nil {
+		log.Fatal(err)
+	}
+
+	// Wait until the subscription has reached the publisher.
+	for {
+		if err := pub.Send(ctx, [][]byte{[]byte("weather.ready")}); err != nil {
+			log.Fatal(err)
+		}
+		wait, stop := context.WithTimeout(ctx, 10*time.Millisecond)
+		_, err := sub.Recv(wait)
+		stop()
+		if err == nil {
+			break
+		}
+	}
+
+	for _, m := range []string{"sports.final 2-1", "weather.oslo -3C", "news.x", "weather.lima 19C"} {
+		if err := pub.Send(ctx, [][]byte{[]byte(m)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for n := 0; n < 2; {
+		m, err := sub.Recv(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if string(m[0]) == "weather.ready" {
+			continue // a late copy of the ready message
+		}
+		fmt.Printf("%s\n", m[0])
+		n++
+	}
+	// Output:
+	// weather.oslo -3C
+	// weather.lima 19C
+}

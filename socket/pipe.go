@@ -167,7 +167,7 @@ func (s *Socket) writeLoop(l *link) {
 		s.sendSig.broadcast() // room freed
 		s.mu.Unlock()
 
-		err := writeMessages(l.c, batch)
+		err := l.c.WriteMessages(batch)
 		clear(batch)
 
 		s.mu.Lock()
@@ -183,27 +183,20 @@ func (s *Socket) writeLoop(l *link) {
 	}
 }
 
-// writeMessages writes a batch. (Until transport.Conn has a batching write,
-// one WriteMessage per message.)
-func writeMessages(c *transport.Conn, batch [][][]byte) error {
-	for _, m := range batch {
-		if err := c.WriteMessage(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // readLoop reads messages from l until the connection ends and hands them
 // to the pattern, waiting while the incoming queue is at RecvHWM: then
 // nothing is read, and TCP pushes back on the sender, as libzmq does.
 func (s *Socket) readLoop(l *link) error {
 	p := l.p
+	var read [][]byte // reused by ReadMessage
+	var mem arena
 	for {
-		msg, err := l.c.ReadMessage(nil)
+		var err error
+		read, err = l.c.ReadMessage(read[:cap(read)])
 		if err != nil {
 			return err
 		}
+		msg := mem.message(read)
 		s.mu.Lock()
 		keep, err := s.pat.incoming(p, msg)
 		if err != nil {
