@@ -166,3 +166,25 @@ func waitEvent(t *testing.T, events <-chan socket.Event, k socket.EventKind) soc
 		}
 	}
 }
+
+// TestRouterRoutableAtHandshakeEvent: once EventHandshakeSucceeded reports
+// a peer with an Identity, a ROUTER can route to that id: an application
+// that answers the event (zmtpcat prints it, and a user then types a line
+// for the peer) must not get ErrHostUnreachable.
+func TestRouterRoutableAtHandshakeEvent(t *testing.T) {
+	events := make(chan socket.Event, 64)
+	router := newSocket(t, zmtp.ROUTER, &socket.Options{RouterMandatory: true, Events: events})
+	ep := bind(t, router)
+	for i := range 100 {
+		opts := &socket.Options{Linger: -1}
+		opts.Identity = []byte{'p', byte(i)}
+		d := newSocket(t, zmtp.DEALER, opts)
+		connect(t, d, ep)
+		e := waitEvent(t, events, socket.EventHandshakeSucceeded)
+		if err := router.Send(ctxT(t), [][]byte{e.State.PeerIdentity, []byte("hi")}); err != nil {
+			t.Fatalf("peer %d: Send right after its EventHandshakeSucceeded: %v", i, err)
+		}
+		recv(t, d, "hi")
+		d.Close()
+	}
+}
