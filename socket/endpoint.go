@@ -195,13 +195,17 @@ func (s *Socket) serve(ep *endpoint, c *transport.Conn) {
 		return
 	}
 	st := c.ConnectionState()
-	s.emit(Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st})
+	// EventHandshakeSucceeded goes out once the pattern has taken the peer
+	// (or refused it), so that an application answering the event finds
+	// the peer routable.
+	succeeded := Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st}
 	p := newPipe(s, ep)
 	l := &link{p: p, c: c, stop: make(chan struct{})}
 	s.mu.Lock()
 	if s.closing && s.opts.linger(s.typ) == 0 {
 		s.mu.Unlock()
 		c.Close()
+		s.emit(succeeded)
 		return
 	}
 	err := s.attach(p)
@@ -214,11 +218,13 @@ func (s *Socket) serve(ep *endpoint, c *transport.Conn) {
 		}
 		s.mu.Unlock()
 		c.Close()
+		s.emit(succeeded)
 		s.emit(Event{Kind: EventDisconnected, Endpoint: ep.name, RemoteAddr: remote, Err: err})
 		return
 	}
 	ep.accepted[p] = struct{}{}
 	s.mu.Unlock()
+	s.emit(succeeded)
 
 	err = s.runLink(ep.ctx, l)
 
@@ -276,7 +282,8 @@ func (s *Socket) connectLoop(ep *endpoint) {
 		remote := c.RemoteAddr()
 		st := c.ConnectionState()
 		s.emit(Event{Kind: EventConnected, Endpoint: ep.name, RemoteAddr: remote})
-		s.emit(Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st})
+		// As in serve: the event once the pattern has taken the peer.
+		succeeded := Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st}
 
 		p := ep.pipe
 		l := &link{c: c, stop: make(chan struct{})}
@@ -295,6 +302,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			}
 			s.mu.Unlock()
 			c.Close()
+			s.emit(succeeded)
 			s.emit(Event{Kind: EventDisconnected, Endpoint: ep.name, RemoteAddr: remote, Err: err})
 			if !s.retry(ep, jitter(base), err) {
 				return
@@ -302,6 +310,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			continue
 		}
 		s.mu.Unlock()
+		s.emit(succeeded)
 
 		err = s.runLink(ep.ctx, l)
 
