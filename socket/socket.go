@@ -176,6 +176,10 @@ type Stats struct {
 	// Peers is the number of connections whose handshake has completed
 	// and that are still open.
 	Peers int
+	// Queued is the number of messages waiting in outgoing queues. After
+	// Close it is what the linger did not get out: those messages were
+	// dropped.
+	Queued int
 	// EventsDropped counts events not delivered because Options.Events was
 	// full.
 	EventsDropped uint64
@@ -185,7 +189,11 @@ type Stats struct {
 func (s *Socket) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Peers: s.peers, EventsDropped: s.eventsDropped.Load()}
+	st := Stats{Peers: s.peers, EventsDropped: s.eventsDropped.Load()}
+	for p := range s.pipes {
+		st.Queued += p.out.len()
+	}
+	return st
 }
 
 // Close closes the socket. Blocked and later calls of Send and Recv return

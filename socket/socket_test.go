@@ -156,3 +156,18 @@ func waitGoroutines(t *testing.T, base int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStatsQueuedAfterClose(t *testing.T) {
+	push := newSocket(t, zmtp.PUSH, &socket.Options{Linger: 50 * time.Millisecond})
+	connect(t, push, "tcp://127.0.0.1:1") // nobody there
+	for range 3 {
+		send(t, push, "lost")
+	}
+	if q := push.Stats().Queued; q != 3 {
+		t.Fatalf("Queued = %d before Close, want 3", q)
+	}
+	push.Close()
+	if q := push.Stats().Queued; q != 3 {
+		t.Fatalf("Queued = %d after Close, want 3 (dropped when the linger ran out)", q)
+	}
+}

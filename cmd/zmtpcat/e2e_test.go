@@ -658,3 +658,12 @@ func TestXPubXSub(t *testing.T) {
 		t.Fatalf("XSUB: exit %d, stdout %q, stderr %s", code, sub.stdout.String(), sub.stderr.String())
 	}
 }
+
+// TestLingerExpiredExit: messages that no peer took within -linger are
+// dropped, and the exit status says so.
+func TestLingerExpiredExit(t *testing.T) {
+	code, _, errs := client(t, "never delivered\n", "-type", "PUSH", "-linger", "200ms", deadEndpoint(t))
+	if code != 1 || !strings.Contains(errs, "1 queued message(s) dropped") {
+		t.Fatalf("exit %d, stderr %q; want 1 and the dropped count", code, errs)
+	}
+}

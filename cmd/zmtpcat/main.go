@@ -150,7 +150,9 @@ serves on.
 At the end of stdin, zmtpcat sends what is queued and exits 0, unless -n is
 still waiting for messages or it is an echo server (-bind -echo), which
 serve on. Whenever it exits, messages still queued get up to -linger to
-reach their peer, which may be one that has yet to connect.
+reach their peer, which may be one that has yet to connect; messages still
+queued after that are dropped, and the exit status is 1 (with -linger 0
+they are dropped at once, as asked, and the status is unaffected).
 
 Exit status: 0 success, 1 handshake failure or error, 2 usage error.
 `

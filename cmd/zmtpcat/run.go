@@ -122,6 +122,9 @@ func (a *app) run(stdin io.Reader, events <-chan socket.Event, stop <-chan struc
 	}
 	a.cancel()
 	a.s.Close()
+	if n := a.s.Stats().Queued; n > 0 && a.o.linger > 0 {
+		a.fail("zmtpcat: %d queued message(s) dropped: no peer took them within -linger %v", n, a.o.linger)
+	}
 	close(closed)
 	<-eventsDone
 	a.wg.Wait()
