@@ -251,7 +251,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 		case err != nil && !errors.As(err, &he):
 			// No connection: back off, if asked to.
 			s.emit(Event{Kind: EventClosed, Endpoint: ep.name, Err: err})
-			wait := jitter(backoff)
+			wait := backoff + jitter(base) - base
 			if max := s.opts.ReconnectIntervalMax; max > base {
 				backoff = min(2*backoff, max)
 			}
@@ -430,6 +430,7 @@ func (s *Socket) detach(p *pipe) {
 	s.pat.detach(p)
 	s.sendSig.broadcast()
 	s.recvSig.broadcast()
+	s.drainSig.broadcast()
 }
 
 // connect puts link l under p after its handshake. Under s.mu.
@@ -447,7 +448,7 @@ func (s *Socket) connect(p *pipe, l *link, st transport.ConnectionState) error {
 func (s *Socket) disconnect(p *pipe, l *link) {
 	if p.link == l {
 		p.link = nil
-		p.drops++
+		p.lostTaken = p.taken
 		p.writerIdle = false
 		p.readerWait = false
 		s.peers--

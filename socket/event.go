@@ -13,19 +13,19 @@ import (
 
 // EventKind says what happened. The values are libzmq's ZMQ_EVENT_* numbers
 // where libzmq has the event, so that tools can compare monitors; the kinds
-// libzmq lacks use higher bits.
+// libzmq lacks use bits above all of libzmq's (its DRAFT ones included).
 type EventKind uint32
 
 // The events, in the order a connection meets them.
 const (
-	EventConnected          EventKind = 0x0001 // a connecting endpoint's TCP (or IPC) connection is up, before the handshake
+	EventConnected          EventKind = 0x0001 // a connecting endpoint's TCP (or IPC) connection came up (reported when its handshake ends, just before the outcome)
 	EventConnectDelayed     EventKind = 0x0002 // a connect attempt is under way
 	EventConnectRetried     EventKind = 0x0004 // a connect attempt failed or a connection was lost; Interval says when the next one starts
 	EventListening          EventKind = 0x0008 // Bind succeeded
 	EventBindFailed         EventKind = 0x0010 // Bind failed; Err says why
 	EventAccepted           EventKind = 0x0020 // a bound endpoint accepted a connection, before the handshake
 	EventAcceptFailed       EventKind = 0x0040 // Accept failed
-	EventClosed             EventKind = 0x0080 // a listener, or a connection that never completed its handshake, was closed
+	EventClosed             EventKind = 0x0080 // a listener was closed, or a connect attempt failed before a connection was made (Err says why)
 	EventDisconnected       EventKind = 0x0200 // an established connection ended; Err says why (nil when this side closed it)
 	EventHandshakeSucceeded EventKind = 0x1000 // the handshake succeeded; State describes the connection
 	EventHandshakeFailed    EventKind = 0x4000 // the handshake failed; Err is the *transport.HandshakeError (see Event.Status)
@@ -35,9 +35,9 @@ const (
 	// error ended the connection, StopReconnectOnHandshakeFailure is set,
 	// or reconnection is off. Err says why. libzmq ends the session the
 	// same way without an event.
-	EventConnectStopped EventKind = 0x10000
+	EventConnectStopped EventKind = 0x100000
 	// EventSocketClosed is the last event of a socket, sent by Close.
-	EventSocketClosed EventKind = 0x20000
+	EventSocketClosed EventKind = 0x200000
 )
 
 var eventNames = map[EventKind]string{
@@ -112,4 +112,12 @@ func (e Event) String() string {
 		s += ": " + e.Err.Error()
 	}
 	return s
+}
+
+// Timeout reports whether Err is a timeout: a handshake that did not finish
+// within Config.HandshakeTimeout, or a connection whose peer fell silent
+// past the heartbeat timeout.
+func (e Event) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
 }

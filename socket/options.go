@@ -77,8 +77,8 @@ type Options struct {
 	// zmq_socket_monitor. The socket never blocks on it: an event that does
 	// not fit in the channel's buffer is dropped and counted in
 	// Stats().EventsDropped. Size the buffer for the expected burst.
-	// The channel is never closed by the socket; EventClosed for the
-	// socket itself is the last event.
+	// The channel is never closed by the socket; EventSocketClosed, sent
+	// by Close, is the last event.
 	Events chan<- Event
 
 	// RouterMandatory makes a ROUTER's Send fail with ErrHostUnreachable

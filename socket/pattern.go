@@ -282,9 +282,16 @@ func (x *router) connected(p *pipe) error {
 	x.forget(p)
 	id := p.state.PeerIdentity
 	if len(id) == 0 {
+		// A peer may have taken the next generated id as its Identity:
+		// skip ids in use.
 		var b [5]byte
-		binary.BigEndian.PutUint32(b[1:], x.nextID)
-		x.nextID++
+		for {
+			binary.BigEndian.PutUint32(b[1:], x.nextID)
+			x.nextID++
+			if x.byID[string(b[:])] == nil {
+				break
+			}
+		}
 		id = b[:]
 	} else if old := x.byID[string(id)]; old != nil && old != p {
 		if !x.s.opts.RouterHandover {
@@ -344,7 +351,7 @@ type req struct {
 	fq        fq
 	awaiting  bool
 	replyPipe *pipe
-	drops     int    // replyPipe.drops when the request was sent
+	seq       uint64 // replyPipe.pushed once the request was queued
 	id        uint32 // ReqCorrelate: the id of the next request
 	sentID    uint32
 }
@@ -381,7 +388,7 @@ func (x *req) send(msg [][]byte) (bool, error) {
 	}
 	// Replies that came too late for an earlier request are dropped.
 	for _, p := range x.fq.pipes {
-		p.in.clear()
+		p.discardIn()
 	}
 	env := make([][]byte, 0, len(msg)+2)
 	if x.s.opts.ReqCorrelate {
@@ -395,7 +402,7 @@ func (x *req) send(msg [][]byte) (bool, error) {
 	if p == nil {
 		return false, nil
 	}
-	x.awaiting, x.replyPipe, x.drops, x.sentID = true, p, p.drops, x.id
+	x.awaiting, x.replyPipe, x.seq, x.sentID = true, p, p.pushed, x.id
 	x.id++
 	return true, nil
 }
@@ -419,7 +426,9 @@ func (x *req) recv() ([][]byte, bool, error) {
 		}
 		return m[1:], true, nil
 	}
-	if p.detached || (p.drops != x.drops && p.out.len() == 0) {
+	// The request is lost if the pipe is gone, or if a writer took it and
+	// then lost its connection.
+	if p.detached || p.lostTaken >= x.seq {
 		x.awaiting, x.replyPipe = false, nil
 		if p.detached {
 			x.fq.remove(p)

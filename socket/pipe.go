@@ -23,7 +23,6 @@ type pipe struct {
 	state      transport.ConnectionState
 	attached   bool // known to the pattern
 	detached   bool // left the pattern; unread incoming messages remain
-	drops      int  // connections lost so far
 	writerIdle bool // the link's writer waits for writerWake
 	writing    bool // the link's writer holds a batch
 	readerWait bool // the link's reader waits for room in in
@@ -32,9 +31,12 @@ type pipe struct {
 	readerWake chan struct{} // capacity 1
 
 	// Pattern state, under s.mu.
-	id    []byte // ROUTER: the routing id
-	mark  uint64 // dist: the last send that chose this pipe
-	subOK bool   // SUB/XSUB: subscriptions were sent on this connection
+	id []byte // ROUTER: the routing id
+
+	// Counters for REQ's ErrReplyLost: messages pushed, messages taken by
+	// a writer, and taken when the last connection was lost (what a writer
+	// took may have died with its connection).
+	pushed, taken, lostTaken uint64
 }
 
 func newPipe(s *Socket, ep *endpoint) *pipe {
@@ -55,6 +57,7 @@ func (p *pipe) room() bool {
 // push queues msg to the peer and wakes the writer. Under s.mu.
 func (p *pipe) push(msg [][]byte) {
 	p.out.push(msg)
+	p.pushed++
 	if p.writerIdle {
 		p.writerIdle = false
 		select {
@@ -78,14 +81,23 @@ func (p *pipe) pop() [][]byte {
 	return m
 }
 
+// discardIn drops every unread incoming message. Under s.mu.
+func (p *pipe) discardIn() {
+	p.in.clear()
+	if p.readerWait {
+		p.readerWait = false
+		select {
+		case p.readerWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // inFull reports whether the incoming queue is at RecvHWM. Under s.mu.
 func (p *pipe) inFull() bool {
 	hwm := p.s.opts.recvHWM()
 	return hwm > 0 && p.in.len() >= hwm
 }
-
-// connected reports whether a connection carries the pipe. Under s.mu.
-func (p *pipe) connected() bool { return p.link != nil }
 
 // A link is one established connection carrying a pipe: a reader goroutine
 // (the one that runs the link) and a writer goroutine.
@@ -150,11 +162,12 @@ func (s *Socket) writeLoop(l *link) {
 			s.mu.Lock()
 		}
 		batch = p.out.popInto(batch[:0], maxBatchMsgs, maxBatchBytes)
+		p.taken += uint64(len(batch))
 		p.writing = true
 		s.sendSig.broadcast() // room freed
 		s.mu.Unlock()
 
-		err := writeMessages(l.c, batch)
+		err := l.c.WriteMessages(batch)
 		clear(batch)
 
 		s.mu.Lock()
@@ -168,17 +181,6 @@ func (s *Socket) writeLoop(l *link) {
 			return
 		}
 	}
-}
-
-// writeMessages writes a batch. (Until transport.Conn has a batching write,
-// one WriteMessage per message.)
-func writeMessages(c *transport.Conn, batch [][][]byte) error {
-	for _, m := range batch {
-		if err := c.WriteMessage(m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // readLoop reads messages from l until the connection ends and hands them
@@ -201,6 +203,13 @@ func (s *Socket) readLoop(l *link) error {
 			p.in.push(msg)
 			s.recvSig.broadcast()
 		}
+		if !p.inFull() {
+			s.mu.Unlock()
+			continue
+		}
+		// The application is behind: stop reading, without letting
+		// heartbeats take our silence for the peer's.
+		l.c.SetReadPaused(true)
 		for p.inFull() {
 			p.readerWait = true
 			s.mu.Unlock()
@@ -212,6 +221,7 @@ func (s *Socket) readLoop(l *link) error {
 			s.mu.Lock()
 		}
 		s.mu.Unlock()
+		l.c.SetReadPaused(false)
 	}
 }
 

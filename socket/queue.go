@@ -31,8 +31,6 @@ func (q *queue) grow() {
 	q.buf, q.head = buf, 0
 }
 
-func (q *queue) peek() [][]byte { return q.buf[q.head] }
-
 func (q *queue) pop() [][]byte {
 	m := q.buf[q.head]
 	q.buf[q.head] = nil

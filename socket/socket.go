@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,14 +105,10 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 			s.mu.Unlock()
 			return err
 		}
-		wake := s.sendSig.wait()
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.waitUnlocked(ctx, &s.sendSig); err != nil {
+			s.mu.Unlock()
+			return err
 		}
-		s.mu.Lock()
 	}
 }
 
@@ -131,14 +128,10 @@ func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
 			s.mu.Unlock()
 			return msg, err
 		}
-		wake := s.recvSig.wait()
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := s.waitUnlocked(ctx, &s.recvSig); err != nil {
+			s.mu.Unlock()
+			return nil, err
 		}
-		s.mu.Lock()
 	}
 }
 
@@ -227,20 +220,15 @@ func (s *Socket) linger(d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for !s.drained() {
-		wake := s.drainSig.wait()
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-timer.C:
+		if s.waitUnlocked(ctx, &s.drainSig) != nil {
 			return
 		}
-		s.mu.Lock()
 	}
-	s.mu.Unlock()
 }
 
 // drained reports whether every queued outgoing message has been written.
@@ -269,29 +257,60 @@ func (s *Socket) emit(e Event) {
 	}
 }
 
-// signal is a broadcast to goroutines waiting under Socket.mu. A channel is
-// made only when someone waits, so a busy socket with no waiter allocates
-// nothing.
-type signal struct{ ch chan struct{} }
+// signal is a broadcast to goroutines waiting under Socket.mu. Each waiter
+// brings a channel of its own from a pool, so a busy socket allocates
+// nothing to block and wake its callers.
+type signal struct{ waiters []chan struct{} }
 
-// wait returns a channel closed at the next broadcast. Call under mu.
-func (sg *signal) wait() <-chan struct{} {
-	if sg.ch == nil {
-		sg.ch = make(chan struct{})
+var waiterPool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
+// wait registers a waiter and returns its channel, which the next
+// broadcast signals. Call under mu, then release mu, wait on the channel or
+// on something else, and call done.
+func (sg *signal) wait() chan struct{} {
+	ch := waiterPool.Get().(chan struct{})
+	sg.waiters = append(sg.waiters, ch)
+	return ch
+}
+
+// done ends a wait on ch, signalled or not, and returns ch to the pool.
+// Call under mu.
+func (sg *signal) done(ch chan struct{}) {
+	if i := slices.Index(sg.waiters, ch); i >= 0 {
+		sg.waiters = slices.Delete(sg.waiters, i, i+1)
+	} else {
+		<-ch // signalled: take the token
 	}
-	return sg.ch
+	waiterPool.Put(ch)
 }
 
 // broadcast wakes every waiter. Call under mu.
 func (sg *signal) broadcast() {
-	if sg.ch != nil {
-		close(sg.ch)
-		sg.ch = nil
+	for _, ch := range sg.waiters {
+		ch <- struct{}{}
 	}
+	clear(sg.waiters)
+	sg.waiters = sg.waiters[:0]
 }
 
-// waiting reports whether someone waits. Call under mu.
-func (sg *signal) waiting() bool { return sg.ch != nil }
+// waitUnlocked waits, with mu held on entry and on return, until sg is
+// signalled or ctx is done.
+func (s *Socket) waitUnlocked(ctx context.Context, sg *signal) error {
+	ch := sg.wait()
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+		s.mu.Lock()
+		waiterPool.Put(ch)
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	sg.done(ch)
+	return err
+}
 
 // jitter returns d plus a random part of up to d, as libzmq's reconnect
 // interval (libzmq adds rand() % d).

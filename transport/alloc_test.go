@@ -20,13 +20,20 @@ var messageSizes = []struct {
 // written before it is read, in one goroutine.
 func loopbackPair(tb testing.TB) (*Conn, *Conn) {
 	tb.Helper()
+	return loopbackPairWith(tb, &Config{SocketType: zmtp.DEALER}, &Config{SocketType: zmtp.ROUTER})
+}
+
+// loopbackPairWith is loopbackPair with the client and server configs given
+// (CURVE, for instance).
+func loopbackPairWith(tb testing.TB, ccfg, scfg *Config) (*Conn, *Conn) {
+	tb.Helper()
 	a, b := tcpConns(tb)
 	for _, nc := range []net.Conn{a, b} {
 		tc := nc.(*net.TCPConn)
 		tc.SetReadBuffer(1 << 20)
 		tc.SetWriteBuffer(1 << 20)
 	}
-	return handshaken(tb, a, b, &Config{SocketType: zmtp.DEALER}, &Config{SocketType: zmtp.ROUTER})
+	return handshaken(tb, a, b, ccfg, scfg)
 }
 
 // TestAllocations: in steady state, WriteMessage and a ReadMessage that is
@@ -94,13 +101,32 @@ func TestAllocationsPingPong(t *testing.T) {
 // It fails the test on any error, and returns the count and the last read.
 func roundTripAllocs(t *testing.T, c, s *Conn, msg [][]byte) (float64, [][]byte) {
 	t.Helper()
+	return measureRoundTrip(t, s, 1, func() error { return c.WriteMessage(msg) })
+}
+
+// batchRoundTripAllocs is roundTripAllocs for one WriteMessages of batch
+// followed by one ReadMessage for each of its messages.
+func batchRoundTripAllocs(t *testing.T, c, s *Conn, batch [][][]byte) (float64, [][]byte) {
+	t.Helper()
+	return measureRoundTrip(t, s, len(batch), func() error { return c.WriteMessages(batch) })
+}
+
+// measureRoundTrip runs send and then n ReadMessage calls on s, each given
+// back the previous result, ten times to warm up, then returns the
+// allocations of one such round and the last message read. It fails the
+// test on any error.
+func measureRoundTrip(t *testing.T, s *Conn, n int, send func() error) (float64, [][]byte) {
+	t.Helper()
 	var buf [][]byte
 	var err error
 	roundTrip := func() {
 		if err != nil {
 			return
 		}
-		if err = c.WriteMessage(msg); err == nil {
+		if err = send(); err != nil {
+			return
+		}
+		for i := 0; i < n && err == nil; i++ {
 			buf, err = s.ReadMessage(buf)
 		}
 	}

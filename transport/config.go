@@ -14,9 +14,11 @@
 // peer that hangs up mid-handshake a [*PeerClosedError].
 //
 // Socket patterns (REQ/REP envelopes, ROUTER routing, PUB/SUB filtering,
-// reconnection) belong to the layer above. This package carries what each
-// needs on the wire: the Socket-Type property and its compatibility check,
-// identities, subscriptions and heartbeats.
+// queues, reconnection) belong to the layer above,
+// [github.com/zmtpsec/zmtpsec/socket]: use it for libzmq-like sockets, and
+// this package to manage one connection yourself. This package carries
+// what each pattern needs on the wire: the Socket-Type property and its
+// compatibility check, identities, subscriptions and heartbeats.
 package transport
 
 import (

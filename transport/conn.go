@@ -15,9 +15,9 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// Conn is a ZMTP connection over a net.Conn. ReadMessage and WriteMessage may
-// be called concurrently with each other (one reader and one writer at a
-// time each); Close may be called at any time.
+// Conn is a ZMTP connection over a net.Conn. ReadMessage and WriteMessage (or
+// WriteMessages) may be called concurrently with each other (one reader and
+// one writer at a time each); Close may be called at any time.
 type Conn struct {
 	conn     net.Conn
 	cfg      *Config
@@ -37,11 +37,16 @@ type Conn struct {
 	// partial is true while a multipart message is half read.
 	partial bool
 
-	// out and scratch are used under outMu; outErr is sticky.
+	// out and scratch are used under outMu; outErr is sticky. spliced
+	// lists the frame bodies to write from the caller's slices between the
+	// bytes of out; iov and wbufs describe a writev of both (write.go).
 	outMu   sync.Mutex
 	out     []byte
 	scratch []byte
 	outErr  error
+	spliced []spliced
+	iov     [][]byte
+	wbufs   net.Buffers
 
 	// sealer (under outMu) and opener (under inMu) carry CURVE messages;
 	// both are nil for NULL and PLAIN. cmdBuf holds a decrypted command.
@@ -52,6 +57,7 @@ type Conn struct {
 	// Liveness, used when heartbeats are on or the peer asked for a TTL.
 	lastRecv   atomic.Int64 // UnixNano of the last incoming frame
 	watching   atomic.Bool  // lastRecv is being kept up to date
+	readPaused atomic.Bool  // SetReadPaused: silence is ours, not the peer's
 	peerTTL    atomic.Int64 // nanoseconds the peer asked for, 0 = none
 	timerMu    sync.Mutex
 	hbTimer    *time.Timer

@@ -45,6 +45,9 @@ func (c *Conn) heartbeat() {
 	}
 	now := time.Now()
 	timeout := c.cfg.heartbeatTimeout()
+	if c.readPaused.Load() {
+		c.lastRecv.Store(now.UnixNano())
+	}
 	c.timerMu.Lock()
 	if !c.pingSent.IsZero() && c.lastRecv.Load() >= c.pingSent.UnixNano() {
 		c.pingSent = time.Time{} // traffic arrived since that PING
@@ -85,6 +88,17 @@ func (c *Conn) heartbeat() {
 	}
 }
 
+// SetReadPaused tells the connection whether its reader has stopped reading
+// on purpose: a layer above that stops calling ReadMessage while its own
+// queue is full (TCP then pushes back on the peer) does not want the
+// silence it causes taken for a dead peer. While paused, heartbeats and the
+// peer's TTL count the connection as alive; PINGs still go out. When
+// unpaused, the clock starts again from that moment.
+func (c *Conn) SetReadPaused(paused bool) {
+	c.lastRecv.Store(time.Now().UnixNano())
+	c.readPaused.Store(paused)
+}
+
 // armPeerTTL starts watching for the TTL the peer's PING asked for: if
 // nothing arrives for ttl, the connection ends, as libzmq does.
 func (c *Conn) armPeerTTL(ttl time.Duration) {
@@ -104,6 +118,9 @@ func (c *Conn) armPeerTTL(ttl time.Duration) {
 func (c *Conn) checkPeerTTL() {
 	if c.closed.Load() {
 		return
+	}
+	if c.readPaused.Load() {
+		c.lastRecv.Store(time.Now().UnixNano())
 	}
 	ttl := time.Duration(c.peerTTL.Load())
 	silent := time.Since(time.Unix(0, c.lastRecv.Load()))
