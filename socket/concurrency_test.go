@@ -112,14 +112,14 @@ func traffic(t *testing.T, conns []*socket.Socket, b *socket.Socket) {
 		// A subscription takes a moment to reach the publisher: publish
 		// until each subscriber has a message.
 		for _, c := range conns {
-			publishUntil(t, b, c, "pub")
+			publishText(t, b, c, "pub")
 		}
 	case ct == zmtp.PUB:
 		if err := b.Subscribe(nil); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range conns {
-			publishUntil(t, c, b, fmt.Sprint("pub", i))
+			publishText(t, c, b, fmt.Sprint("pub", i))
 		}
 	case ct == zmtp.XPUB:
 		// The XSUB subscribes to everything; each XPUB sees the
@@ -128,7 +128,7 @@ func traffic(t *testing.T, conns []*socket.Socket, b *socket.Socket) {
 		send(t, b, "\x01")
 		for i, c := range conns {
 			recv(t, c, "\x01")
-			publishUntil(t, c, b, fmt.Sprint("pub", i))
+			publishText(t, c, b, fmt.Sprint("pub", i))
 		}
 	default:
 		t.Fatalf("no traffic for %s to %s", ct, b.Type())
@@ -136,7 +136,7 @@ func traffic(t *testing.T, conns []*socket.Socket, b *socket.Socket) {
 }
 
 // publishUntil publishes text on pub until sub receives it.
-func publishUntil(t *testing.T, pub, sub *socket.Socket, text string) {
+func publishText(t *testing.T, pub, sub *socket.Socket, text string) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for time.Now().Before(deadline) {
