@@ -221,7 +221,10 @@ func TestConnectAcceptsSource(t *testing.T) {
 	pull := newSocket(t, zmtp.PULL, nil)
 	ep := bind(t, pull)
 	push := newSocket(t, zmtp.PUSH, nil)
-	connect(t, push, "tcp://127.0.0.1:0;"+strings.TrimPrefix(ep, "tcp://"))
+	for _, src := range []string{"127.0.0.1:0", "127.0.0.1"} {
+		connect(t, push, "tcp://"+src+";"+strings.TrimPrefix(ep, "tcp://"))
+	}
+	waitPeers(t, pull, 2)
 	send(t, push, "from a source address")
 	recv(t, pull, "from a source address")
 }
