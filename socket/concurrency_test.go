@@ -176,7 +176,6 @@ func TestNoGoroutinesAfterClose(t *testing.T) {
 			for _, curve := range []bool{false, true} {
 				name := fmt.Sprintf("%s-%s/boundClosedFirst=%v/curve=%v", p[0], p[1], bindFirst, curve)
 				t.Run(name, func(t *testing.T) {
-					available(t, p[0], p[1])
 					base := runtime.NumGoroutine()
 					bound, conn := p[1], p[0]
 					copts := socket.Options{Linger: time.Second}

@@ -20,8 +20,7 @@ import (
 
 // Failed handshakes with our own sockets: what each side reports, and
 // whether the connecting side tries again, as libzmq 4.3.4 decides it
-// (docs/sockets.md, "Does 4.3.4 retry after a handshake or
-// authentication failure?").
+// (docs/sockets.md#reconnection, "After a failed handshake").
 
 // curveZAP is a CURVE server's options whose ZAP handler admits the keys
 // in allowed and answers 400 to every other, counting the requests.

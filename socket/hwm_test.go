@@ -136,3 +136,82 @@ func TestSlowReceiverMemoryBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowReceiverDropsBounded: a PUB never blocks, nor does a ROUTER
+// without RouterMandatory: with a peer that does not read they drop what
+// is past the marks. Sending 40 times what the marks and the slack allow
+// leaves the heap bounded as above, and what the peer then receives is in
+// order, with the rest dropped.
+func TestSlowReceiverDropsBounded(t *testing.T) {
+	const (
+		hwm   = 10
+		size  = 64 << 10
+		limit = 4*hwm*size + 4<<20
+		sends = 40 * limit / size
+	)
+	tests := []struct {
+		name      string
+		from, to  zmtp.SocketType
+		envelope  []byte
+		subscribe bool
+	}{
+		{name: "PUB to SUB", from: zmtp.PUB, to: zmtp.SUB, subscribe: true},
+		{name: "ROUTER to DEALER", from: zmtp.ROUTER, to: zmtp.DEALER, envelope: []byte("d")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := newSocket(t, tt.from, &socket.Options{SendHWM: hwm, Linger: -1})
+			topts := &socket.Options{RecvHWM: hwm}
+			topts.Identity = tt.envelope // the ROUTER's routing id for the DEALER
+			to := newSocket(t, tt.to, topts)
+			connect(t, to, bind(t, from))
+			waitPeers(t, from, 1)
+			if tt.subscribe {
+				if err := to.Subscribe(nil); err != nil {
+					t.Fatal(err)
+				}
+				publishUntil(t, from, to, "ready")
+			}
+			ctx := ctxT(t) // one for all: each ctxT holds memory until the test ends
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range sends {
+				m := [][]byte{[]byte(fmt.Sprint(i)), make([]byte, size)}
+				if tt.envelope != nil {
+					m = append([][]byte{tt.envelope}, m...)
+				}
+				if err := from.Send(ctx, m); err != nil {
+					t.Fatalf("Send %d: %v", i, err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			t.Logf("%d messages of %d bytes sent; heap grew by %d bytes", sends, size, grew)
+			if grew > limit {
+				t.Errorf("heap grew by %d bytes with SendHWM and RecvHWM %d of %d-byte messages; want at most %d", grew, hwm, size, limit)
+			}
+			got, last := 0, -1
+			for {
+				m, err := to.Recv(ctxFor(t, 500*time.Millisecond))
+				if errors.Is(err, context.DeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n int
+				if _, err := fmt.Sscan(string(m[0]), &n); err != nil || n <= last {
+					t.Fatalf("message %q after %d", m[0], last)
+				}
+				last = n
+				got++
+			}
+			t.Logf("%d of %d received", got, sends)
+			if got == 0 || got >= sends {
+				t.Errorf("%d of %d messages received: want some, and some dropped", got, sends)
+			}
+		})
+	}
+}

@@ -13,8 +13,9 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// Type-by-type semantics between our own sockets (docs/sockets.md), and
-// the places where we deliberately do better than libzmq 4.3.4.
+// Type-by-type semantics between our own sockets
+// (docs/sockets.md#socket-types), and the places where we deliberately do
+// better than libzmq 4.3.4 (docs/sockets.md#where-we-differ-from-libzmq).
 
 // withID returns options with Identity set.
 func withID(id string, o socket.Options) *socket.Options {
@@ -408,7 +409,7 @@ func TestRouterReconnectFixedIdentity(t *testing.T) {
 func TestReqReplyLost(t *testing.T) {
 	t.Run("REQ connects", func(t *testing.T) {
 		rep := newSocket(t, zmtp.REP, nil)
-		ep := bind(t, rep)
+		ep := bindFixed(t, rep)
 		req := newSocket(t, zmtp.REQ, &socket.Options{ReconnectInterval: 20 * time.Millisecond})
 		connect(t, req, ep)
 		send(t, req, "q1")
@@ -474,4 +475,30 @@ func TestReqReplyLost(t *testing.T) {
 			t.Fatalf("Recv: %q, %v; want ErrReplyLost", m, err)
 		}
 	})
+}
+
+// TestPairSecondConnect: a PAIR's Connect makes its one peer's queue at
+// once, so a second Connect is refused with ErrPeerRefused; after
+// Disconnect the slot is free again.
+func TestPairSecondConnect(t *testing.T) {
+	pair := newSocket(t, zmtp.PAIR, &socket.Options{Linger: -1})
+	peer := newSocket(t, zmtp.PAIR, nil)
+	ep := bind(t, peer)
+	connect(t, pair, ep)
+	other := freeEndpoint(t)
+	if err := pair.Connect(other); !errors.Is(err, socket.ErrPeerRefused) {
+		t.Fatalf("second Connect: %v, want ErrPeerRefused", err)
+	}
+	send(t, pair, "one")
+	recv(t, peer, "one")
+	if err := pair.Disconnect(ep); err != nil {
+		t.Fatal(err)
+	}
+	peer2 := newSocket(t, zmtp.PAIR, nil)
+	if err := peer2.Bind(other); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, pair, other)
+	send(t, pair, "two")
+	recv(t, peer2, "two")
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // Connecting before the peer exists, losing it and getting it back, and
-// the events that say so (docs/sockets.md, "Queues, disconnects and
-// reconnection").
+// the events that say so (docs/sockets.md#reconnection,
+// docs/sockets.md#events).
 
 // TestConnectBeforeBind: every connecting type queues (or waits) until the
 // peer binds.
@@ -68,7 +68,7 @@ func TestPeerRestart(t *testing.T) {
 	ev := newEvents()
 	push := newSocket(t, zmtp.PUSH, &socket.Options{Events: ev, ReconnectInterval: 20 * time.Millisecond})
 	pull := newSocket(t, zmtp.PULL, nil)
-	ep := bind(t, pull)
+	ep := bindFixed(t, pull)
 	connect(t, push, ep)
 	send(t, push, "before")
 	recv(t, pull, "before")
@@ -100,7 +100,7 @@ func TestBoundPeerRestartDealer(t *testing.T) {
 	ev := newEvents()
 	dealer := newSocket(t, zmtp.DEALER, withID("d", socket.Options{Events: ev, ReconnectInterval: 20 * time.Millisecond}))
 	router := newSocket(t, zmtp.ROUTER, nil)
-	ep := bind(t, router)
+	ep := bindFixed(t, router)
 	connect(t, dealer, ep)
 	send(t, dealer, "ping")
 	recv(t, router, "d", "ping")

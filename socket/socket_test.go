@@ -3,8 +3,9 @@ package socket_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -85,9 +86,7 @@ func recv(t *testing.T, s *socket.Socket, want ...string) {
 
 func TestPushPullConnectBeforeBind(t *testing.T) {
 	base := runtime.NumGoroutine()
-	pull := newSocket(t, zmtp.PULL, nil)
-	ep := bind(t, pull)
-	pull.Close() // free the port: the PUSH connects to nothing at first
+	ep := freeEndpoint(t) // the PUSH connects to nothing at first
 
 	push := newSocket(t, zmtp.PUSH, nil)
 	connect(t, push, ep)
@@ -259,17 +258,41 @@ func sendErr(s *socket.Socket, d time.Duration, frames ...string) error {
 	return s.Send(ctx, msg(frames...))
 }
 
-// freeEndpoint returns a loopback TCP endpoint nobody listens on (a port
-// the system just gave out and took back).
+// freeEndpoint returns a loopback TCP endpoint nobody listens on, for a
+// test to connect to before it binds there (or never does). Its port is
+// below Linux's (32768-60999) and macOS's (49152-65535) ranges of
+// ephemeral ports: the system never hands it out by itself, so it is
+// still free when the test binds it, and a connect to it cannot end up
+// connected to itself (a TCP self-connect, when the system picks the
+// destination port as the source port).
 func freeEndpoint(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.N(20000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return "tcp://" + addr
 	}
-	ep := "tcp://" + ln.Addr().String()
-	ln.Close()
-	return ep
+	t.Fatal("no free port from 10000 to 29999")
+	return ""
+}
+
+// bindFixed binds s to a freeEndpoint, for a test that binds the same
+// endpoint again later (an ephemeral port, once closed, may be handed out
+// to a connection in between).
+func bindFixed(t *testing.T, s *socket.Socket) string {
+	t.Helper()
+	for range 10 {
+		ep := freeEndpoint(t)
+		if err := s.Bind(ep); err == nil {
+			return ep
+		}
+	}
+	t.Fatal("no free port to bind")
+	return ""
 }
 
 // rawServer is a TCP listener on loopback that runs handle on every
@@ -323,26 +346,3 @@ func newRawServer(t *testing.T, handle func(net.Conn)) *rawServer {
 }
 
 func (r *rawServer) endpoint() string { return "tcp://" + r.ln.Addr().String() }
-
-// available reports whether New makes sockets of type typ yet (PUB, SUB,
-// XPUB and XSUB land after the rest), and skips the test if not.
-func available(t *testing.T, types ...zmtp.SocketType) {
-	t.Helper()
-	for _, typ := range types {
-		s, err := socket.New(typ, nil)
-		if err != nil {
-			t.Skipf("%s sockets are not there yet: %v", typ, err)
-		}
-		s.Close()
-	}
-}
-
-// knownBug skips a test that shows a bug in the socket core not yet fixed,
-// unless ZMTPSEC_BUGS is set: the test says what is wrong, and runs (and
-// fails) with ZMTPSEC_BUGS=1 until the fix lands.
-func knownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("ZMTPSEC_BUGS") == "" {
-		t.Skip("BUG: " + msg + " (ZMTPSEC_BUGS=1 runs it)")
-	}
-}
