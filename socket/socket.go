@@ -87,7 +87,9 @@ func (s *Socket) Type() zmtp.SocketType { return s.typ }
 // chooses. It blocks while the type's rule says to wait (no peer, or the
 // chosen peers' queues at SendHWM), until ctx is done; it returns
 // ctx.Err() then, with nothing queued. Types that drop at the high-water
-// mark (PUB, XPUB, ROUTER without RouterMandatory) never block.
+// mark (PUB, XPUB, ROUTER without RouterMandatory) never block. A ctx
+// that is already done makes Send try once without waiting, as libzmq's
+// ZMQ_DONTWAIT.
 //
 // The socket takes ownership of msg and its frames: the caller must not
 // modify them after Send returns. (A PUB shares one message among all its
@@ -116,7 +118,8 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 
 // Recv returns the next message for the application, as the socket's type
 // chooses it (fair-queued among peers for most types). It blocks until one
-// is there or ctx is done (then it returns ctx.Err()). The message and its
+// is there or ctx is done (then it returns ctx.Err()); a ctx that is
+// already done makes Recv try once without waiting. The message and its
 // frames belong to the caller.
 func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
 	s.mu.Lock()
