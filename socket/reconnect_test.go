@@ -1,6 +1,7 @@
 package socket_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -318,5 +319,49 @@ func TestDisconnectUnbind(t *testing.T) {
 	waitKind(t, ev, socket.EventConnectRetried)
 	if err := pull.Unbind(ep); !errors.As(err, &oe) {
 		t.Errorf("second Unbind: %v, want an *OptionError", err)
+	}
+}
+
+// TestEventsNeverBlock: a full Events channel nobody reads does not slow
+// or stop the socket; what did not fit is counted.
+func TestEventsNeverBlock(t *testing.T) {
+	ev := make(chan socket.Event) // no buffer, never read
+	pull := newSocket(t, zmtp.PULL, &socket.Options{Events: ev})
+	ep := bind(t, pull)
+	push := newSocket(t, zmtp.PUSH, &socket.Options{Events: ev, ReconnectInterval: 10 * time.Millisecond, Linger: -1})
+	connect(t, push, ep)
+	connect(t, push, freeEndpoint(t)) // retries: events all the time
+	for i := range 100 {
+		send(t, push, fmt.Sprint(i))
+	}
+	got := recvAll(t, pull, 50) // the other 50 wait for the absent peer
+	for i, m := range got {
+		if m != fmt.Sprint(2*i) && m != fmt.Sprint(2*i+1) {
+			t.Fatalf("received %q", got)
+		}
+	}
+	if push.Stats().EventsDropped == 0 || pull.Stats().EventsDropped == 0 {
+		t.Errorf("EventsDropped: PUSH %d, PULL %d; want both counted", push.Stats().EventsDropped, pull.Stats().EventsDropped)
+	}
+}
+
+// TestImmediate: with Immediate a connecting endpoint has no queue until
+// its connection is up: a PUSH whose only endpoint has nobody listening
+// blocks instead of queueing, and a PUSH with a live and an absent peer
+// sends everything to the live one.
+func TestImmediate(t *testing.T) {
+	push := newSocket(t, zmtp.PUSH, &socket.Options{Immediate: true, Linger: -1, ReconnectInterval: 10 * time.Millisecond})
+	connect(t, push, freeEndpoint(t))
+	if err := sendErr(push, 100*time.Millisecond, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send with no connection and Immediate: %v, want context.DeadlineExceeded", err)
+	}
+	pull := newSocket(t, zmtp.PULL, nil)
+	connect(t, push, bind(t, pull))
+	waitPeers(t, pull, 1)
+	for i := range 6 {
+		send(t, push, fmt.Sprint(i))
+	}
+	for i := range 6 {
+		recv(t, pull, fmt.Sprint(i))
 	}
 }
