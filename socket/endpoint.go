@@ -64,7 +64,9 @@ func (s *Socket) Bind(addr string) error {
 // it returns at once, and the socket connects when the peer is there,
 // reconnecting whenever the connection is lost (see ReconnectInterval).
 // Unless Options.Immediate is set, the peer's queue exists from now on, so
-// messages sent before the peer appears wait for it.
+// messages sent before the peer appears wait for it. An endpoint no
+// attempt could reach (no port, a port that is not a number from 1 to
+// 65535, a source that is not a numeric IP address) is refused here.
 //
 // As in libzmq, a DEALER, SUB, PUB or REQ ignores a second Connect to an
 // endpoint it is connected to; other types make a second connection.

@@ -5,7 +5,6 @@ package socket_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"net"
 	"strings"
@@ -28,7 +27,7 @@ func TestCloseLingerEndsWhenEndpointGivesUp(t *testing.T) {
 	push := newSocket(t, zmtp.PUSH, &socket.Options{Linger: time.Hour, Events: events})
 	connect(t, push, ep)
 	send(t, push, "never delivered")
-	waitEvent(t, events, socket.EventConnectStopped)
+	waitKind(t, events, socket.EventConnectStopped)
 	closed := make(chan struct{})
 	go func() {
 		push.Close()
@@ -150,23 +149,6 @@ func recvMsg(t *testing.T, s *socket.Socket, body string) [][]byte {
 	return m
 }
 
-// waitEvent waits up to 10 s for an event of kind k.
-func waitEvent(t *testing.T, events <-chan socket.Event, k socket.EventKind) socket.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		select {
-		case e := <-events:
-			if e.Kind == k {
-				return e
-			}
-		case <-ctx.Done():
-			t.Fatalf("no %v event", k)
-		}
-	}
-}
-
 // TestRouterRoutableAtHandshakeEvent: once EventHandshakeSucceeded reports
 // a peer with an Identity, a ROUTER can route to that id: an application
 // that answers the event (zmtpcat prints it, and a user then types a line
@@ -180,7 +162,7 @@ func TestRouterRoutableAtHandshakeEvent(t *testing.T) {
 		opts.Identity = []byte{'p', byte(i)}
 		d := newSocket(t, zmtp.DEALER, opts)
 		connect(t, d, ep)
-		e := waitEvent(t, events, socket.EventHandshakeSucceeded)
+		e := waitKind(t, events, socket.EventHandshakeSucceeded)
 		if err := router.Send(ctxT(t), [][]byte{e.State.PeerIdentity, []byte("hi")}); err != nil {
 			t.Fatalf("peer %d: Send right after its EventHandshakeSucceeded: %v", i, err)
 		}
