@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"net"
 	"sync"
 
 	"github.com/zmtpsec/zmtpsec/transport"
@@ -221,6 +222,10 @@ func (s *Socket) readLoop(l *link) error {
 			case <-p.readerWake:
 			case <-l.stop:
 				return nil
+			case <-l.c.Done():
+				// A PING we could not write, or Close: the connection is
+				// gone although we are not reading.
+				return net.ErrClosed
 			}
 			s.mu.Lock()
 		}

@@ -152,14 +152,14 @@ func (s *Socket) Subscribe(topic []byte) error { return s.subscription(true, top
 func (s *Socket) Unsubscribe(topic []byte) error { return s.subscription(false, topic) }
 
 func (s *Socket) subscription(add bool, topic []byte) error {
-	sub, ok := s.pat.(subscriber)
-	if !ok {
-		return ErrNotSupported
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return ErrClosed
+	}
+	sub, ok := s.pat.(subscriber)
+	if !ok {
+		return ErrNotSupported
 	}
 	return sub.subscribe(add, topic)
 }
