@@ -188,11 +188,15 @@ func (s *Socket) writeLoop(l *link) {
 // nothing is read, and TCP pushes back on the sender, as libzmq does.
 func (s *Socket) readLoop(l *link) error {
 	p := l.p
+	var read [][]byte // reused by ReadMessage
+	var mem arena
 	for {
-		msg, err := l.c.ReadMessage(nil)
+		var err error
+		read, err = l.c.ReadMessage(read[:cap(read)])
 		if err != nil {
 			return err
 		}
+		msg := mem.message(read)
 		s.mu.Lock()
 		keep, err := s.pat.incoming(p, msg)
 		if err != nil {
