@@ -59,7 +59,7 @@ trap 'rm -rf "$tmp"' EXIT
 # (messages, round trips, or connections per client), quick count, clients.
 # Counts give runs of about 1 to 3 s each on a 2-core machine.
 figures=(
-	"thr_null_16 thr null 16 5000000 50000 1"
+	"thr_null_16 thr null 16 8000000 50000 1"
 	"thr_null_1k thr null 1024 800000 20000 1"
 	"thr_null_64k thr null 65536 20000 500 1"
 	"thr_curve_16 thr curve 16 2000000 20000 1"
@@ -76,7 +76,7 @@ gozmq_count=100000
 gozmq_quick=5000
 
 {
-	echo "# run-native.sh $* ($(date -u '+%F %T UTC'))"
+	echo "# run-native.sh ${*:-(no flags)}, $(date -u "+%F %T UTC")"
 	echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)')"
 	echo "# machine: nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
 	echo "# go: $(go env GOVERSION); libzmq: $(pkg-config --modversion libzmq); cc: $(${CC:-cc} --version | head -1)"
