@@ -67,7 +67,7 @@ type Conn struct {
 	closed     atomic.Bool
 	closeOnce  sync.Once
 	closeErr   error
-	done       chan struct{} // closed by Close
+	done       chan struct{}         // closed by Close
 	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
 
 	// The caller's deadlines, restored after the handshake.
