@@ -306,9 +306,15 @@ func certDirFlood(t *testing.T, n int, staleness time.Duration) {
 	// loaded 2-core machine under -race. Before the index, every unknown
 	// key rescanned the directory under a lock (0.3 s at 10,000 files),
 	// and a legitimate key queued behind them for seconds.
-	if p99 > 50*time.Millisecond || lookups[len(lookups)-1] > 250*time.Millisecond {
-		t.Errorf("legitimate lookups during the flood: p99 %v, slowest %v; want under 50 ms and 250 ms",
-			p99, lookups[len(lookups)-1])
+	// On a machine loaded by other jobs the scheduler's delays grow with
+	// everything else; the bounds scale with the quiet rescan measured
+	// above (about 1 s at 100,000 files on an idle machine), never below
+	// their base.
+	p99Bound := max(50*time.Millisecond, scan/40)
+	slowBound := max(250*time.Millisecond, scan/5)
+	if p99 > p99Bound || lookups[len(lookups)-1] > slowBound {
+		t.Errorf("legitimate lookups during the flood: p99 %v, slowest %v; want under %v and %v",
+			p99, lookups[len(lookups)-1], p99Bound, slowBound)
 	}
 	if total == 0 || refused.Load() == 0 {
 		t.Error("the flood sent nothing")

@@ -5,8 +5,8 @@ package socket
 // per message (the frame list and the frame). Each message gets its own
 // sub-slices, capped at their length so that appending to one never writes
 // into another. The price is that a message the application keeps pins its
-// slab (arenaBytes) until it is dropped; large frames are therefore not
-// copied into slabs at all but handed over as they were read.
+// slab (arenaBytes) until it is dropped; large frames therefore get memory
+// of their own, of their exact size.
 type arena struct {
 	buf []byte
 	hdr [][]byte
@@ -38,15 +38,16 @@ func (a *arena) frames(n int) [][]byte {
 	return a.hdr[start : start+n : start+n]
 }
 
-// message moves a message read into the reused storage read to memory of
-// its own: small frames are copied into the slab, large ones are taken from
-// read (whose slot is emptied, so the next read allocates afresh).
+// message copies a message read into the reused storage read to memory of
+// its own: small frames into the slab, large ones each into an allocation
+// of its own. Large frames are copied rather than handed over, so that read
+// stays warm: decrypting a CURVE frame into freshly allocated memory was
+// measured at half the speed of decrypting into reused memory and copying.
 func (a *arena) message(read [][]byte) [][]byte {
 	m := a.frames(len(read))
 	for i, f := range read {
 		if len(f) > arenaMaxCopied {
-			m[i] = f
-			read[i] = nil
+			m[i] = append([]byte(nil), f...)
 			continue
 		}
 		m[i] = a.bytes(f)
