@@ -196,9 +196,19 @@ func checkCanonical(k *[32]byte) error {
 	return nil
 }
 
-// shared wraps box.Shared, mapping a low-order key to ErrLowOrderKey.
-func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
-	k, err := box.Shared(priv, peer)
+// parsePublic parses a peer's public key for shared, once for every
+// shared key it takes part in.
+func parsePublic(peer *[32]byte) (*ecdh.PublicKey, error) {
+	pub, err := box.ParsePublicKey(peer)
+	if err != nil {
+		return nil, ErrLowOrderKey // never for 32 bytes; refused as Shared would
+	}
+	return pub, nil
+}
+
+// shared wraps box.SharedWith, mapping a low-order key to ErrLowOrderKey.
+func shared(priv *ecdh.PrivateKey, peer *ecdh.PublicKey) (box.Key, error) {
+	k, err := box.SharedWith(priv, peer)
 	if err != nil {
 		return box.Key{}, ErrLowOrderKey
 	}

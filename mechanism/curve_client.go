@@ -46,7 +46,11 @@ func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, erro
 	if err != nil {
 		return nil, &setupError{role: "client", err: err}
 	}
-	return &curveClient{server: serverKey, public: client.Public, secret: priv}, nil
+	m := &curveClient{server: serverKey, public: client.Public, secret: priv}
+	if m.serverKey, err = parsePublic((*[32]byte)(&m.server)); err != nil {
+		return nil, &setupError{role: "client: server key", err: err}
+	}
+	return m, nil
 }
 
 // parseKeyPair parses the secret key of kp and checks that it gives the
@@ -66,9 +70,10 @@ func parseKeyPair(kp cert.KeyPair) (*ecdh.PrivateKey, error) {
 }
 
 type curveClient struct {
-	server cert.PublicKey
-	public cert.PublicKey
-	secret *ecdh.PrivateKey
+	server    cert.PublicKey
+	serverKey *ecdh.PublicKey // server, parsed once
+	public    cert.PublicKey
+	secret    *ecdh.PrivateKey
 }
 
 func (*curveClient) Name() string   { return CurveName }
@@ -154,8 +159,7 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	server := [32]byte(h.m.server)
-	if h.helloKey, err = shared(h.cPrime, &server); err != nil {
+	if h.helloKey, err = shared(h.cPrime, h.m.serverKey); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	m := curveHello{clientTransient: h.cPrimePub, nonce: h.nextNonce()}
@@ -206,16 +210,20 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	if err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	sPrime := body.serverTransient
-	if err := checkCanonical(&sPrime); err != nil {
+	sPrimeBytes := body.serverTransient
+	if err := checkCanonical(&sPrimeBytes); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	if h.msgKey, err = shared(h.cPrime, &sPrime); err != nil {
+	sPrime, err := parsePublic(&sPrimeBytes)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
+	if h.msgKey, err = shared(h.cPrime, sPrime); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
 
 	// The vouch: Box[C' + S](c -> S'), under a random long nonce.
-	vouchKey, err := shared(h.m.secret, &sPrime)
+	vouchKey, err := shared(h.m.secret, sPrime)
 	if err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}

@@ -94,6 +94,7 @@ type curveServerHandshake struct {
 	err   error
 
 	cPrime    [32]byte         // C'
+	cPrimeKey *ecdh.PublicKey  // C', parsed once
 	helloKey  box.Key          // (s, C')
 	sPrime    *ecdh.PrivateKey // s', dropped when the handshake ends
 	sPrimePub [32]byte         // S'
@@ -169,7 +170,10 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	if err := checkCanonical(&h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	if h.helloKey, err = shared(h.m.secret, &h.cPrime); err != nil {
+	if h.cPrimeKey, err = parsePublic(&h.cPrime); err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
+	}
+	if h.helloKey, err = shared(h.m.secret, h.cPrimeKey); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	var signature [helloSignatureLen]byte
@@ -233,7 +237,7 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	if initiate.nonce <= h.peerNonce {
 		return nil, h.fail(zmtp.CmdInitiate, ErrNonceReplay)
 	}
-	if h.msgKey, err = shared(h.sPrime, &h.cPrime); err != nil {
+	if h.msgKey, err = shared(h.sPrime, h.cPrimeKey); err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
 	plain, ok := box.Open(nil, initiate.box, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
@@ -254,7 +258,11 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	}
 
 	// The vouch: Box[C' + S](c -> S') proves the client holds c.
-	vouchKey, err := shared(h.sPrime, &client)
+	clientKey, err := parsePublic(&client)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdInitiate, err)
+	}
+	vouchKey, err := shared(h.sPrime, clientKey)
 	if err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
