@@ -111,16 +111,18 @@ func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 		if len(rest) < 1+n+4 {
 			return nil, malformed("metadata", "truncated property (%d bytes left)", len(rest))
 		}
+		// The errors quote a copy of the name, so that b does not escape:
+		// a caller may parse from a buffer on its stack.
 		name := rest[1 : 1+n]
 		if !validPropertyName(name) {
-			return nil, malformed("metadata", "invalid property name %q", name)
+			return nil, malformed("metadata", "invalid property name %q", string(name))
 		}
 		vlen := binary.BigEndian.Uint32(rest[1+n:])
 		if vlen > MaxPropertyValue {
-			return nil, malformed("metadata", "property %q value length %d", name, vlen)
+			return nil, malformed("metadata", "property %q value length %d", string(name), vlen)
 		}
 		if uint64(len(rest)-(1+n+4)) < uint64(vlen) {
-			return nil, malformed("metadata", "property %q value of %d bytes, %d left", name, vlen, len(rest)-(1+n+4))
+			return nil, malformed("metadata", "property %q value of %d bytes, %d left", string(name), vlen, len(rest)-(1+n+4))
 		}
 		nameLen += n
 		rest = rest[1+n+4+int(vlen):]
