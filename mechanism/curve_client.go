@@ -122,6 +122,13 @@ type curveClientHandshake struct {
 	peerNonce uint64           // the READY nonce
 	peer      zmtp.Metadata
 	sess      *Session // built once: a second Sealer would reuse nonces
+
+	// Storage for what the handshake reads from rand (cleared once used,
+	// at once for c') and for the commands it returns, so that they cost
+	// no allocation of their own. Each command is written once.
+	scratch [32]byte
+	hello   [helloDataLen]byte
+	cmds    [2]zmtp.Command // HELLO, INITIATE
 }
 
 func (h *curveClientHandshake) fail(cmd string, err error) error {
@@ -156,7 +163,7 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	var err error
-	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
+	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand, &h.scratch); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	if h.helloKey, err = shared(h.cPrime, h.m.serverKey); err != nil {
@@ -165,9 +172,9 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 	m := curveHello{clientTransient: h.cPrimePub, nonce: h.nextNonce()}
 	var signature [helloSignatureLen]byte
 	box.Seal(m.signature[:0], signature[:], shortNonce(nonceHello, m.nonce), &h.helloKey)
-	data := m.append(make([]byte, 0, helloDataLen))
+	h.cmds[0] = zmtp.Command{Name: zmtp.CmdHello, Data: m.append(h.hello[:0])}
 	h.state = curveClientWaitWelcome
-	return []zmtp.Command{{Name: zmtp.CmdHello, Data: data}}, nil
+	return h.cmds[0:1:1], nil
 }
 
 func (h *curveClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
@@ -227,23 +234,28 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	if err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	var vouchNonce [16]byte
+	vouchNonce := (*[16]byte)(h.scratch[:16])
 	if _, err := io.ReadFull(h.rand, vouchNonce[:]); err != nil {
 		vouchKey.Zero()
 		return nil, h.fail(zmtp.CmdInitiate, randomnessError(err))
 	}
-	vouch := sealVouch(vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
+	vouch := sealVouch(*vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
 	vouchKey.Zero()
+	clear(h.scratch[:])
 
-	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S').
-	inner := curveInitiateBody{client: h.m.public, vouch: vouch, metadata: h.p.Metadata.Append(nil)}
-	plainInner := inner.append(make([]byte, 0, keyLen+vouchLen+len(inner.metadata)))
+	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S'),
+	// the plaintext built on the stack (when it fits) and the box sealed
+	// straight after the cookie and the nonce.
+	inner := curveInitiateBody{client: h.m.public, vouch: vouch}
+	var stack [stackPlain]byte
+	plainInner := h.p.Metadata.Append(inner.append(stack[:0]))
 	initiate := curveInitiate{cookie: body.cookie, nonce: h.nextNonce()}
-	initiate.box = box.Seal(make([]byte, 0, len(plainInner)+box.Overhead), plainInner, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
-	out := initiate.append(make([]byte, 0, cookieLen+8+len(initiate.box)))
+	out := initiate.append(make([]byte, 0, cookieLen+8+box.Overhead+len(plainInner)))
+	out = box.Seal(out, plainInner, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
 	h.drop()
 	h.state = curveClientWaitReady
-	return []zmtp.Command{{Name: zmtp.CmdInitiate, Data: out}}, nil
+	h.cmds[1] = zmtp.Command{Name: zmtp.CmdInitiate, Data: out}
+	return h.cmds[1:2:2], nil
 }
 
 // readReady opens READY and takes the server's metadata. See 26/CurveZMQ,
@@ -253,7 +265,8 @@ func (h *curveClientHandshake) readReady(data []byte) error {
 	if err != nil {
 		return h.fail(zmtp.CmdReady, err)
 	}
-	plain, ok := box.Open(nil, ready.box, shortNonce(nonceReady, ready.nonce), &h.msgKey)
+	var stack [stackPlain]byte
+	plain, ok := box.Open(stack[:0], ready.box, shortNonce(nonceReady, ready.nonce), &h.msgKey)
 	if !ok {
 		return h.fail(zmtp.CmdReady, ErrDecrypt)
 	}
