@@ -71,6 +71,13 @@ type Conn struct {
 
 	// The caller's deadlines, restored after the handshake.
 	readDeadline, writeDeadline deadline
+	// deadlineMu orders the changes of the connection's deadlines made by
+	// the caller (SetDeadline and co.) and by a running handshake, whose
+	// own bounds hsRead and hsWrite (zero: none) cap the caller's while
+	// hsRunning is set (deadline.go).
+	deadlineMu      sync.Mutex
+	hsRunning       bool
+	hsRead, hsWrite time.Time
 
 	// A PONG the reader could not send at once because a writer held
 	// outMu; the next holder of outMu sends it (see unlockOut).
@@ -132,21 +139,39 @@ func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 // A read that times out between messages may be retried; one that times out
 // in the middle of a multipart message, and any write that times out, ends
 // the connection.
+//
+// While a handshake runs, the connection's deadlines are the earlier of the
+// caller's and the handshake's; the caller's alone once it has ended.
 func (c *Conn) SetDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.readDeadline.set(t)
 	c.writeDeadline.set(t)
+	if c.hsRunning {
+		return errors.Join(c.conn.SetReadDeadline(earlier(t, c.hsRead)), c.conn.SetWriteDeadline(earlier(t, c.hsWrite)))
+	}
 	return c.conn.SetDeadline(t)
 }
 
 // SetReadDeadline sets the read deadline of the underlying connection.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.readDeadline.set(t)
+	if c.hsRunning {
+		t = earlier(t, c.hsRead)
+	}
 	return c.conn.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the write deadline of the underlying connection.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.writeDeadline.set(t)
+	if c.hsRunning {
+		t = earlier(t, c.hsWrite)
+	}
 	return c.conn.SetWriteDeadline(t)
 }
 
@@ -192,10 +217,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
 	}
-	ctx, cancel := c.beginHandshake(ctx)
-	defer cancel()
+	start := c.beginHandshake()
 	c.inMu.Lock()
-	err := c.handshake(ctx)
+	err := c.handshake(ctx, start)
 	c.inMu.Unlock()
 	c.handshakeErr = err
 	c.finishHandshake(err) // frees the Listener's slot, reports the event
@@ -209,24 +233,26 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return err
 }
 
-// handshake runs the whole exchange. The caller holds handshakeMu and inMu.
-func (c *Conn) handshake(ctx context.Context) error {
+// handshake runs the whole exchange under parent, within the handshake
+// timeout from start. The caller holds handshakeMu and inMu.
+func (c *Conn) handshake(parent context.Context, start time.Time) error {
 	if err := c.cfg.validate(); err != nil {
 		return &HandshakeError{Step: StepConfig, Err: err}
 	}
+	hs := &handshakeState{c: c, mech: c.cfg.mechanism(), step: StepGreeting}
+	var deadline time.Time
 	if t := c.cfg.handshakeTimeout(); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
+		deadline = start.Add(t)
 	}
-	hs := &handshakeState{c: c, ctx: ctx, mech: c.cfg.mechanism(), step: StepGreeting}
-	hs.setDeadlines()
+	hs.ctx.init(parent, deadline)
+	defer hs.ctx.release()
+	hs.setDeadlines(parent)
 	hs.fw = newFlightWriter(c.conn)
 	err := hs.run()
 	err = hs.joinWriter(err)
 	hs.restoreDeadlines()
 	if err != nil {
-		err = outOfTime(ctx, hs.step, err)
+		err = outOfTime(&hs.ctx, hs.step, err)
 	}
 	return err
 }
@@ -237,16 +263,14 @@ func (c *Conn) handshake(ctx context.Context) error {
 // *HandshakeError in that step.
 type handshakeState struct {
 	c    *Conn
-	ctx  context.Context // bounded by the handshake timeout
+	ctx  handshakeContext // the caller's context, bounded by the handshake timeout
 	mech mechanism.Mechanism
 	fw   *flightWriter
 	step HandshakeStep // the step running (or that failed)
 
-	// The caller's deadlines, restored by restoreDeadlines; stop and
-	// fired undo the cancellation hook.
-	userRead, userWrite time.Time
-	stop                func() bool
-	fired               chan struct{}
+	// stop undoes the hook that a cancellation of the caller's context
+	// runs, if there is one.
+	stop func() bool
 
 	greeting zmtp.Greeting // ours
 	peer     zmtp.Greeting
@@ -304,29 +328,28 @@ func isPeerClosed(err error) bool {
 }
 
 // setDeadlines makes the handshake run under the earlier of the context's
-// deadline and the caller's own deadlines, and arranges for a cancelled
-// context to interrupt blocked I/O by expiring the deadline.
-func (hs *handshakeState) setDeadlines() {
+// deadline and the caller's own deadlines (which the caller may change
+// meanwhile: see SetDeadline), and, if parent can be cancelled, arranges
+// for its cancellation to interrupt blocked I/O by expiring the deadlines.
+// The expiry of the handshake's own deadline needs no timer: the
+// connection's deadlines are set to it.
+func (hs *handshakeState) setDeadlines(parent context.Context) {
 	c := hs.c
-	hs.userRead, hs.userWrite = c.readDeadline.get(), c.writeDeadline.get()
-	if d, ok := hs.ctx.Deadline(); ok {
-		c.conn.SetReadDeadline(earlier(hs.userRead, d))
-		c.conn.SetWriteDeadline(earlier(hs.userWrite, d))
+	d, _ := hs.ctx.Deadline()
+	c.boundDeadlines(d, d)
+	if parent.Done() != nil {
+		hs.stop = context.AfterFunc(parent, c.expireDeadlines)
 	}
-	hs.fired = make(chan struct{})
-	hs.stop = context.AfterFunc(hs.ctx, func() {
-		c.conn.SetDeadline(time.Unix(1, 0))
-		close(hs.fired)
-	})
 }
 
-// restoreDeadlines undoes setDeadlines: the caller's deadlines are back.
+// restoreDeadlines undoes setDeadlines: the caller's deadlines are back. A
+// cancellation hook that runs late finds the handshake over and does
+// nothing.
 func (hs *handshakeState) restoreDeadlines() {
-	if !hs.stop() {
-		<-hs.fired // the past deadline is set; now it can be undone
+	if hs.stop != nil {
+		hs.stop()
 	}
-	hs.c.conn.SetReadDeadline(hs.userRead)
-	hs.c.conn.SetWriteDeadline(hs.userWrite)
+	hs.c.unboundDeadlines()
 }
 
 // joinWriter waits for the flight writer, which every handshake starts,
@@ -337,7 +360,7 @@ func (hs *handshakeState) restoreDeadlines() {
 // not read cannot hold us.
 func (hs *handshakeState) joinWriter(err error) error {
 	if err != nil && !hs.fw.lastIsError {
-		hs.c.conn.SetWriteDeadline(earlier(time.Now().Add(failFlushGrace), hs.userWrite))
+		hs.c.graceWriteDeadline(time.Now().Add(failFlushGrace))
 	}
 	if r := hs.fw.wait(); err == nil && r.err != nil {
 		hs.step = r.step
@@ -386,6 +409,7 @@ func (hs *handshakeState) readGreeting() error {
 func (hs *handshakeState) runMechanism() error {
 	hs.step = StepSecurity
 	c := hs.c
+	ctx := &hs.ctx
 	mh, err := hs.mech.NewHandshake(mechanism.Params{
 		Metadata:          c.cfg.ownMetadata(),
 		MaxPeerProperties: c.cfg.maxMetadataProperties(),
@@ -400,7 +424,7 @@ func (hs *handshakeState) runMechanism() error {
 		return hs.fail(err)
 	}
 	defer mh.Close()
-	out, err := mh.Start(hs.ctx)
+	out, err := mh.Start(ctx)
 	hs.writeCommands(out)
 	for err == nil && !mh.Done() {
 		var f zmtp.Frame
@@ -413,7 +437,7 @@ func (hs *handshakeState) runMechanism() error {
 		if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
 			break
 		}
-		out, err = mh.Handle(hs.ctx, cmd)
+		out, err = mh.Handle(ctx, cmd)
 		hs.writeCommands(out)
 	}
 	if err != nil {
@@ -631,33 +655,6 @@ func (hs *handshakeState) writeCommands(cmds []zmtp.Command) {
 		isError = isError || cmd.Name == zmtp.CmdError
 	}
 	hs.fw.send(b, isError, StepSecurity)
-}
-
-// earlier returns the earlier of two deadlines, where zero means none.
-func earlier(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
-}
-
-// deadline is a deadline set by the caller, kept so that the handshake can
-// restore it.
-type deadline struct{ ns atomic.Int64 }
-
-func (d *deadline) set(t time.Time) {
-	if t.IsZero() {
-		d.ns.Store(0)
-	} else {
-		d.ns.Store(t.UnixNano())
-	}
-}
-
-func (d *deadline) get() time.Time {
-	if ns := d.ns.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
 }
 
 // ConnectionState returns a snapshot of the connection's state. Before the
