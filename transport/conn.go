@@ -247,7 +247,7 @@ func (c *Conn) handshake(parent context.Context, start time.Time) error {
 	hs.ctx.init(parent, deadline)
 	defer hs.ctx.release()
 	hs.setDeadlines(parent)
-	hs.fw = newFlightWriter(c.conn)
+	hs.fw.init(c.conn, hs.flightBuf[:])
 	err := hs.run()
 	err = hs.joinWriter(err)
 	hs.restoreDeadlines()
@@ -265,7 +265,7 @@ type handshakeState struct {
 	c    *Conn
 	ctx  handshakeContext // the caller's context, bounded by the handshake timeout
 	mech mechanism.Mechanism
-	fw   *flightWriter
+	fw   flightWriter
 	step HandshakeStep // the step running (or that failed)
 
 	// stop undoes the hook that a cancellation of the caller's context
@@ -277,6 +277,11 @@ type handshakeState struct {
 	peerType zmtp.SocketType
 	sess     mechanism.Session
 	st       ConnectionState
+
+	// flightBuf is where the flights written at once are built: the
+	// greeting, then each command flight in turn (a larger one grows a
+	// buffer of its own).
+	flightBuf [512]byte
 }
 
 // run takes the handshake through its steps.
@@ -382,7 +387,7 @@ func (hs *handshakeState) sendGreeting() {
 		Mechanism: hs.mech.Name(),
 		AsServer:  hs.mech.AsServer(),
 	}
-	hs.fw.send(hs.greeting.Append(nil), false, StepGreeting)
+	hs.fw.send(hs.greeting.Append(hs.fw.buffer()), false, StepGreeting)
 }
 
 // readGreeting reads the peer's greeting, checking it as it arrives, and
@@ -585,12 +590,25 @@ func outOfTime(ctx context.Context, step HandshakeStep, err error) error {
 	return err
 }
 
-// flightWriter writes handshake flights from a goroutine of its own, in
-// order, so that the handshake can read while a flight is still going out.
+// flightWriter writes the handshake's flights, in order, so that the
+// handshake can read while a flight is still going out: two peers that
+// both write before they read must never wait for each other. On a
+// connection with a kernel send buffer (TCP, IPC) the first flights, up to
+// syncFlightBytes in all, are written at once from the handshake's own
+// goroutine and buffer: the kernel takes them without waiting for the peer
+// (the smallest send buffer Linux allows holds more). Any later flight, and
+// every flight on any other net.Conn (net.Pipe has no buffer: a write waits
+// for the peer's read), goes to a goroutine of its own, started then, which
+// writes them in turn; the handshake never waits for it but in wait.
 type flightWriter struct {
-	queue       chan flight
+	conn        net.Conn
+	direct      bool   // flights are still written at once
+	budget      int    // bytes that may still be written at once
+	buf         []byte // the flight being built, when written at once
+	r           flightResult
+	queue       chan flight // the goroutine's, once started
 	done        chan flightResult
-	lastIsError bool // the last flight queued carries an ERROR command
+	lastIsError bool // the last flight sent carries an ERROR command
 }
 
 // flight is one write of the handshake, and the step it belongs to.
@@ -613,10 +631,70 @@ const failFlushGrace = 100 * time.Millisecond
 // two command flights per side for every mechanism.
 const maxFlights = 4
 
-func newFlightWriter(conn net.Conn) *flightWriter {
-	fw := &flightWriter{queue: make(chan flight, maxFlights), done: make(chan flightResult, 1)}
+// syncFlightBytes is how many bytes of flights a handshake writes at once
+// on a connection with a kernel send buffer: a greeting and a CURVE
+// HELLO and INITIATE with a few hundred bytes of metadata, and well under
+// the smallest send buffer a TCP socket can have on Linux (4,608 bytes)
+// or a Unix socket.
+const syncFlightBytes = 4 << 10
+
+// kernelBuffered is a connection that a kernel buffers: *net.TCPConn,
+// *net.UnixConn.
+type kernelBuffered interface {
+	SetWriteBuffer(bytes int) error
+}
+
+// init readies fw to write to conn, with buf as the storage of the flights
+// written at once.
+func (fw *flightWriter) init(conn net.Conn, buf []byte) {
+	fw.conn = conn
+	if _, ok := conn.(kernelBuffered); ok {
+		fw.direct, fw.budget, fw.buf = true, syncFlightBytes, buf[:0]
+	}
+}
+
+// buffer returns an empty buffer to build the next flight in: the one for
+// flights written at once, or nil (the flight is then allocated, and
+// handed to the goroutine).
+func (fw *flightWriter) buffer() []byte {
+	if fw.direct {
+		return fw.buf[:0]
+	}
+	return nil
+}
+
+// send writes the flight b, built in a buffer from buffer, at once, or
+// queues it for the goroutine (starting it if need be).
+func (fw *flightWriter) send(b []byte, isError bool, step HandshakeStep) {
+	fw.lastIsError = isError
+	if fw.direct && len(b) <= fw.budget {
+		fw.budget -= len(b)
+		fw.buf = b[:0] // reused for the next flight
+		if fw.r.err == nil {
+			if _, err := fw.conn.Write(b); err != nil {
+				fw.r = flightResult{err, step}
+			}
+		}
+		return
+	}
+	if fw.direct {
+		// Over the budget: this flight and every later one go to the
+		// goroutine, which must own its bytes.
+		fw.direct, fw.buf = false, nil
+		b = append([]byte(nil), b...)
+	}
+	if fw.queue == nil {
+		fw.start()
+	}
+	fw.queue <- flight{b, step}
+}
+
+// start starts the goroutine, which first takes over the result of the
+// flights written at once: after an error it writes nothing more.
+func (fw *flightWriter) start() {
+	fw.queue, fw.done = make(chan flight, maxFlights), make(chan flightResult, 1)
+	conn, r := fw.conn, fw.r
 	go func() {
-		var r flightResult
 		for f := range fw.queue {
 			if r.err == nil {
 				if _, err := conn.Write(f.b); err != nil {
@@ -626,28 +704,24 @@ func newFlightWriter(conn net.Conn) *flightWriter {
 		}
 		fw.done <- r
 	}()
-	return fw
 }
 
-// send queues a flight.
-func (fw *flightWriter) send(b []byte, isError bool, step HandshakeStep) {
-	fw.lastIsError = isError
-	fw.queue <- flight{b, step}
-}
-
-// wait ends the queue, waits for the writer and returns its first error
-// and the step of the flight it failed on.
+// wait ends the queue, waits for the goroutine if one was started, and
+// returns the first write error and the step of the flight it failed on.
 func (fw *flightWriter) wait() flightResult {
+	if fw.queue == nil {
+		return fw.r
+	}
 	close(fw.queue)
 	return <-fw.done
 }
 
-// writeCommands queues a handshake flight, written in one write.
+// writeCommands sends a handshake flight, written in one write.
 func (hs *handshakeState) writeCommands(cmds []zmtp.Command) {
 	if len(cmds) == 0 {
 		return
 	}
-	var b []byte
+	b := hs.fw.buffer()
 	isError := false
 	for _, cmd := range cmds {
 		b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, cmd.Len())
