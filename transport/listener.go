@@ -318,14 +318,22 @@ func (c *Conn) finishHandshake(err error) {
 		t.Stop()
 	}
 	ev := c.handshakeEvent(err)
+	texts := false
 	if h.l != nil && h.keyed && countsAsFailure(ev) {
 		now := time.Now()
 		if h.l.addrs.fail(h.key, now) {
+			c.eventTexts(&ev)
+			texts = true
 			logBan(c.cfg, ev.RemoteAddr, c.cfg.banDuration())
 		}
 	}
 	c.releaseHandshakeSlot()
-	emitEvent(c.cfg, ev)
+	if eventWanted(c.cfg, &ev) {
+		if !texts {
+			c.eventTexts(&ev)
+		}
+		emitEvent(c.cfg, ev)
+	}
 }
 
 // releaseHandshakeSlot frees c's handshake slot, once.
