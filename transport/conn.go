@@ -277,6 +277,12 @@ type handshakeState struct {
 	peerType zmtp.SocketType
 	sess     mechanism.Session
 	st       ConnectionState
+	peerAddr string // the peer's IP address, for ZAP and the state
+
+	// Our metadata, for the mechanism: its properties and the bytes of
+	// the Socket-Type value, held here rather than allocated.
+	ownMetadata [4]zmtp.Property
+	ownType     [8]byte
 
 	// flightBuf is where the flights written at once are built: the
 	// greeting, then each command flight in turn (a larger one grows a
@@ -415,13 +421,14 @@ func (hs *handshakeState) runMechanism() error {
 	hs.step = StepSecurity
 	c := hs.c
 	ctx := &hs.ctx
+	hs.peerAddr = peerAddress(c.conn.RemoteAddr())
 	mh, err := hs.mech.NewHandshake(mechanism.Params{
-		Metadata:          c.cfg.ownMetadata(),
+		Metadata:          c.cfg.appendOwnMetadata(hs.ownMetadata[:0], hs.ownType[:0]),
 		MaxPeerProperties: c.cfg.maxMetadataProperties(),
 		CheckPeerMetadata: hs.checkPeerMetadata,
 		ZAP:               c.zapHandler(),
 		Domain:            c.cfg.ZAPDomain,
-		PeerAddress:       peerAddress(c.conn.RemoteAddr()),
+		PeerAddress:       hs.peerAddr,
 		Identity:          c.cfg.Identity,
 		Rand:              c.cfg.Rand,
 	})
@@ -452,6 +459,22 @@ func (hs *handshakeState) runMechanism() error {
 	return nil
 }
 
+// knownSocketTypes are the socket types socketType does not allocate for.
+var knownSocketTypes = [...]zmtp.SocketType{zmtp.PAIR, zmtp.PUB, zmtp.SUB, zmtp.REQ, zmtp.REP,
+	zmtp.DEALER, zmtp.ROUTER, zmtp.PULL, zmtp.PUSH, zmtp.XPUB, zmtp.XSUB, zmtp.CLIENT, zmtp.SERVER,
+	zmtp.RADIO, zmtp.DISH, zmtp.GATHER, zmtp.SCATTER, zmtp.PEER, zmtp.CHANNEL}
+
+// socketType returns the socket type v spells, without allocating for the
+// types zmtp defines.
+func socketType(v []byte) zmtp.SocketType {
+	for _, t := range knownSocketTypes {
+		if string(v) == string(t) {
+			return t
+		}
+	}
+	return zmtp.SocketType(v)
+}
+
 // checkPeerMetadata checks the peer's Socket-Type against ours; the
 // mechanism calls it on the peer's metadata.
 func (hs *handshakeState) checkPeerMetadata(md zmtp.Metadata) error {
@@ -459,7 +482,7 @@ func (hs *handshakeState) checkPeerMetadata(md zmtp.Metadata) error {
 	if !ok {
 		return nil // libzmq accepts a peer that sends no Socket-Type
 	}
-	hs.peerType = zmtp.SocketType(v)
+	hs.peerType = socketType(v)
 	if !hs.c.cfg.SocketType.Compatible(hs.peerType) {
 		return &SocketTypeError{Local: hs.c.cfg.SocketType, Peer: hs.peerType}
 	}
@@ -497,14 +520,13 @@ func (hs *handshakeState) state() {
 		Mechanism:         hs.mech.Name(),
 		PeerSocketType:    hs.peerType,
 		PeerMetadata:      sess.PeerMetadata,
-		PeerAddress:       peerAddress(hs.c.conn.RemoteAddr()),
+		PeerAddress:       hs.peerAddr,
+		// The session's copy of the key, which nothing else uses;
+		// ConnectionState hands out copies of it.
+		PeerPublicKey: sess.PeerPublicKey,
 	}
 	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
 		st.PeerIdentity = id
-	}
-	if sess.PeerPublicKey != nil {
-		k := *sess.PeerPublicKey
-		st.PeerPublicKey = &k
 	}
 	if sess.ZAP != nil {
 		st.UserID = sess.ZAP.UserID

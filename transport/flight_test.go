@@ -120,3 +120,20 @@ func TestHandshakeLargeFlights(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketType: the peer's Socket-Type is the package's constant for
+// every type zmtp defines, without an allocation, and as sent otherwise.
+func TestSocketType(t *testing.T) {
+	for _, st := range knownSocketTypes {
+		v := []byte(st)
+		if got := socketType(v); got != st {
+			t.Errorf("socketType(%q) = %q", v, got)
+		}
+		if n := testing.AllocsPerRun(10, func() { socketType(v) }); n != 0 {
+			t.Errorf("socketType(%q): %v allocations", v, n)
+		}
+	}
+	if got := socketType([]byte("dealer")); got != "dealer" {
+		t.Errorf("socketType(dealer) = %q", got)
+	}
+}
