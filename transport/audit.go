@@ -182,7 +182,8 @@ type handshakeAudit struct {
 	zapText   string
 	userID    string
 	username  string
-	publicKey *cert.PublicKey // the CURVE key ZAP was asked about, rendered only for an event
+	publicKey cert.PublicKey // the CURVE key ZAP was asked about, if hasKey; rendered only for an event
+	hasKey    bool
 }
 
 // noteRequest records what the ZAP request says about the peer: the PLAIN
@@ -196,8 +197,7 @@ func (a *handshakeAudit) noteRequest(req *zap.Request) {
 	case req.Mechanism == "PLAIN" && len(req.Credentials) > 0:
 		a.username = string(req.Credentials[0])
 	case req.Mechanism == "CURVE" && len(req.Credentials) > 0 && len(req.Credentials[0]) == cert.KeySize:
-		k := cert.PublicKey(req.Credentials[0])
-		a.publicKey = &k
+		a.publicKey, a.hasKey = cert.PublicKey(req.Credentials[0]), true
 	}
 }
 
@@ -257,9 +257,9 @@ func (c *Conn) eventTexts(ev *HandshakeEvent) {
 	if ra := c.conn.RemoteAddr(); ra != nil {
 		ev.RemoteAddr = ra.String()
 	}
-	switch k := c.hooks.audit.publicKey; {
-	case k != nil:
-		ev.PublicKey = k.String()
+	switch a := &c.hooks.audit; {
+	case a.hasKey:
+		ev.PublicKey = a.publicKey.String()
 	case ev.Outcome == OutcomeSucceeded && c.state.PeerPublicKey != nil:
 		ev.PublicKey = c.state.PeerPublicKey.String()
 	}

@@ -263,7 +263,7 @@ func (c *Conn) handshake(parent context.Context, start time.Time) error {
 // *HandshakeError in that step.
 type handshakeState struct {
 	c    *Conn
-	ctx  handshakeContext // the caller's context, bounded by the handshake timeout
+	ctx  deadlineContext // the caller's context, bounded by the handshake timeout
 	mech mechanism.Mechanism
 	fw   flightWriter
 	step HandshakeStep // the step running (or that failed)
@@ -277,7 +277,8 @@ type handshakeState struct {
 	peerType zmtp.SocketType
 	sess     mechanism.Session
 	st       ConnectionState
-	peerAddr string // the peer's IP address, for ZAP and the state
+	peerAddr string         // the peer's IP address, for ZAP and the state
+	zap      boundedHandler // the ZAP handler's wrapper, if there is a handler
 
 	// Our metadata, for the mechanism: its properties and the bytes of
 	// the Socket-Type value, held here rather than allocated.
@@ -426,7 +427,7 @@ func (hs *handshakeState) runMechanism() error {
 		Metadata:          c.cfg.appendOwnMetadata(hs.ownMetadata[:0], hs.ownType[:0]),
 		MaxPeerProperties: c.cfg.maxMetadataProperties(),
 		CheckPeerMetadata: hs.checkPeerMetadata,
-		ZAP:               c.zapHandler(),
+		ZAP:               c.zapHandler(&hs.zap),
 		Domain:            c.cfg.ZAPDomain,
 		PeerAddress:       hs.peerAddr,
 		Identity:          c.cfg.Identity,

@@ -83,18 +83,19 @@ func (c *Conn) unboundDeadlines() {
 	c.conn.SetWriteDeadline(c.writeDeadline.get())
 }
 
-// handshakeContext is the context a handshake runs under: its parent,
-// bounded by a deadline, as context.WithDeadline(parent, deadline) would
-// make it, except that the channel, timer and link to the parent that
-// Done needs are made only when Done (or Value) is first called. A
-// handshake whose mechanism never waits on its context (any handshake
-// without a ZAP handler) then allocates nothing for it: the connection's
-// deadlines bound its I/O, and a cancellation of the parent interrupts it
-// through setDeadlines' hook.
+// deadlineContext is a parent context bounded by a deadline, as
+// context.WithDeadline(parent, deadline) would make it, except that the
+// channel, timer and link to the parent that Done needs are made only when
+// Done (or Value) is first called. A handshake runs under one: one whose
+// mechanism never waits on its context (any handshake without a ZAP
+// handler) then allocates nothing for it, since the connection's deadlines
+// bound its I/O and a cancellation of the parent interrupts it through
+// setDeadlines' hook. A ZAP handler gets one too, which costs nothing when
+// the handler does not wait on it either.
 //
 // Until Done is called, Err is computed from the parent and the clock, and
 // once it has reported an error it keeps reporting it.
-type handshakeContext struct {
+type deadlineContext struct {
 	parent   context.Context
 	deadline time.Time // zero: the parent's, if any
 
@@ -104,10 +105,10 @@ type handshakeContext struct {
 	err    error // what Err reported before inner was made
 }
 
-var _ context.Context = (*handshakeContext)(nil)
+var _ context.Context = (*deadlineContext)(nil)
 
 // init sets the parent and the deadline (zero: none but the parent's).
-func (c *handshakeContext) init(parent context.Context, deadline time.Time) {
+func (c *deadlineContext) init(parent context.Context, deadline time.Time) {
 	c.parent = parent
 	if pd, ok := parent.Deadline(); ok && (deadline.IsZero() || pd.Before(deadline)) {
 		deadline = pd
@@ -118,7 +119,7 @@ func (c *handshakeContext) init(parent context.Context, deadline time.Time) {
 // release frees the timer and the parent's link to inner, if Done made
 // them. The context is done afterwards, as one from context.WithDeadline is
 // after its cancel function has run.
-func (c *handshakeContext) release() {
+func (c *deadlineContext) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cancel != nil {
@@ -128,13 +129,13 @@ func (c *handshakeContext) release() {
 	}
 }
 
-func (c *handshakeContext) Deadline() (time.Time, bool) {
+func (c *deadlineContext) Deadline() (time.Time, bool) {
 	return c.deadline, !c.deadline.IsZero()
 }
 
 // materialize returns inner, making it if need be; nil if Err has already
 // reported an error.
-func (c *handshakeContext) materialize() context.Context {
+func (c *deadlineContext) materialize() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner == nil && c.err == nil {
@@ -147,7 +148,7 @@ func (c *handshakeContext) materialize() context.Context {
 	return c.inner
 }
 
-// closedChan is the Done channel of a handshakeContext that was already
+// closedChan is the Done channel of a deadlineContext that was already
 // done when Done was first called.
 var closedChan = func() chan struct{} {
 	ch := make(chan struct{})
@@ -155,14 +156,14 @@ var closedChan = func() chan struct{} {
 	return ch
 }()
 
-func (c *handshakeContext) Done() <-chan struct{} {
+func (c *deadlineContext) Done() <-chan struct{} {
 	if inner := c.materialize(); inner != nil {
 		return inner.Done()
 	}
 	return closedChan
 }
 
-func (c *handshakeContext) Err() error {
+func (c *deadlineContext) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner != nil {
@@ -178,7 +179,7 @@ func (c *handshakeContext) Err() error {
 	return c.err
 }
 
-func (c *handshakeContext) Value(key any) any {
+func (c *deadlineContext) Value(key any) any {
 	if inner := c.materialize(); inner != nil {
 		return inner.Value(key)
 	}

@@ -126,14 +126,14 @@ func TestDeadlinesSetDuringHandshake(t *testing.T) {
 	}
 }
 
-// TestHandshakeContext checks the lazy context against what
+// TestDeadlineContext checks the lazy context against what
 // context.WithDeadline promises.
-func TestHandshakeContext(t *testing.T) {
+func TestDeadlineContext(t *testing.T) {
 	type key struct{}
 	parent := context.WithValue(context.Background(), key{}, "v")
 
 	t.Run("deadline", func(t *testing.T) {
-		var hc handshakeContext
+		var hc deadlineContext
 		d := time.Now().Add(time.Hour)
 		hc.init(parent, d)
 		if got, ok := hc.Deadline(); !ok || !got.Equal(d) {
@@ -157,19 +157,19 @@ func TestHandshakeContext(t *testing.T) {
 		pd := time.Now().Add(time.Minute)
 		p, cancel := context.WithDeadline(parent, pd)
 		defer cancel()
-		var hc handshakeContext
+		var hc deadlineContext
 		hc.init(p, time.Now().Add(time.Hour))
 		if got, ok := hc.Deadline(); !ok || !got.Equal(pd) {
 			t.Errorf("Deadline = %v, %v; want the parent's %v", got, ok, pd)
 		}
-		var none handshakeContext
+		var none deadlineContext
 		none.init(parent, time.Time{})
 		if _, ok := none.Deadline(); ok {
 			t.Error("a deadline with neither the parent's nor its own")
 		}
 	})
 	t.Run("expired without Done", func(t *testing.T) {
-		var hc handshakeContext
+		var hc deadlineContext
 		hc.init(parent, time.Now().Add(-time.Second))
 		if !errors.Is(hc.Err(), context.DeadlineExceeded) {
 			t.Fatalf("Err = %v", hc.Err())
@@ -184,7 +184,7 @@ func TestHandshakeContext(t *testing.T) {
 		}
 	})
 	t.Run("expires with Done", func(t *testing.T) {
-		var hc handshakeContext
+		var hc deadlineContext
 		hc.init(parent, time.Now().Add(20*time.Millisecond))
 		defer hc.release()
 		select {
@@ -198,7 +198,7 @@ func TestHandshakeContext(t *testing.T) {
 	})
 	t.Run("parent cancelled", func(t *testing.T) {
 		p, cancel := context.WithCancel(parent)
-		var hc handshakeContext
+		var hc deadlineContext
 		hc.init(p, time.Now().Add(time.Hour))
 		defer hc.release()
 		child, stop := context.WithCancel(&hc)
