@@ -31,9 +31,11 @@ type Conn struct {
 	state         ConnectionState
 	peerMinor     uint8
 
-	// in is used by the reader, under inMu.
-	inMu sync.Mutex
-	in   *zmtp.Reader
+	// in is used by the reader, under inMu. inBuf is its buffer from
+	// readBufs, until it goes back there (nil then).
+	inMu  sync.Mutex
+	in    zmtp.Reader
+	inBuf *[zmtp.DefaultReadBufferSize]byte
 	// partial is true while a multipart message is half read.
 	partial bool
 
@@ -107,8 +109,34 @@ func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
 		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
 	}
 	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
-	c.in = zmtp.NewReader(livenessReader{c})
+	c.inBuf = readBufs.Get().(*[zmtp.DefaultReadBufferSize]byte)
+	c.in.Reset(livenessReader{c}, c.inBuf[:])
 	return c
+}
+
+// readBufs holds the read buffers of closed connections for new ones: a
+// connection takes one when it is made, and gives it back once it is
+// closed and no read holds it (see releaseReadBufLocked). A connection that
+// comes and goes then costs no read buffer of its own.
+var readBufs = sync.Pool{New: func() any { return new([zmtp.DefaultReadBufferSize]byte) }}
+
+// releaseReadBufLocked gives the read buffer back to readBufs, cleared (it
+// may have held a PLAIN password, or messages in clear), once the
+// connection is closed: the reader is left without a buffer (whichever it
+// had, if it outgrew this one). The caller holds inMu; nothing outside a
+// read refers to the buffer (ReadMessage copies every frame out). The
+// reader keeps its sticky error, and a read after this (on a closed
+// connection, so it fails) allocates a buffer of its own first. A buffer
+// that still holds bytes not read is left to the garbage collector.
+func (c *Conn) releaseReadBufLocked() {
+	b := c.inBuf
+	if b == nil || !c.closed.Load() || c.in.Buffered() > 0 {
+		return
+	}
+	c.inBuf = nil
+	c.in.SetBuffer(nil)
+	clear(b[:])
+	readBufs.Put(b)
 }
 
 // livenessReader reads from the connection and, while heartbeats or a peer
@@ -220,7 +248,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	start := c.beginHandshake()
 	c.inMu.Lock()
 	err := c.handshake(ctx, start)
-	c.inMu.Unlock()
+	c.unlockIn()
 	c.handshakeErr = err
 	c.finishHandshake(err) // frees the Listener's slot, reports the event
 	if err != nil {
@@ -904,18 +932,21 @@ func checkMessage(msg [][]byte, done bool, maxFrames int, maxBytes int64, total 
 }
 
 // unlockIn releases inMu. If the connection was closed meanwhile, Close may
-// have found inMu held and left the opener's key to us: zero it.
+// have found inMu held and left the opener's key and the read buffer to us:
+// zero the one and give the other back.
 func (c *Conn) unlockIn() {
 	c.inMu.Unlock()
 	if c.closed.Load() && c.inMu.TryLock() {
 		c.zeroOpenerLocked()
+		c.releaseReadBufLocked()
 		c.inMu.Unlock()
 	}
 }
 
 // zeroKeys, called by Close, zeroes the CURVE session keys that no reader or
-// writer holds. One that does zeroes the key it holds when it lets go
-// (unlockIn, unlockOut), so Close never waits for it.
+// writer holds, and gives back the read buffer if no reader holds it. One
+// that does zeroes the key it holds (and gives back the buffer) when it lets
+// go (unlockIn, unlockOut), so Close never waits for it.
 func (c *Conn) zeroKeys() {
 	if c.outMu.TryLock() {
 		c.zeroSealerLocked()
@@ -923,6 +954,7 @@ func (c *Conn) zeroKeys() {
 	}
 	if c.inMu.TryLock() {
 		c.zeroOpenerLocked()
+		c.releaseReadBufLocked()
 		c.inMu.Unlock()
 	}
 }
