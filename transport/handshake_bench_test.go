@@ -232,3 +232,59 @@ func (s *scriptedConn) RemoteAddr() net.Addr             { return scriptedAddr }
 func (s *scriptedConn) SetDeadline(time.Time) error      { return nil }
 func (s *scriptedConn) SetReadDeadline(time.Time) error  { return nil }
 func (s *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// BenchmarkConnection is one connection from start to end, both sides in
+// one process over TCP loopback, as bench/'s BenchmarkHandshake counts it:
+// Dial, the Listener's Accept, both handshakes, a 16-byte message echoed
+// back, Close on both sides. allocs/op and B/op include what the net
+// package allocates for the TCP connections (addresses, file descriptors).
+func BenchmarkConnection(b *testing.B) {
+	for _, m := range batchMechs {
+		b.Run(m.name, func(b *testing.B) {
+			ccfg, scfg := m.cfgs(b)
+			ln, err := Listen("tcp://127.0.0.1:0", scfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			served := make(chan error, 1)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						msg, err := c.ReadMessage(nil)
+						if err == nil {
+							err = c.WriteMessage(msg)
+						}
+						for err == nil {
+							msg, err = c.ReadMessage(msg)
+						}
+						served <- nil
+					}()
+				}
+			}()
+			ep := ln.Endpoint()
+			out, in := [][]byte{make([]byte, 16)}, [][]byte(nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := Dial(ep, ccfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err = c.WriteMessage(out); err == nil {
+					in, err = c.ReadMessage(in)
+				}
+				c.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-served
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+		})
+	}
+}
