@@ -904,8 +904,11 @@ func (c *Conn) frameBudget(maxBytes int64, total uint64) int64 {
 // *MessageTooLargeError. A frame over MaxMessageSize itself stays a
 // *zmtp.FrameTooLargeError.
 func (c *Conn) overBudget(err error, maxBytes int64, total uint64) error {
-	var fte *zmtp.FrameTooLargeError
-	if maxBytes <= 0 || !errors.As(err, &fte) {
+	if maxBytes <= 0 {
+		return err
+	}
+	var fte *zmtp.FrameTooLargeError // on the heap (errors.As): only past the test above
+	if !errors.As(err, &fte) {
 		return err
 	}
 	if limit := c.maxFrameSize(); limit > 0 && fte.Size > uint64(limit) {
