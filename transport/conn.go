@@ -31,10 +31,12 @@ type Conn struct {
 	state         ConnectionState
 	peerMinor     uint8
 
-	// in is used by the reader, under inMu. inBuf is its buffer from
-	// readBufs, until it goes back there (nil then).
+	// in is used by the reader, under inMu. hsBuf and inBuf are the
+	// buffers it reads the handshake and then messages into, from pools
+	// until they go back there (nil before and after; readbuf.go).
 	inMu  sync.Mutex
 	in    zmtp.Reader
+	hsBuf *[handshakeReadBufferSize]byte
 	inBuf *[zmtp.DefaultReadBufferSize]byte
 	// partial is true while a multipart message is half read.
 	partial bool
@@ -109,34 +111,9 @@ func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
 		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
 	}
 	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
-	c.inBuf = readBufs.Get().(*[zmtp.DefaultReadBufferSize]byte)
-	c.in.Reset(livenessReader{c}, c.inBuf[:])
+	c.hsBuf = handshakeReadBufs.Get().(*[handshakeReadBufferSize]byte)
+	c.in.Reset(livenessReader{c}, c.hsBuf[:])
 	return c
-}
-
-// readBufs holds the read buffers of closed connections for new ones: a
-// connection takes one when it is made, and gives it back once it is
-// closed and no read holds it (see releaseReadBufLocked). A connection that
-// comes and goes then costs no read buffer of its own.
-var readBufs = sync.Pool{New: func() any { return new([zmtp.DefaultReadBufferSize]byte) }}
-
-// releaseReadBufLocked gives the read buffer back to readBufs, cleared (it
-// may have held a PLAIN password, or messages in clear), once the
-// connection is closed: the reader is left without a buffer (whichever it
-// had, if it outgrew this one). The caller holds inMu; nothing outside a
-// read refers to the buffer (ReadMessage copies every frame out). The
-// reader keeps its sticky error, and a read after this (on a closed
-// connection, so it fails) allocates a buffer of its own first. A buffer
-// that still holds bytes not read is left to the garbage collector.
-func (c *Conn) releaseReadBufLocked() {
-	b := c.inBuf
-	if b == nil || !c.closed.Load() || c.in.Buffered() > 0 {
-		return
-	}
-	c.inBuf = nil
-	c.in.SetBuffer(nil)
-	clear(b[:])
-	readBufs.Put(b)
 }
 
 // livenessReader reads from the connection and, while heartbeats or a peer
@@ -811,6 +788,9 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 	}
 	c.inMu.Lock()
 	defer c.unlockIn()
+	if c.hsBuf != nil {
+		c.messageReadBufLocked() // the first read after the handshake
+	}
 	msg := dst[:0]
 	if c.partial {
 		// A previous call timed out in the middle of a message.

@@ -90,6 +90,41 @@ func TestReadBufferReturned(t *testing.T) {
 	})
 }
 
+// TestReadBufferSwitch: the handshake reads through the small buffer; the
+// first ReadMessage moves what the handshake read beyond itself (messages
+// the peer sent with its READY, in the same write) to the message buffer
+// and gives the small one back.
+func TestReadBufferSwitch(t *testing.T) {
+	c, r := rawPeer(t, tcpConns, false, &Config{SocketType: zmtp.ROUTER})
+	msgs := zmtp.AppendFrame(zmtp.AppendFrame(nil, zmtp.FlagMore, []byte("first")), 0, bytes.Repeat([]byte("x"), 300))
+	r.send(greetingBytes(3, 1, "NULL"), readyFrame("Socket-Type", "DEALER"), msgs)
+	errc := handshakeAsync(c)
+	r.expect("greeting", greetingBytes(3, 1, "NULL"))
+	r.frame()
+	if err := recvErr(t, errc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.inMu.Lock()
+	hs, in, buffered := c.hsBuf, c.inBuf, c.in.Buffered()
+	c.inMu.Unlock()
+	if hs == nil || in != nil {
+		t.Fatalf("after the handshake: handshake buffer %v, message buffer %v", hs != nil, in != nil)
+	}
+	msg, err := c.ReadMessage(nil)
+	if err != nil || len(msg) != 2 || string(msg[0]) != "first" || len(msg[1]) != 300 {
+		t.Fatalf("read %d frames, %v", len(msg), err)
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	if c.hsBuf != nil || c.inBuf == nil {
+		t.Errorf("after the first read: handshake buffer %v, message buffer %v", c.hsBuf != nil, c.inBuf != nil)
+	}
+	if !bytes.Equal(hs[:], make([]byte, len(hs))) {
+		t.Error("the handshake buffer given back was not cleared")
+	}
+	t.Logf("%d bytes read beyond the handshake", buffered)
+}
+
 // TestReadBufferReuse: connections made and closed while others read, under
 // -race, each read their own messages intact through buffers that go round
 // the pool.
