@@ -89,16 +89,30 @@ func benchHandshakePipe(b *testing.B, ccfg, scfg *Config) {
 }
 
 // benchHandshakeSide measures the client's handshake (client true) or the
-// server's against a scripted peer. Both sides take their randomness from a
-// fixed stream, so the handshake recorded once replays byte for byte.
+// server's against a scripted peer.
 func benchHandshakeSide(b *testing.B, ccfg, scfg *Config, client bool) {
+	handshake := scriptedHandshake(b, ccfg, scfg, client)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := handshake(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+}
+
+// scriptedHandshake returns a function that runs the client's handshake
+// (client true) or the server's against a scripted peer, then closes the
+// Conn. Both sides take their randomness from a fixed stream, so the
+// handshake recorded once replays byte for byte.
+func scriptedHandshake(tb testing.TB, ccfg, scfg *Config, client bool) func() error {
 	cc, sc := *ccfg, *scfg
 	var crand, srand bytes.Reader
 	crandBytes, srandBytes := bytes.Repeat([]byte{1, 2, 3, 4}, 256), bytes.Repeat([]byte{5, 6, 7, 8}, 256)
 	crand.Reset(crandBytes)
 	srand.Reset(srandBytes)
 	cc.Rand, sc.Rand = &crand, &srand
-	fromClient, fromServer := recordHandshake(b, &cc, &sc)
+	fromClient, fromServer := recordHandshake(tb, &cc, &sc)
 
 	cfg, rnd, rndBytes := &sc, &srand, srandBytes
 	peer := &scriptedConn{in: fromClient, out: fromServer}
@@ -106,8 +120,7 @@ func benchHandshakeSide(b *testing.B, ccfg, scfg *Config, client bool) {
 		cfg, rnd, rndBytes = &cc, &crand, crandBytes
 		peer = &scriptedConn{in: fromServer, out: fromClient}
 	}
-	b.ReportAllocs()
-	for b.Loop() {
+	return func() error {
 		rnd.Reset(rndBytes)
 		peer.reset()
 		var c *Conn
@@ -119,13 +132,10 @@ func benchHandshakeSide(b *testing.B, ccfg, scfg *Config, client bool) {
 		err := c.Handshake()
 		c.Close()
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := peer.check(); err != nil {
-			b.Fatal(err)
-		}
+		return peer.check()
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
 }
 
 // recordHandshake runs one handshake of ccfg and scfg over net.Pipe and
