@@ -9,7 +9,12 @@
 #   make conformance  only the libzmq interop suite, verbose
 #   make fuzz-smoke   every fuzz target for FUZZTIME (default 10s)
 #   make fuzz         every fuzz target for FUZZTIME (default 5m)
-#   make bench        benchmarks of the root module and of bench/
+#   make bench        benchmarks of the root module and of bench/ (in-process,
+#                     libzmq through the cgo binding), and a build of the
+#                     native libzmq perf peer bench/perf/zmqperf.c
+#   make bench-native zmtpsec against native libzmq in two processes
+#                     (bench/run-native.sh; NATIVE_FLAGS=-quick for a smoke
+#                     run, NATIVE_FLAGS='-reps 9 -layer conn' and so on)
 #   make demo         scripts/demo.sh
 
 GO ?= go
@@ -41,7 +46,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # or library feature cannot slip in while go.mod claims an older release.
 MIN_GO = $(shell $(GO) list -m -f '{{.GoVersion}}')
 
-.PHONY: test deps lint tidy staticcheck min-go conformance fuzz-smoke fuzz bench demo
+.PHONY: test deps lint tidy staticcheck min-go conformance fuzz-smoke fuzz bench bench-native demo
 
 deps:
 	@if pkg-config --exists libzmq 2>/dev/null && command -v "$$($(GO) env CC)" >/dev/null; then \
@@ -130,6 +135,15 @@ bench:
 	else \
 		echo "bench: bench/ has no test files yet; skipped"; \
 	fi
+	$(call step,bench: build the native libzmq perf peer (bench/perf/build.sh into bench/build))
+	./bench/perf/build.sh
+
+# bench-native runs zmtpsec's perf tool against the C one on native libzmq,
+# two processes per measurement, and saves bench/results/DATE-native.txt.
+bench-native: NATIVE_FLAGS ?=
+bench-native: deps
+	$(call step,bench-native: bench/run-native.sh $(NATIVE_FLAGS))
+	./bench/run-native.sh $(NATIVE_FLAGS)
 
 demo:
 	./scripts/demo.sh

@@ -2,8 +2,18 @@
 // github.com/pebbe/zmq4) and, for NULL, with github.com/go-zeromq/zmq4, in
 // one run, as sub-benchmarks of the same benchmark that differ only in the
 // impl= key, so that benchstat shows each implementation against libzmq.
-// It holds only tests and benchmarks; it is a module of its own because it
-// needs cgo and libzmq, which the root module never does.
+// It is a module of its own because it needs cgo and libzmq, which the root
+// module never does.
+//
+// That is what a Go user of the cgo binding sees. libzmq's own speed, with
+// no binding on the path, is measured by run-native.sh instead (make
+// bench-native at the repository root): two processes per measurement,
+// each side one of cmd/zmtpperf, perf/zmqperf.c (C, linked to libzmq,
+// built by perf/build.sh into build/) or gozmqperf (go-zeromq/zmq4, NULL
+// throughput only), every figure 5 times with the order of the
+// implementations reversed every other time, and each ratio taken within
+// one repetition; nativeratios makes the table. TestNativePeers runs every
+// pair of those programs with tiny counts, so a broken setup fails go test.
 //
 // # What is measured
 //

@@ -19,7 +19,11 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
 		fmt.Print(configLines())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if nativeDir != "" {
+		os.RemoveAll(nativeDir)
+	}
+	os.Exit(code)
 }
 
 func configLines() string {

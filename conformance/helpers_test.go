@@ -1,11 +1,13 @@
 package conformance
 
 // Helpers shared by every conformance test of this package (NULL, PLAIN,
-// CURVE, ZAP): libzmq sockets in a per-test context, a libzmq ZAP handler
-// and monitors; our listener on an ephemeral port, our connections on a
-// transcript.Recorder, ZAP handlers that record or answer a fixed status;
-// a raw TCP client for hostile bytes and a recording proxy. Key pairs come
-// from internal/testhelp/testkeys.
+// CURVE, ZAP, sockets): libzmq sockets in a per-test context, a libzmq ZAP
+// handler and monitors; our listener on an ephemeral port, our connections
+// on a transcript.Recorder, ZAP handlers that record or answer a fixed
+// status; a raw TCP client for hostile bytes and a recording proxy that can
+// also swallow everything; for the socket layer, one test's security on
+// both sides, our sockets and their events, and libzmq peers served in the
+// background. Key pairs come from internal/testhelp/testkeys.
 
 import (
 	"bytes"
@@ -15,6 +17,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +32,7 @@ import (
 	"github.com/zmtpsec/zmtpsec/internal/testhelp/testkeys"
 	"github.com/zmtpsec/zmtpsec/internal/transcript"
 	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/socket"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -1396,7 +1400,17 @@ type recProxy struct {
 	mu       sync.Mutex
 	conns    []*proxiedConn
 	notify   chan struct{}
+	// hole, while set, makes every connection swallow what either side
+	// sends (see blackhole).
+	hole atomic.Bool
 }
+
+// blackhole makes the proxy swallow, while on, every byte either side
+// sends on any connection, without closing anything: to each side the
+// other has gone silent. What is swallowed is lost, so a connection that
+// was open meanwhile is unusable afterwards; new ones work again once it
+// is off.
+func (p *recProxy) blackhole(on bool) { p.hole.Store(on) }
 
 // proxiedConn is one proxied connection. toClient is what the server sent,
 // toServer what the client sent; done is closed once both directions ended.
@@ -1413,12 +1427,16 @@ func (p *proxiedConn) bytes() (toClient, toServer []byte) {
 }
 
 type recWriter struct {
-	p   *proxiedConn
-	buf *bytes.Buffer
-	w   io.Writer
+	p    *proxiedConn
+	buf  *bytes.Buffer
+	w    io.Writer
+	hole *atomic.Bool
 }
 
 func (w recWriter) Write(b []byte) (int, error) {
+	if w.hole.Load() {
+		return len(b), nil
+	}
 	w.p.mu.Lock()
 	w.buf.Write(b)
 	w.p.mu.Unlock()
@@ -1463,13 +1481,13 @@ func startProxy(t testing.TB, target string) *recProxy {
 				// passed on as a close.
 				go func() {
 					defer dirs.Done()
-					io.Copy(recWriter{pc, &pc.toClient, c}, s)
+					io.Copy(recWriter{pc, &pc.toClient, c, &p.hole}, s)
 					c.Close()
 					s.Close()
 				}()
 				go func() {
 					defer dirs.Done()
-					io.Copy(recWriter{pc, &pc.toServer, s}, c)
+					io.Copy(recWriter{pc, &pc.toServer, s, &p.hole}, c)
 					c.Close()
 					s.Close()
 				}()
@@ -1519,4 +1537,568 @@ func (p *recProxy) closed(i int, d time.Duration) []byte {
 	}
 	toClient, _ := pc.bytes()
 	return toClient
+}
+
+// ---------------------------------------------------------------------------
+// the socket layer (socket_*_test.go): one test's security on both sides,
+// our sockets and their events, libzmq peers served in the background
+
+// sockSecurity is a security setup of the socket tests: NULL, or CURVE
+// with a ZAP handler on the server side.
+type sockSecurity struct {
+	name  string
+	curve bool
+}
+
+var sockSecurities = []sockSecurity{{"NULL", false}, {"CURVE", true}}
+
+// sockDirection says which side binds. Under CURVE the binding side is
+// the server.
+type sockDirection struct {
+	name    string
+	ourBind bool
+}
+
+var sockDirections = []sockDirection{{"our-bind", true}, {"libzmq-bind", false}}
+
+// sockZAPDomain is the ZAP domain of the socket tests' CURVE servers, ours
+// and libzmq's; sockUserID is the user id our ZAP handler gives the client.
+const (
+	sockZAPDomain = "sockets"
+	sockUserID    = "sock-client"
+)
+
+// sockEnv is one socket test: a libzmq context, CURVE key pairs and the
+// ZAP handlers of both sides. Under CURVE, our server asks ourZAP and a
+// libzmq server asks a libzmq ZAP handler in lib's context; both allow cli's
+// key and no other.
+type sockEnv struct {
+	t        *testing.T
+	lib      *zmqLib
+	curve    bool
+	srv, cli cert.KeyPair
+	ourZAP   *zapRecorder
+	libZAP   *libZAP // started by the first libzmq server
+}
+
+func newSockEnv(t *testing.T, curve bool) *sockEnv {
+	t.Helper()
+	e := &sockEnv{t: t, lib: newZMQLib(t), curve: curve}
+	if curve {
+		e.srv, e.cli = testkeys.New(t), testkeys.New(t)
+		e.ourZAP = recordZAP(allowKeyZAP(e.cli.Public))
+	}
+	return e
+}
+
+// allowKeyZAP answers 200 with user id sockUserID for a CURVE client with
+// key, and 400 for every other request.
+func allowKeyZAP(key cert.PublicKey) zap.Handler {
+	return zap.HandlerFunc(func(_ context.Context, req *zap.Request) (*zap.Reply, error) {
+		if req.Mechanism == "CURVE" && len(req.Credentials) == 1 && bytes.Equal(req.Credentials[0], key[:]) {
+			return &zap.Reply{StatusCode: zap.StatusOK, StatusText: "OK", UserID: sockUserID}, nil
+		}
+		return &zap.Reply{StatusCode: zap.StatusCode(400), StatusText: "unknown key"}, nil
+	})
+}
+
+// sockLibZAP is the decision of the socket tests' libzmq ZAP handler:
+// zapAllowKeys, but with an empty user id. A libzmq 4.3.4 REQ server
+// whose ZAP handler returns a user id drops the connection when the first
+// reply arrives, whoever the client is (TestSocketLibzmqReqZAPUserID).
+func sockLibZAP(key cert.PublicKey) func([][]byte) zapAnswer {
+	allow := zapAllowKeys(key)
+	return func(req [][]byte) zapAnswer {
+		a := allow(req)
+		a.UserID = ""
+		return a
+	}
+}
+
+// ourOptions returns a copy of opts (nil: the zero Options) completed for
+// our socket on the server side (server) or the client side of e's
+// security: under CURVE the mechanism, unless opts has one already, and
+// on a server our ZAP handler, unless opts has one; a 3 s handshake
+// timeout; and, unless
+// opts says otherwise, no linger, so that Close returns at once.
+func (e *sockEnv) ourOptions(server bool, opts *socket.Options) *socket.Options {
+	e.t.Helper()
+	var o socket.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = 3 * time.Second
+	}
+	if o.Linger == 0 {
+		o.Linger = -1
+	}
+	if e.curve && o.Mechanism == nil {
+		var err error
+		if server {
+			o.Mechanism, err = mechanism.CurveServer(e.srv)
+			if o.ZAPHandler == nil {
+				o.ZAPHandler, o.ZAPDomain = e.ourZAP, sockZAPDomain
+			}
+		} else {
+			o.Mechanism, err = mechanism.CurveClient(e.srv.Public, e.cli)
+		}
+		must(e.t, err)
+	}
+	return &o
+}
+
+// ourSocket makes our socket of type typ (see ourOptions), closed when the
+// test ends.
+func (e *sockEnv) ourSocket(typ zmtp.SocketType, server bool, opts *socket.Options) *socket.Socket {
+	e.t.Helper()
+	s, err := socket.New(typ, e.ourOptions(server, opts))
+	if err != nil {
+		e.t.Fatalf("socket.New(%s): %v", typ, err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// ours makes our socket of type typ: the server, bound to an ephemeral
+// loopback port whose endpoint it returns, if bind is set; else the
+// client, not yet connected (endpoint "").
+func (e *sockEnv) ours(typ zmtp.SocketType, bind bool, opts *socket.Options) (*socket.Socket, string) {
+	e.t.Helper()
+	s := e.ourSocket(typ, bind, opts)
+	if !bind {
+		return s, ""
+	}
+	return s, ourListen(e.t, s)
+}
+
+// libServer makes a libzmq socket for the server side of e's security:
+// under CURVE a CURVE server in ZAP domain sockZAPDomain, after starting
+// the libzmq ZAP handler.
+func (e *sockEnv) libServer(typ zmq.Type) *zmq.Socket {
+	e.t.Helper()
+	if !e.curve {
+		return e.lib.socket(typ)
+	}
+	if e.libZAP == nil {
+		e.libZAP = e.lib.zap(sockLibZAP(e.cli.Public))
+	}
+	s := e.lib.curveServer(typ, e.srv)
+	must(e.t, s.SetZapDomain(sockZAPDomain))
+	return s
+}
+
+// libClient makes a libzmq socket for the client side of e's security.
+func (e *sockEnv) libClient(typ zmq.Type) *zmq.Socket {
+	e.t.Helper()
+	if !e.curve {
+		return e.lib.socket(typ)
+	}
+	return e.lib.curveClient(typ, e.srv.Public.String(), e.cli.Public.String(), e.cli.Secret.Z85())
+}
+
+// peer adds a libzmq peer of type typ to our socket s: a client that
+// connects to ep, s's bound endpoint, or, when ep is "", a server bound to
+// an ephemeral port that s connects to. setup, if not nil, configures the
+// libzmq socket first (options, a monitor).
+func (e *sockEnv) peer(s *socket.Socket, ep string, typ zmq.Type, setup func(*zmq.Socket)) *zmq.Socket {
+	e.t.Helper()
+	var ls *zmq.Socket
+	if ep != "" {
+		ls = e.libClient(typ)
+	} else {
+		ls = e.libServer(typ)
+	}
+	if setup != nil {
+		setup(ls)
+	}
+	if ep != "" {
+		must(e.t, ls.Connect(ep))
+	} else {
+		ourConnect(e.t, s, e.lib.bind(ls))
+	}
+	return ls
+}
+
+// freeEndpoint returns a loopback TCP endpoint where nothing listens (a
+// port the system gave out and that was closed again).
+func freeEndpoint(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "tcp://" + ln.Addr().String()
+}
+
+// rebind binds s to ep, trying again for up to stepTimeout while the port
+// is still held by a socket that was just closed (libzmq closes in its
+// reaper thread).
+func rebind(t testing.TB, bind func(ep string) error, ep string) {
+	t.Helper()
+	var err error
+	if !eventually(stepTimeout, func() bool { err = bind(ep); return err == nil }) {
+		t.Fatalf("bind %s again: %v", ep, err)
+	}
+}
+
+// ourListen binds s to an ephemeral loopback port and returns the endpoint.
+func ourListen(t testing.TB, s *socket.Socket) string {
+	t.Helper()
+	if err := s.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatalf("our %s: Bind: %v", s.Type(), err)
+	}
+	return s.LastEndpoint()
+}
+
+func ourConnect(t testing.TB, s *socket.Socket, ep string) {
+	t.Helper()
+	if err := s.Connect(ep); err != nil {
+		t.Fatalf("our %s: Connect(%s): %v", s.Type(), ep, err)
+	}
+}
+
+// waitPeers waits up to stepTimeout for s to have n peers whose handshake
+// is done.
+func waitPeers(t testing.TB, s *socket.Socket, n int) {
+	t.Helper()
+	if !eventually(stepTimeout, func() bool { return s.Stats().Peers >= n }) {
+		t.Fatalf("our %s: %d peers after %v, want %d", s.Type(), s.Stats().Peers, stepTimeout, n)
+	}
+}
+
+// ourSend sends msg on s, waiting up to stepTimeout.
+func ourSend(t testing.TB, s *socket.Socket, msg ...[]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	if err := s.Send(ctx, msg); err != nil {
+		t.Fatalf("our %s: Send(%s): %v", s.Type(), shortMsg(msg), err)
+	}
+}
+
+// ourRecv receives a message on s, waiting up to stepTimeout.
+func ourRecv(t testing.TB, s *socket.Socket) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	msg, err := s.Recv(ctx)
+	if err != nil {
+		t.Fatalf("our %s: Recv: %v", s.Type(), err)
+	}
+	return msg
+}
+
+// ourExpect receives a message on s and checks that it is want.
+func ourExpect(t *testing.T, s *socket.Socket, want ...[]byte) {
+	t.Helper()
+	sameMsg(t, "our "+string(s.Type())+" received", ourRecv(t, s), want)
+}
+
+// ourNothing checks that s receives nothing within d.
+func ourNothing(t testing.TB, s *socket.Socket, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if msg, err := s.Recv(ctx); err == nil {
+		t.Errorf("our %s received %s; want nothing", s.Type(), shortMsg(msg))
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("our %s: Recv: %v", s.Type(), err)
+	}
+}
+
+// libExpect receives a message on a libzmq socket and checks that it is
+// want.
+func libExpect(t *testing.T, s *zmq.Socket, want ...[]byte) {
+	t.Helper()
+	sameMsg(t, "libzmq received", libRecv(t, s), want)
+}
+
+// libServe answers, in a goroutine, every message s receives with
+// reply(msg), or nothing when that is nil, until the test ends. s must not
+// be used elsewhere meanwhile.
+func libServe(t testing.TB, s *zmq.Socket, reply func([][]byte) [][]byte) {
+	t.Helper()
+	must(t, s.SetRcvtimeo(20*time.Millisecond))
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			msg, err := s.RecvMessageBytes(0)
+			if isEAGAIN(err) {
+				continue
+			}
+			if err != nil {
+				t.Errorf("libzmq server: receive: %v", err)
+				return
+			}
+			if out := reply(msg); out != nil {
+				parts := make([]any, len(out))
+				for i, p := range out {
+					parts[i] = p
+				}
+				if _, err := s.SendMessage(parts...); err != nil {
+					t.Errorf("libzmq server: send: %v", err)
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { stop.Store(true); <-done })
+}
+
+// ourEvents collects the events of one of our sockets (Options.Events).
+// It is read from the test goroutine only.
+type ourEvents struct {
+	ch   chan socket.Event
+	seen []socket.Event
+}
+
+func newOurEvents() *ourEvents { return &ourEvents{ch: make(chan socket.Event, 4096)} }
+
+// next returns the next event, waiting up to d.
+func (ev *ourEvents) next(d time.Duration) (socket.Event, bool) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case e := <-ev.ch:
+		ev.seen = append(ev.seen, e)
+		return e, true
+	case <-timer.C:
+		return socket.Event{}, false
+	}
+}
+
+// waitFor waits up to d for an event of kind want and returns it with
+// every event seen on the way.
+func (ev *ourEvents) waitFor(want socket.EventKind, d time.Duration) (socket.Event, []socket.Event, bool) {
+	var seen []socket.Event
+	deadline := time.Now().Add(d)
+	for {
+		e, ok := ev.next(time.Until(deadline))
+		if !ok {
+			return socket.Event{}, seen, false
+		}
+		seen = append(seen, e)
+		if e.Kind == want {
+			return e, seen, true
+		}
+	}
+}
+
+// collect returns every event that arrives within d.
+func (ev *ourEvents) collect(d time.Duration) []socket.Event {
+	var out []socket.Event
+	deadline := time.Now().Add(d)
+	for {
+		e, ok := ev.next(time.Until(deadline))
+		if !ok {
+			return out
+		}
+		out = append(out, e)
+	}
+}
+
+// countKind counts the events of kind k in es.
+func countKind(es []socket.Event, k socket.EventKind) int {
+	n := 0
+	for _, e := range es {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// eventList prints events one per line.
+func eventList(es []socket.Event) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString("\n\t" + e.String())
+	}
+	return b.String()
+}
+
+// sockCase is one case of a socket test.
+type sockCase struct {
+	name string
+	run  func(t *testing.T)
+}
+
+// sockRun runs every case at once, each as a subtest (whatever -parallel
+// says: they spend most of their time waiting on timers and the network),
+// and then checks that no goroutine is left: each case's sockets, ours and
+// libzmq's, are closed when it ends. The calling test must not be
+// parallel, so that no other test's goroutines come and go meanwhile.
+func sockRun(t *testing.T, cases []sockCase) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for _, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(c.name, c.run)
+		}()
+	}
+	wg.Wait()
+	if !eventually(stepTimeout, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left after the sockets closed, %d before:\n%s",
+			runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// sockMatrixCases makes the cases (for sockRun) that run f for every
+// security, NULL and CURVE, in both directions: our socket binds and
+// libzmq connects (ourBind), and the reverse. Their names are prefix (a
+// pattern, a role), security and direction.
+func sockMatrixCases(prefix string, f func(t *testing.T, e *sockEnv, ourBind bool)) []sockCase {
+	var cases []sockCase
+	for _, sec := range sockSecurities {
+		for _, dir := range sockDirections {
+			cases = append(cases, sockCase{prefix + "-" + sec.name + "-" + dir.name, func(t *testing.T) {
+				f(t, newSockEnv(t, sec.curve), dir.ourBind)
+			}})
+		}
+	}
+	return cases
+}
+
+// checkZAPOnce checks that the server's ZAP handler, ours when ourBind,
+// else libzmq's, was asked once per connection (n connections), and the
+// other never: under CURVE only.
+func (e *sockEnv) checkZAPOnce(t *testing.T, ourBind bool, n int) {
+	t.Helper()
+	if !e.curve {
+		return
+	}
+	ours, theirs := int(e.ourZAP.calls.Load()), 0
+	if e.libZAP != nil {
+		theirs = int(e.libZAP.calls.Load())
+	}
+	want := [2]int{0, n}
+	if ourBind {
+		want = [2]int{n, 0}
+	}
+	if ours != want[0] || theirs != want[1] {
+		t.Errorf("ZAP requests: ours %d, libzmq's %d; want %d and %d", ours, theirs, want[0], want[1])
+	}
+}
+
+// checkKinds checks that the kinds of es include want in that order,
+// other events between them allowed.
+func checkKinds(t *testing.T, who string, es []socket.Event, want ...socket.EventKind) {
+	t.Helper()
+	i := 0
+	for _, e := range es {
+		if i < len(want) && e.Kind == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("%s: events %s\nwant, in this order: %v", who, eventList(es), want)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// high-water marks: numbered messages sent until the sender blocks, drained in order
+
+const (
+	// hwmSmall is the SNDHWM and RCVHWM of the high-water mark tests.
+	hwmSmall = 5
+	// hwmPayload is the size of their messages: large enough that the
+	// kernel buffers fill after a few hundred.
+	hwmPayload = 32 << 10
+	// hwmMaxMessages is where a sender that never blocks fails the test.
+	hwmMaxMessages = 3000
+	// hwmAttempt bounds one send attempt; hwmBlocked attempts in a row
+	// that time out mean the sender is blocked.
+	hwmAttempt = 200 * time.Millisecond
+	hwmBlocked = 3
+)
+
+var hwmFill = bytes.Repeat([]byte{'h'}, hwmPayload)
+
+// hwmMsg is message i of a high-water mark test: its number, then the
+// payload (shared, never modified).
+func hwmMsg(i int) [][]byte { return [][]byte{[]byte(fmt.Sprintf("%06d", i)), hwmFill} }
+
+// fillUntilBlocked sends messages 0, 1, ... with send, which reports false
+// when an attempt timed out (then nothing was queued), until hwmBlocked
+// attempts in a row time out. It returns how many messages went.
+func fillUntilBlocked(t *testing.T, who string, send func(i int) bool) int {
+	t.Helper()
+	n, timeouts := 0, 0
+	for timeouts < hwmBlocked {
+		if n >= hwmMaxMessages {
+			t.Fatalf("%s: %d messages of %d bytes sent to a peer that does not read; want a block", who, n, hwmPayload)
+		}
+		if send(n) {
+			n++
+			timeouts = 0
+		} else {
+			timeouts++
+		}
+	}
+	return n
+}
+
+// drain receives messages 0 to n-1 with recv, in order, and checks that
+// nothing more comes.
+func drainInOrder(t *testing.T, who string, n int, recv func() [][]byte, nothing func()) {
+	t.Helper()
+	for i := range n {
+		m := recv()
+		if len(m) != 2 || string(m[0]) != fmt.Sprintf("%06d", i) || !bytes.Equal(m[1], hwmFill) {
+			t.Fatalf("%s: message %d of %d is %s; want message %06d", who, i, n, shortMsg(m), i)
+		}
+	}
+	nothing()
+}
+
+// ourHWMSend is a send for fillUntilBlocked on our socket.
+func ourHWMSend(t *testing.T, s *socket.Socket) func(int) bool {
+	return func(i int) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), hwmAttempt)
+		defer cancel()
+		err := s.Send(ctx, hwmMsg(i))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("our %s: Send: %v", s.Type(), err)
+		}
+		return true
+	}
+}
+
+// libHWMSend is a send for fillUntilBlocked on a libzmq socket.
+func libHWMSend(t *testing.T, s *zmq.Socket) func(int) bool {
+	must(t, s.SetSndtimeo(hwmAttempt))
+	return func(i int) bool {
+		m := hwmMsg(i)
+		_, err := s.SendMessage(m[0], m[1])
+		if isEAGAIN(err) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("libzmq send: %v", err)
+		}
+		return true
+	}
+}
+
+// sendFor sends messages 0, 1, ... with send, which reports false when an
+// attempt timed out, for d, and returns how many went.
+func sendFor(d time.Duration, send func(i int) bool) int {
+	n := 0
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if send(n) {
+			n++
+		}
+	}
+	return n
 }

@@ -3,8 +3,9 @@
 #   1. NULL REQ/REP over tcp: an echo server and a client.
 #   2. NULL PUB/SUB: a subscriber sees only the topic it subscribed to.
 #   3. CURVE with a ZAP authenticator over a client-certificate directory:
-#      an allowed client talks, an unknown one is refused with ZAP 400,
-#      and a removed certificate takes effect on the next handshake.
+#      an allowed client, started before the server, connects once it is
+#      there and talks; an unknown one is refused with ZAP 400, and a
+#      removed certificate takes effect on the next handshake.
 # Each act is a function; add one by writing it and listing it at the end.
 # Needs only Go. Run from anywhere; finishes in a few seconds.
 set -euo pipefail
@@ -115,13 +116,24 @@ curve_zap() {
 	cp alice/alice.key clients/
 	echo "clients/ holds the public certificates the server accepts: $(ls clients)"
 
-	echo "A CURVE server (ROUTER, echo) asks ZAP about every client key:"
-	serve curve -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients tcp://127.0.0.1:0
-
-	echo "alice connects with her certificate and the server's public key; three messages go round:"
+	echo "alice starts first, before any server: like a libzmq socket, zmtpcat connects once the"
+	echo "server is there. She has her certificate and the server's public key; three messages go round."
+	echo "(The server listens on a Unix socket this time, so that the endpoint is known in advance.)"
+	ep=ipc://$PWD/curve.sock
 	printf 'hello from alice\nmultipart\tmessage\tparts\nthe end\n' >alice.in
-	show "zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 $ep < alice.in"
-	zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 "$ep" <alice.in
+	show "zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 $ep < alice.in &"
+	zmtpcat -identity alice -mechanism curve -cert alice/alice.key_secret -server-key certs/server.key -n 3 "$ep" <alice.in >alice.out 2>alice.err 3>&- &
+	local alice=$!
+	pids+=("$alice")
+	sleep 0.3
+	kill -0 "$alice" 2>/dev/null || fail "alice did not wait for the server: $(cat alice.err)"
+	echo "A CURVE server (ROUTER, echo) asks ZAP about every client key:"
+	serve curve -type ROUTER -echo -mechanism curve -curve-server -cert certs/server.key_secret -client-certs clients "$ep"
+	wait "$alice" || fail "alice failed: $(cat alice.err)"
+	echo "alice printed the echoes:"
+	cat alice.out
+	echo "and her log (her first attempt found nobody listening):"
+	cat alice.err
 
 	echo "mallory's key is not in clients/: ZAP answers 400 and the server sends ERROR (exit status 1):"
 	show "echo hi | zmtpcat -mechanism curve -cert mallory/mallory.key_secret -server-key certs/server.key -n 1 $ep"

@@ -64,7 +64,9 @@ func (s *Socket) Bind(addr string) error {
 // it returns at once, and the socket connects when the peer is there,
 // reconnecting whenever the connection is lost (see ReconnectInterval).
 // Unless Options.Immediate is set, the peer's queue exists from now on, so
-// messages sent before the peer appears wait for it.
+// messages sent before the peer appears wait for it. An endpoint no
+// attempt could reach (no port, a port that is not a number from 1 to
+// 65535, a source that is not a numeric IP address) is refused here.
 //
 // As in libzmq, a DEALER, SUB, PUB or REQ ignores a second Connect to an
 // endpoint it is connected to; other types make a second connection.
@@ -195,13 +197,17 @@ func (s *Socket) serve(ep *endpoint, c *transport.Conn) {
 		return
 	}
 	st := c.ConnectionState()
-	s.emit(Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st})
+	// EventHandshakeSucceeded goes out once the pattern has taken the peer
+	// (or refused it), so that an application answering the event finds
+	// the peer routable.
+	succeeded := Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st}
 	p := newPipe(s, ep)
 	l := &link{p: p, c: c, stop: make(chan struct{})}
 	s.mu.Lock()
 	if s.closing && s.opts.linger(s.typ) == 0 {
 		s.mu.Unlock()
 		c.Close()
+		s.emit(succeeded)
 		return
 	}
 	err := s.attach(p)
@@ -214,11 +220,13 @@ func (s *Socket) serve(ep *endpoint, c *transport.Conn) {
 		}
 		s.mu.Unlock()
 		c.Close()
+		s.emit(succeeded)
 		s.emit(Event{Kind: EventDisconnected, Endpoint: ep.name, RemoteAddr: remote, Err: err})
 		return
 	}
 	ep.accepted[p] = struct{}{}
 	s.mu.Unlock()
+	s.emit(succeeded)
 
 	err = s.runLink(ep.ctx, l)
 
@@ -276,7 +284,8 @@ func (s *Socket) connectLoop(ep *endpoint) {
 		remote := c.RemoteAddr()
 		st := c.ConnectionState()
 		s.emit(Event{Kind: EventConnected, Endpoint: ep.name, RemoteAddr: remote})
-		s.emit(Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st})
+		// As in serve: the event once the pattern has taken the peer.
+		succeeded := Event{Kind: EventHandshakeSucceeded, Endpoint: ep.name, RemoteAddr: remote, State: st}
 
 		p := ep.pipe
 		l := &link{c: c, stop: make(chan struct{})}
@@ -295,6 +304,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			}
 			s.mu.Unlock()
 			c.Close()
+			s.emit(succeeded)
 			s.emit(Event{Kind: EventDisconnected, Endpoint: ep.name, RemoteAddr: remote, Err: err})
 			if !s.retry(ep, jitter(base), err) {
 				return
@@ -302,6 +312,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			continue
 		}
 		s.mu.Unlock()
+		s.emit(succeeded)
 
 		err = s.runLink(ep.ctx, l)
 

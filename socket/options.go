@@ -182,6 +182,7 @@ func (o *Options) validate(t zmtp.SocketType) error {
 		return &OptionError{Option: name, Reason: "has no effect on a " + string(t) + " socket"}
 	}
 	for _, err := range []error{
+		only("Config.Identity", len(o.Identity) > 0, zmtp.REQ, zmtp.DEALER, zmtp.ROUTER),
 		only("RouterMandatory", o.RouterMandatory, zmtp.ROUTER),
 		only("RouterHandover", o.RouterHandover, zmtp.ROUTER),
 		only("ProbeRouter", o.ProbeRouter, zmtp.ROUTER, zmtp.DEALER, zmtp.REQ),

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"net"
 	"sync"
 
 	"github.com/zmtpsec/zmtpsec/transport"
@@ -188,11 +189,15 @@ func (s *Socket) writeLoop(l *link) {
 // nothing is read, and TCP pushes back on the sender, as libzmq does.
 func (s *Socket) readLoop(l *link) error {
 	p := l.p
+	var read [][]byte // reused by ReadMessage
+	var mem arena
 	for {
-		msg, err := l.c.ReadMessage(nil)
+		var err error
+		read, err = l.c.ReadMessage(read[:cap(read)])
 		if err != nil {
 			return err
 		}
+		msg := mem.message(read)
 		s.mu.Lock()
 		keep, err := s.pat.incoming(p, msg)
 		if err != nil {
@@ -217,6 +222,10 @@ func (s *Socket) readLoop(l *link) error {
 			case <-p.readerWake:
 			case <-l.stop:
 				return nil
+			case <-l.c.Done():
+				// A PING we could not write, or Close: the connection is
+				// gone although we are not reading.
+				return net.ErrClosed
 			}
 			s.mu.Lock()
 		}

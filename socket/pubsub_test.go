@@ -10,18 +10,6 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// waitPeers waits until s has n established connections.
-func waitPeers(t *testing.T, s *socket.Socket, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().Peers != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d peers, want %d", s.Stats().Peers, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // publishUntil sends m on pub every few milliseconds until sub receives a
 // message (subscriptions travel asynchronously, as with libzmq: the slow
 // joiner), and returns what sub received first.

@@ -12,6 +12,11 @@ type queue struct {
 // back to once empty.
 const minQueueCap = 16
 
+// maxKeptQueueCap is the largest ring an empty queue keeps: enough for the
+// default high-water mark, so that a busy queue that empties now and then
+// does not reallocate its ring each time.
+const maxKeptQueueCap = 1024
+
 func (q *queue) len() int { return q.n }
 
 func (q *queue) push(m [][]byte) {
@@ -38,8 +43,8 @@ func (q *queue) pop() [][]byte {
 	q.n--
 	if q.n == 0 {
 		q.head = 0
-		if len(q.buf) > 4*minQueueCap {
-			q.buf = nil // a burst is over; do not keep its ring
+		if len(q.buf) > maxKeptQueueCap {
+			q.buf = nil // a burst past the usual marks is over; do not keep its ring
 		}
 	}
 	return m

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,7 +87,9 @@ func (s *Socket) Type() zmtp.SocketType { return s.typ }
 // chooses. It blocks while the type's rule says to wait (no peer, or the
 // chosen peers' queues at SendHWM), until ctx is done; it returns
 // ctx.Err() then, with nothing queued. Types that drop at the high-water
-// mark (PUB, XPUB, ROUTER without RouterMandatory) never block.
+// mark (PUB, XPUB, ROUTER without RouterMandatory) never block. A ctx
+// that is already done makes Send try once without waiting, as libzmq's
+// ZMQ_DONTWAIT.
 //
 // The socket takes ownership of msg and its frames: the caller must not
 // modify them after Send returns. (A PUB shares one message among all its
@@ -114,7 +118,8 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 
 // Recv returns the next message for the application, as the socket's type
 // chooses it (fair-queued among peers for most types). It blocks until one
-// is there or ctx is done (then it returns ctx.Err()). The message and its
+// is there or ctx is done (then it returns ctx.Err()); a ctx that is
+// already done makes Recv try once without waiting. The message and its
 // frames belong to the caller.
 func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
 	s.mu.Lock()
@@ -147,14 +152,14 @@ func (s *Socket) Subscribe(topic []byte) error { return s.subscription(true, top
 func (s *Socket) Unsubscribe(topic []byte) error { return s.subscription(false, topic) }
 
 func (s *Socket) subscription(add bool, topic []byte) error {
-	sub, ok := s.pat.(subscriber)
-	if !ok {
-		return ErrNotSupported
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return ErrClosed
+	}
+	sub, ok := s.pat.(subscriber)
+	if !ok {
+		return ErrNotSupported
 	}
 	return sub.subscribe(add, topic)
 }
@@ -173,6 +178,10 @@ type Stats struct {
 	// Peers is the number of connections whose handshake has completed
 	// and that are still open.
 	Peers int
+	// Queued is the number of messages waiting in outgoing queues. After
+	// Close it is what the linger did not get out: those messages were
+	// dropped.
+	Queued int
 	// EventsDropped counts events not delivered because Options.Events was
 	// full.
 	EventsDropped uint64
@@ -182,7 +191,11 @@ type Stats struct {
 func (s *Socket) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Peers: s.peers, EventsDropped: s.eventsDropped.Load()}
+	st := Stats{Peers: s.peers, EventsDropped: s.eventsDropped.Load()}
+	for p := range s.pipes {
+		st.Queued += p.out.len()
+	}
+	return st
 }
 
 // Close closes the socket. Blocked and later calls of Send and Recv return
@@ -330,23 +343,48 @@ func bindAddress(endpoint string) string {
 }
 
 // checkConnectEndpoint refuses an endpoint Connect could never dial, at
-// once, as libzmq's zmq_connect does.
+// once, as libzmq's zmq_connect does: one ParseEndpoint refuses, a TCP
+// port that is not a number from 1 to 65535 (libzmq takes no service
+// names, and no dial reaches port 0), or a source address ("tcp://SRC;DST")
+// that is not what transport's Dialer takes: a numeric IP address with an
+// optional port. Otherwise each attempt would fail the same way for ever.
 func checkConnectEndpoint(endpoint string) error {
-	ep := endpoint
+	ep, source := endpoint, ""
 	if scheme, rest, ok := strings.Cut(endpoint, "://"); ok && scheme == "tcp" {
-		if i := strings.LastIndexByte(rest, ';'); i >= 0 {
-			ep = "tcp://" + rest[i+1:]
+		if src, dst, ok := strings.Cut(rest, ";"); ok {
+			ep, source = "tcp://"+dst, src
 		}
 	}
 	network, address, err := transport.ParseEndpoint(ep)
 	if err != nil {
 		return err
 	}
-	if network == "tcp" {
-		_, port, _ := net.SplitHostPort(address)
-		if port == "0" || port == "*" {
-			return &OptionError{Option: "endpoint", Reason: fmt.Sprintf("%q: connect needs a port", endpoint)}
-		}
+	if network != "tcp" {
+		return nil
+	}
+	_, port, _ := net.SplitHostPort(address)
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return &OptionError{Option: "endpoint", Reason: fmt.Sprintf("%q: connect needs a port from 1 to 65535", endpoint)}
+	}
+	if source != "" && !validSource(source) {
+		return &OptionError{Option: "endpoint", Reason: fmt.Sprintf("%q: source %q is not a numeric IP address with an optional port", endpoint, source)}
 	}
 	return nil
+}
+
+// validSource reports whether transport's Dialer takes src as the source
+// of "tcp://SRC;DST": "127.0.0.2", "127.0.0.2:0", "::1", "[::1]:5000".
+func validSource(src string) bool {
+	host, port := src, "0"
+	if h, p, err := net.SplitHostPort(src); err == nil {
+		host, port = h, p
+	} else if strings.HasPrefix(src, "[") && strings.HasSuffix(src, "]") {
+		host = src[1 : len(src)-1]
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
 }

@@ -71,6 +71,7 @@ type Conn struct {
 	closed     atomic.Bool
 	closeOnce  sync.Once
 	closeErr   error
+	done       chan struct{}         // closed by Close
 	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
 
 	// The caller's deadlines, restored after the handshake.
@@ -110,7 +111,7 @@ func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
 	if cfg == nil {
 		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
 	}
-	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
+	c := &Conn{conn: conn, cfg: cfg, isClient: isClient, done: make(chan struct{})}
 	c.hsBuf = handshakeReadBufs.Get().(*[handshakeReadBufferSize]byte)
 	c.in.Reset(livenessReader{c}, c.hsBuf[:])
 	return c
@@ -188,6 +189,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		defer close(c.done)
 		c.timerMu.Lock()
 		if c.hbTimer != nil {
 			c.hbTimer.Stop()
@@ -202,6 +204,12 @@ func (c *Conn) Close() error {
 	})
 	return c.closeErr
 }
+
+// Done returns a channel that is closed when the connection is closed: by
+// Close, by a failed read or write, or by a heartbeat or TTL timeout. It
+// lets a layer above notice the end of a connection it is not reading
+// from.
+func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Handshake runs the handshake if it has not run yet; see HandshakeContext.
 func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }

@@ -1,7 +1,8 @@
-// Command zmtpcat is netcat for ZMTP: it connects to, or listens on, a ZMTP
-// 3.x endpoint and carries messages between its peers and standard input
-// and output, under the NULL, PLAIN or CURVE mechanism, with an in-process
-// ZAP authenticator when it serves.
+// Command zmtpcat is netcat for ZMTP: a ZeroMQ socket (package socket) of
+// the type given by -type that connects to, or listens on, a ZMTP 3.x
+// endpoint and carries messages between its peers and standard input and
+// output, under the NULL, PLAIN or CURVE mechanism, with an in-process ZAP
+// authenticator when it serves.
 //
 // Usage:
 //
@@ -13,20 +14,27 @@
 // control byte, and the backslash itself) is printed as \xNN, and \xNN in
 // input stands for that byte; with -hex every frame is in hex instead.
 //
-// The socket type (-type) decides the envelopes and the routing: REQ adds
-// the empty delimiter frame to what it sends and strips it from what it
-// receives; REP strips the envelope from a request and puts it back on the
-// reply (the -echo, or the next stdin line); ROUTER prints the peer's
-// routing id as the first frame and sends each line to the peer whose
-// routing id is its first frame; PUB sends each line only to the peers
-// whose subscriptions match its first frame; DEALER, PUSH and REQ take turns
-// among their peers. With -bind, connections are accepted and shaken hands
-// with concurrently, so a silent or slow peer never delays another.
+// The socket type (-type) decides the envelopes and the routing, as libzmq
+// does for that type: REQ adds the empty delimiter frame to what it sends
+// and strips it from what it receives, and waits for each reply before it
+// sends the next line; REP strips the envelope from a request and puts it
+// back on the reply (the -echo, or the next stdin line); ROUTER prints the
+// peer's routing id as the first frame and sends each line to the peer
+// whose routing id is its first frame; PUB sends each line only to the
+// peers whose subscriptions match its first frame; DEALER, PUSH and REQ
+// take turns among their peers. With -bind, connections are accepted and
+// shaken hands with concurrently, so a silent or slow peer never delays
+// another.
+//
+// When connecting, zmtpcat behaves as a libzmq socket does: it connects
+// when the peer appears, and connects again when the peer closes the
+// connection; lines read meanwhile wait for it. A failed handshake ends it
+// with status 1, unless -retry asks for libzmq's rule (see the help text).
 //
 // The outcome of each handshake (mechanism, peer socket type, peer user-id,
 // peer address) goes to standard error, one line per connection. Exit
-// status: 0 on success, 1 when the connection or its handshake fails, 2 for
-// a usage error.
+// status: 0 on success, 1 when a handshake fails (or the endpoint, a
+// certificate or standard input cannot be used), 2 for a usage error.
 //
 // Examples:
 //
@@ -56,6 +64,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/socket"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -78,11 +87,16 @@ Socket:
   -subscribe TOPIC      SUB, XSUB: subscribe to TOPIC; repeatable
                         (default: everything)
   -handshake-timeout D  bound on each handshake (default 30s)
+  -retry                when connecting, go on after a failed handshake
+                        where libzmq would (see Connecting)
+  -linger D             at exit, how long queued messages may wait to reach
+                        their peer (default 30s; 0 drops them)
 
 Messages:
   -n N                  exit 0 after receiving N messages
-  -echo                 send every message received back to the connection
-                        it came from (REP: as the reply)
+  -echo                 send every message received back: ROUTER and REP to
+                        the peer it came from, other types to the peer the
+                        socket picks (the sender, when it is the only peer)
   -hex                  frames in hex, in and out
 
 Security (default NULL):
@@ -110,18 +124,37 @@ Security (default NULL):
                         certificates are in DIR, re-read within a second
   -allow-any            CURVE server: accept any client key
 
-Routing: REQ adds and REP strips the empty delimiter frame; ROUTER prints
-the peer's routing id as the first frame and sends each line to the peer
-whose routing id is the line's first frame; PUB sends each line to the peers
-whose subscriptions match its first frame, and drops it when none does;
-DEALER, PUSH and REQ take turns among their peers and wait for one.
+Routing, as libzmq's socket of the type: REQ adds and REP strips the empty
+delimiter frame, and both take turns: a REQ sends the next line once the
+reply to the last has come (a request whose peer goes away first is
+reported and dropped), a REP takes the next request once it has answered.
+ROUTER prints the peer's routing id as the first frame and sends each line
+to the peer whose routing id is the line's first frame (a line for no peer
+is reported and dropped); a second peer with a routing id in use is
+refused, and a PAIR takes one peer at a time. PUB sends each line to the
+peers whose subscriptions match its first frame, and drops it when none
+does. DEALER, PUSH and REQ take turns among their peers and wait for one.
+
+Connecting: as a libzmq socket, zmtpcat connects when the peer appears
+(nobody listening is no error) and connects again when the peer closes the
+connection; lines read meanwhile wait for it, up to 1000, then stdin waits
+(a PUB drops them, as it drops any line no subscriber wants). A failed
+handshake ends the run with status 1: a refusal by the server (ZAP 400 or
+500), a protocol error, and also a server that closes without a word (a
+wrong CURVE -server-key, say) or a handshake that times out, which libzmq
+would retry for ever. With -retry zmtpcat retries those two as libzmq does,
+printing each failure, and still ends with status 1 after a refusal or a
+protocol error. With -bind, a failed handshake is printed and the server
+serves on.
 
 At the end of stdin, zmtpcat sends what is queued and exits 0, unless -n is
 still waiting for messages or it is an echo server (-bind -echo), which
-serve on. When connecting, it also ends with its connection: 0 if the peer
-closed it and -n is not waiting, 1 otherwise.
+serve on. Whenever it exits, messages still queued get up to -linger to
+reach their peer, which may be one that has yet to connect; messages still
+queued after that are dropped, and the exit status is 1 (with -linger 0
+they are dropped at once, as asked, and the status is unaffected).
 
-Exit status: 0 success, 1 connection or handshake failure, 2 usage error.
+Exit status: 0 success, 1 handshake failure or error, 2 usage error.
 `
 
 // options is the parsed command line.
@@ -132,6 +165,8 @@ type options struct {
 	identity         string
 	subscribe        []string
 	handshakeTimeout time.Duration
+	retry            bool
+	linger           time.Duration
 	n                int
 	echo             bool
 	hex              bool
@@ -169,6 +204,8 @@ func newFlagSet(o *options, typ *string, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.identity, "identity", "", "")
 	fs.Var((*listFlag)(&o.subscribe), "subscribe", "")
 	fs.DurationVar(&o.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout, "")
+	fs.BoolVar(&o.retry, "retry", false, "")
+	fs.DurationVar(&o.linger, "linger", socket.DefaultLinger, "")
 	fs.IntVar(&o.n, "n", 0, "")
 	fs.BoolVar(&o.echo, "echo", false, "")
 	fs.BoolVar(&o.hex, "hex", false, "")
@@ -211,6 +248,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, usageErr("-echo: a %s socket does not receive", o.socketType)
 	case o.n < 0:
 		return nil, usageErr("-n must not be negative")
+	case o.linger < 0:
+		return nil, usageErr("-linger must not be negative")
+	case o.retry && o.bind:
+		return nil, usageErr("-retry is for connecting; with -bind, failed handshakes never end the run")
 	case o.n > 0 && !canReceive(o.socketType):
 		return nil, usageErr("-n: a %s socket does not receive", o.socketType)
 	case len(o.identity) > 255:

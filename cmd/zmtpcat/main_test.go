@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -21,6 +22,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-n", "many", ep}, "invalid value"},
 		{[]string{"-n", "-1", ep}, "-n must not be negative"},
 		{[]string{"-type", "PUSH", "-n", "1", ep}, "does not receive"},
+		{[]string{"-linger", "-1s", ep}, "-linger must not be negative"},
+		{[]string{"-bind", "-retry", ep}, "-retry is for connecting"},
 		{[]string{"udp://127.0.0.1:1"}, "unsupported transport"},
 		{[]string{"tcp://127.0.0.1"}, "want tcp://HOST:PORT"},
 		{[]string{"127.0.0.1:1"}, "bad endpoint"},
@@ -61,27 +64,36 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestUsageAccepted: flag sets that parse (the run then fails at once:
-// nobody listens at port 1, or a file is missing) exit 1, not 2.
+// TestUsageAccepted: flag sets that parse do not exit 2. Those whose
+// files or keys are missing exit 1 at once; the others start (connecting
+// to an endpoint nobody listens on, which is no error) and are stopped.
 func TestUsageAccepted(t *testing.T) {
 	ep := deadEndpoint(t)
 	dir := t.TempDir()
-	for _, args := range [][]string{
-		{ep},
-		{"-type", "sub", "-subscribe", "A", "-subscribe", "", ep},
-		{"-type", "REQ", "-identity", "me", "-n", "3", "-hex", "-handshake-timeout", "1s", ep},
-		{"-domain", "d", ep},
-		{"-domain", "d", "-deny", "10.0.0.0/8", "-deny", "::1", ep},
-		{"-mechanism", "plain", "-plain-user", "u", ep},
-		{"-mechanism", "plain", "-plain-user", "u", "-plain-password-file", filepath.Join(dir, "missing"), ep},
-		{"-mechanism", "plain", "-plain-server", "-allow", "127.0.0.1", ep},
-		{"-mechanism", "plain", "-plain-server", "-passwords", filepath.Join(dir, "missing"), ep},
-		{"-mechanism", "curve", "-server-key", "not-a-key", ep},
-		{"-mechanism", "curve", "-curve-server", "-cert", filepath.Join(dir, "missing"), "-allow-any", ep},
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{ep}, 0},
+		{[]string{"-type", "sub", "-subscribe", "A", "-subscribe", "", ep}, 0},
+		{[]string{"-type", "REQ", "-identity", "me", "-n", "3", "-hex", "-handshake-timeout", "1s", ep}, 0},
+		{[]string{"-retry", "-linger", "0", ep}, 0},
+		{[]string{"-domain", "d", ep}, 0},
+		{[]string{"-domain", "d", "-deny", "10.0.0.0/8", "-deny", "::1", ep}, 0},
+		{[]string{"-mechanism", "plain", "-plain-user", "u", ep}, 0},
+		{[]string{"-mechanism", "plain", "-plain-user", "u", "-plain-password-file", filepath.Join(dir, "missing"), ep}, 1},
+		{[]string{"-mechanism", "plain", "-plain-server", "-allow", "127.0.0.1", ep}, 0},
+		{[]string{"-mechanism", "plain", "-plain-server", "-passwords", filepath.Join(dir, "missing"), ep}, 1},
+		{[]string{"-mechanism", "curve", "-server-key", "not-a-key", ep}, 1},
+		{[]string{"-mechanism", "curve", "-curve-server", "-cert", filepath.Join(dir, "missing"), "-allow-any", ep}, 1},
 	} {
-		var stderr bytes.Buffer
-		if code := run(args, strings.NewReader(""), io.Discard, &stderr); code != 1 {
-			t.Errorf("zmtpcat %q: exit %d, want 1 (%s)", args, code, stderr.String())
+		var stderr syncBuffer
+		stop := make(chan struct{})
+		timer := time.AfterFunc(100*time.Millisecond, func() { close(stop) })
+		code := runUntil(tc.args, strings.NewReader(""), io.Discard, &stderr, stop)
+		timer.Stop()
+		if code != tc.want {
+			t.Errorf("zmtpcat %q: exit %d, want %d (%s)", tc.args, code, tc.want, stderr.String())
 		}
 	}
 }
@@ -113,7 +125,7 @@ func TestUsageListsEveryFlag(t *testing.T) {
 			t.Errorf("usage does not list -%s", f.Name)
 		}
 	})
-	if n != 23 {
+	if n != 25 {
 		t.Errorf("%d flags; update this test and the usage text together", n)
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"sync"
-	"time"
+	"sync/atomic"
 
+	"github.com/zmtpsec/zmtpsec/socket"
 	"github.com/zmtpsec/zmtpsec/transport"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -18,6 +18,10 @@ import (
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runUntil(args, stdin, stdout, stderr, nil)
 }
+
+// eventBuffer is the capacity of the socket's event channel. The events
+// are read as they come; the buffer absorbs a burst of connections.
+const eventBuffer = 1024
 
 // runUntil is run that also ends, with status 0, when stop is closed.
 func runUntil(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
@@ -31,77 +35,149 @@ func runUntil(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-c
 		}
 		return 2
 	}
-	cfg := &transport.Config{
-		SocketType:       o.socketType,
-		Identity:         []byte(o.identity),
-		HandshakeTimeout: o.handshakeTimeout,
+	events := make(chan socket.Event, eventBuffer)
+	opts := &socket.Options{
+		Config: transport.Config{
+			Identity:         []byte(o.identity),
+			HandshakeTimeout: o.handshakeTimeout,
+		},
+		Linger: o.linger,
+		// Every failed handshake ends the endpoint, unless -retry asks for
+		// libzmq's rule; either way the events say what happened.
+		StopReconnectOnHandshakeFailure: !o.retry,
+		// A line for no peer is reported instead of dropped in silence.
+		RouterMandatory: o.socketType == zmtp.ROUTER,
+		Events:          events,
 	}
-	if err := o.security.apply(cfg); err != nil {
+	if o.linger == 0 {
+		opts.Linger = -1 // none: socket.Options takes 0 as the default
+	}
+	if err := o.security.apply(&opts.Config); err != nil {
 		fmt.Fprintln(stderr, "zmtpcat:", err)
 		return 1
 	}
-	a := newApp(o, cfg, stdout, stderr)
-	defer a.cancel()
-	if stop != nil {
-		go func() {
-			select {
-			case <-stop:
-				a.finish(0)
-			case <-a.done:
-			}
-		}()
+	s, err := socket.New(o.socketType, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "zmtpcat:", err)
+		return 1
 	}
-	if o.bind {
-		return a.serve(stdin)
-	}
-	return a.connect(stdin)
+	a := newApp(o, s, stdout, stderr)
+	return a.run(stdin, events, stop)
 }
 
-// exitLinger bounds how long an exit after -n waits for the messages still
-// queued (an -echo of the last message) to go out.
-const exitLinger = 2 * time.Second
-
-// app is one run of zmtpcat.
+// app is one run of zmtpcat: a socket, the goroutines that feed it from
+// stdin and print what it receives, and the exit status.
 type app struct {
-	o   *options
-	cfg *transport.Config
+	o *options
+	s *socket.Socket
 
 	outMu          sync.Mutex // one line at a time on stdout and stderr
 	stdout, stderr io.Writer
 	line           []byte // under outMu
 	received       int    // messages printed, under outMu
 
-	ctx      context.Context // cancelled at exit; bounds handshakes
+	ctx      context.Context // cancelled at exit; ends blocked Sends and Recvs
 	cancel   context.CancelFunc
 	done     chan struct{} // closed by finish
 	code     int           // the exit status, set by finish
 	doneOnce sync.Once
+	failed   atomic.Bool // a failure makes the status 1, even one seen while lingering
 
-	mu       sync.Mutex
-	changed  *sync.Cond                 // on mu: peers, requests or closing changed
-	closing  bool                       // shutting down: no new connections
-	conns    map[*transport.Conn]string // every open connection, shaken hands or not
-	peers    []*peer                    // connections whose handshake succeeded
-	next     int                        // round robin position in peers
-	lastID   uint32                     // ROUTER: the last routing id made up
-	requests []request                  // REP: requests to answer from stdin, oldest first
+	// lines hands stdin lines to the goroutine that owns the turn taking
+	// of a REQ or REP socket.
+	lines chan line
 
-	registered     chan struct{} // closed when the first peer is registered
-	registeredOnce sync.Once
-
-	ownSubs subscriptions // SUB: our subscriptions, to filter what arrives
-	wg      sync.WaitGroup
+	wg sync.WaitGroup // the receiving goroutines
 }
 
-func newApp(o *options, cfg *transport.Config, stdout, stderr io.Writer) *app {
-	a := &app{o: o, cfg: cfg, stdout: stdout, stderr: stderr,
-		done: make(chan struct{}), registered: make(chan struct{}), conns: map[*transport.Conn]string{}}
+// line is one stdin message for a REQ or REP loop; sent gets the result of
+// its Send.
+type line struct {
+	msg  [][]byte
+	sent chan error
+}
+
+func newApp(o *options, s *socket.Socket, stdout, stderr io.Writer) *app {
+	a := &app{o: o, s: s, stdout: stdout, stderr: stderr, done: make(chan struct{}), lines: make(chan line)}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.changed = sync.NewCond(&a.mu)
-	for _, t := range a.topics() {
-		a.ownSubs.add(t)
-	}
 	return a
+}
+
+// run binds or connects, serves until the run is finished (or stop is
+// closed), then closes the socket, which gives queued messages up to
+// -linger, and returns the exit status.
+func (a *app) run(stdin io.Reader, events <-chan socket.Event, stop <-chan struct{}) int {
+	closed := make(chan struct{})
+	eventsDone := make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		a.eventLoop(events, closed)
+	}()
+	if a.start(stdin) {
+		select {
+		case <-a.done:
+		case <-stop:
+			a.finish(0)
+		}
+	}
+	a.cancel()
+	a.s.Close()
+	if n := a.s.Stats().Queued; n > 0 && a.o.linger > 0 {
+		a.fail("zmtpcat: %d queued message(s) dropped: no peer took them within -linger %v", n, a.o.linger)
+	}
+	close(closed)
+	<-eventsDone
+	a.wg.Wait()
+	return a.exitStatus()
+}
+
+// start subscribes, binds or connects, and starts the goroutines that
+// carry messages; false if the run cannot start.
+func (a *app) start(stdin io.Reader) bool {
+	for _, t := range a.topics() {
+		var err error
+		if a.o.socketType == zmtp.SUB {
+			err = a.s.Subscribe([]byte(t))
+		} else {
+			// An XSUB subscribes by sending the subscription message,
+			// which the socket also replays on every new connection.
+			err = a.s.Send(a.ctx, [][]byte{append([]byte{zmtp.SubscribeByte}, t...)})
+		}
+		if err != nil {
+			a.fail("-subscribe %q: %v", t, err)
+			return false
+		}
+	}
+	if a.o.bind {
+		if err := a.s.Bind(a.o.endpoint); err != nil {
+			a.fail("%s: %v", a.o.endpoint, err)
+			return false
+		}
+		a.logf("listening on %s", a.s.LastEndpoint())
+	} else if err := a.s.Connect(a.o.endpoint); err != nil {
+		a.fail("%s: %v", a.o.endpoint, err)
+		return false
+	}
+
+	switch t := a.o.socketType; {
+	case t == zmtp.REQ:
+		a.wg.Go(a.reqLoop)
+	case t == zmtp.REP:
+		a.wg.Go(a.repLoop)
+	case canReceive(t):
+		a.wg.Go(a.recvLoop)
+	}
+	go a.stdinLoop(stdin) // not waited for: it may be blocked reading stdin
+	return true
+}
+
+// exitStatus is the status run returns; call it after the socket is closed,
+// so that failures seen while lingering count.
+func (a *app) exitStatus() int {
+	if a.failed.Load() {
+		return 1
+	}
+	return a.code
 }
 
 // finish decides the exit status; the first call wins.
@@ -111,6 +187,17 @@ func (a *app) finish(code int) {
 		close(a.done)
 	})
 }
+
+// fail reports a failure and ends the run with status 1, whatever ended it
+// before: a handshake refused while queued messages linger still counts.
+func (a *app) fail(format string, args ...any) {
+	a.logf(format, args...)
+	a.failed.Store(true)
+	a.finish(1)
+}
+
+// ending reports whether the run is ending.
+func (a *app) ending() bool { return a.ctx.Err() != nil || a.finished() }
 
 func (a *app) finished() bool {
 	select {
@@ -127,132 +214,6 @@ func (a *app) logf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "zmtpcat: "+format+"\n", args...)
 }
 
-// connect dials the endpoint and serves the one connection until -n
-// messages, the end of stdin, or the end of the connection: status 0 if
-// the peer closed it while -n was not waiting, else 1.
-func (a *app) connect(stdin io.Reader) int {
-	c, err := transport.DialContext(a.ctx, a.o.endpoint, a.cfg)
-	if err != nil {
-		a.logf("%s: %v", a.o.endpoint, err)
-		return 1
-	}
-	if !a.track(c, a.o.endpoint) {
-		return 1
-	}
-	a.wg.Go(func() {
-		defer a.untrack(c)
-		err := a.servePeer(c, "connected to")
-		if a.finished() || a.nReached() {
-			return
-		}
-		a.logf("%s: %v", a.o.endpoint, err)
-		if errors.Is(err, errPeerClosed) && a.o.n == 0 {
-			a.finish(0) // as netcat: the peer hung up, nothing was wrong
-			return
-		}
-		a.finish(1)
-	})
-	go func() {
-		// Lines go out once the peer is registered, so that none is
-		// dropped for want of a peer.
-		select {
-		case <-a.registered:
-			a.stdinLoop(stdin)
-		case <-a.done:
-		}
-	}()
-	<-a.done
-	a.shutdown()
-	return a.code
-}
-
-// serve listens and serves every connection in goroutines of its own, so
-// that a peer that is silent or slow, in its handshake or after, never
-// delays another.
-func (a *app) serve(stdin io.Reader) int {
-	l, err := transport.Listen(a.o.endpoint, a.cfg)
-	if err != nil {
-		a.logf("%s: %v", a.o.endpoint, err)
-		return 1
-	}
-	a.logf("listening on %s", l.Endpoint())
-	a.wg.Go(func() { a.acceptLoop(l) })
-	go a.stdinLoop(stdin)
-	<-a.done
-	l.Close()
-	a.shutdown()
-	return a.code
-}
-
-func (a *app) acceptLoop(l *transport.Listener) {
-	for {
-		c, err := l.Accept()
-		if a.finished() {
-			if c != nil {
-				c.Close()
-			}
-			return
-		}
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				a.logf("accept: %v", err)
-				a.finish(1)
-				return
-			}
-			a.logf("accept: %v", err) // out of descriptors, say: wait, then go on
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		name := c.RemoteAddr().String()
-		if name == "" || name == "@" {
-			name = "ipc peer" // a Unix socket's peer has no name
-		}
-		if !a.track(c, name) {
-			return
-		}
-		a.wg.Go(func() {
-			defer a.untrack(c)
-			if err := a.servePeer(c, "accepted"); err != nil && !a.finished() {
-				a.logf("%s: %v", name, err)
-			}
-		})
-	}
-}
-
-// track records an open connection, so that shutdown closes it; false
-// means the run is ending and c is closed.
-func (a *app) track(c *transport.Conn, name string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closing {
-		c.Close()
-		return false
-	}
-	a.conns[c] = name
-	return true
-}
-
-func (a *app) untrack(c *transport.Conn) {
-	c.Close()
-	a.mu.Lock()
-	delete(a.conns, c)
-	a.mu.Unlock()
-}
-
-// shutdown closes every connection, wakes every waiting sender and waits
-// for the goroutines of the connections.
-func (a *app) shutdown() {
-	a.cancel()
-	a.mu.Lock()
-	a.closing = true
-	for c := range a.conns {
-		c.Close()
-	}
-	a.changed.Broadcast()
-	a.mu.Unlock()
-	a.wg.Wait()
-}
-
 // topics are the subscriptions of a SUB or XSUB: -subscribe, or everything.
 func (a *app) topics() []string {
 	if a.o.socketType != zmtp.SUB && a.o.socketType != zmtp.XSUB {
@@ -262,11 +223,4 @@ func (a *app) topics() []string {
 		return []string{""}
 	}
 	return a.o.subscribe
-}
-
-// nReached reports whether -n messages have been received.
-func (a *app) nReached() bool {
-	a.outMu.Lock()
-	defer a.outMu.Unlock()
-	return a.o.n > 0 && a.received >= a.o.n
 }

@@ -47,9 +47,7 @@ func TestCurve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `mechanism CURVE, peer type DEALER, peer user-id "` + c.Public.String() + `"`; !strings.Contains(srv.stderr.String(), want) {
-		t.Errorf("server log %q, want %q", srv.stderr.String(), want)
-	}
+	srv.logged(t, `mechanism CURVE, peer type DEALER, peer user-id "`+c.Public.String()+`"`)
 	// -server-key also takes the key itself.
 	s, err := cert.LoadCertificate(serverPublic)
 	if err != nil {
@@ -98,9 +96,7 @@ func TestPlain(t *testing.T) {
 	if code != 0 || out != "hi\n" || !strings.Contains(errs, "mechanism PLAIN, peer type REP") {
 		t.Fatalf("PLAIN: exit %d, %q, %s", code, out, errs)
 	}
-	if !strings.Contains(srv.stderr.String(), `mechanism PLAIN, peer type REQ, peer user-id "admin", peer address 127.0.0.1`) {
-		t.Errorf("server did not report the user id: %s", srv.stderr.String())
-	}
+	srv.logged(t, `mechanism PLAIN, peer type REQ, peer user-id "admin", peer address 127.0.0.1`)
 	t.Setenv(passwordEnv, "secret")
 	code, out, errs = client(t, "env\n", "-type", "REQ", "-mechanism", "plain", "-plain-user", "admin", "-n", "1", ep)
 	if code != 0 || out != "env\n" {
@@ -159,4 +155,65 @@ func TestOwnKeysPublicOnly(t *testing.T) {
 	if strings.Count(err.Error(), "cert: ") != 1 {
 		t.Errorf("error %q: the prefix is said more than once", err)
 	}
+}
+
+// TestHandshakeRefusalExit: a server that refuses us (ZAP 400 in an ERROR)
+// ends a connecting run with status 1, -n waiting or not, stdin at its end
+// or not, and with -retry too: libzmq does not retry a refusal either.
+func TestHandshakeRefusalExit(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "passwords")
+	if err := os.WriteFile(pw, []byte("admin=secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, ep := server(t, "-type", "ROUTER", "-echo", "-mechanism", "plain", "-plain-server", "-passwords", pw, anyPort)
+	for _, args := range [][]string{
+		{"-n", "1"},
+		{},                    // the end of stdin comes first: the refusal is seen while lingering
+		{"-retry", "-n", "1"}, // a refusal is not retried
+	} {
+		t.Setenv(passwordEnv, "wrong")
+		args = append(append([]string{"-mechanism", "plain", "-plain-user", "admin"}, args...), ep)
+		code, _, errs := client(t, "hi\n", args...)
+		if code != 1 {
+			t.Errorf("%q: exit %d, want 1: %s", args, code, errs)
+		}
+		if !strings.Contains(errs, "(ZAP status 400)") || strings.Count(errs, "handshake failed") != 1 {
+			t.Errorf("%q: stderr %q, want one failure with ZAP status 400", args, errs)
+		}
+	}
+	waitFor(t, "the server to report three refusals", func() bool {
+		return strings.Count(srv.stderr.String(), "ZAP refused the peer with status 400") == 3
+	})
+}
+
+// TestRetry: a CURVE client with the wrong server key meets a server that
+// closes without a word. zmtpcat ends with status 1 at once; with -retry it
+// tries again, as libzmq does, reporting each failure, until the right
+// server is there.
+func TestRetry(t *testing.T) {
+	dir := t.TempDir()
+	serverPublic, serverSecret := saveCert(t, dir, "server")
+	_, otherSecret := saveCert(t, dir, "other")
+	impostor, ep := server(t, "-type", "ROUTER", "-echo", "-mechanism", "curve", "-curve-server", "-cert", otherSecret, "-allow-any", anyPort)
+	args := []string{"-mechanism", "curve", "-server-key", serverPublic, "-n", "1", ep}
+	code, _, errs := client(t, "x\n", args...)
+	if code != 1 || strings.Count(errs, "handshake failed") != 1 {
+		t.Fatalf("wrong server key: exit %d, %s", code, errs)
+	}
+
+	cl := start(t, append([]string{"-retry"}, args...)...)
+	cl.write(t, "for the right server\n")
+	waitFor(t, "three failed handshakes", func() bool { return strings.Count(cl.stderr.String(), "handshake failed") >= 3 })
+	if len(cl.exit) > 0 {
+		t.Fatalf("-retry: exited: %s", cl.stderr.String())
+	}
+	impostor.stop()
+	if code := impostor.wait(t); code != 0 {
+		t.Fatalf("impostor: exit %d", code)
+	}
+	srv := start(t, "-bind", "-type", "ROUTER", "-echo", "-mechanism", "curve", "-curve-server", "-cert", serverSecret, "-allow-any", ep)
+	if code := cl.wait(t); code != 0 || cl.stdout.String() != "for the right server\n" {
+		t.Fatalf("-retry: exit %d, %q, %s", code, cl.stdout.String(), cl.stderr.String())
+	}
+	srv.logged(t, "accepted")
 }
