@@ -71,7 +71,9 @@ type Conn struct {
 	closed     atomic.Bool
 	closeOnce  sync.Once
 	closeErr   error
-	done       chan struct{}         // closed by Close
+	doneMu     sync.Mutex
+	done       chan struct{}         // made by Done (on first use), closed by Close
+	doneClosed bool                  // Close has run: a channel Done makes is closed
 	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
 
 	// The caller's deadlines, restored after the handshake.
@@ -111,7 +113,7 @@ func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
 	if cfg == nil {
 		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
 	}
-	c := &Conn{conn: conn, cfg: cfg, isClient: isClient, done: make(chan struct{})}
+	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
 	c.hsBuf = handshakeReadBufs.Get().(*[handshakeReadBufferSize]byte)
 	c.in.Reset(livenessReader{c}, c.hsBuf[:])
 	return c
@@ -189,7 +191,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		defer close(c.done)
+		defer c.closeDone()
 		c.timerMu.Lock()
 		if c.hbTimer != nil {
 			c.hbTimer.Stop()
@@ -209,7 +211,29 @@ func (c *Conn) Close() error {
 // Close, by a failed read or write, or by a heartbeat or TTL timeout. It
 // lets a layer above notice the end of a connection it is not reading
 // from.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.doneMu.Lock()
+	defer c.doneMu.Unlock()
+	if c.done == nil {
+		// Made on first use: a connection nobody watches costs no channel.
+		c.done = make(chan struct{})
+		if c.doneClosed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// closeDone closes the channel Done returns, now or, if none was made yet,
+// as it is made.
+func (c *Conn) closeDone() {
+	c.doneMu.Lock()
+	defer c.doneMu.Unlock()
+	c.doneClosed = true
+	if c.done != nil {
+		close(c.done)
+	}
+}
 
 // Handshake runs the handshake if it has not run yet; see HandshakeContext.
 func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }

@@ -155,3 +155,47 @@ func TestReadBufferReuse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestConnDone: the channel Done returns is closed by Close, whether Done
+// was first called before Close or after it, and from any goroutine.
+func TestConnDone(t *testing.T) {
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	a, b := net.Pipe()
+	defer b.Close()
+	c := Client(a, &Config{SocketType: zmtp.DEALER})
+	before := c.Done()
+	if closed(before) || c.Done() != before {
+		t.Fatal("Done before Close: closed, or not the same channel each time")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-c.Done():
+			case <-time.After(5 * time.Second):
+				t.Error("Done not closed by Close")
+			}
+		}()
+	}
+	c.Close()
+	wg.Wait()
+	if !closed(before) {
+		t.Error("Close did not close the channel Done returned before it")
+	}
+	a2, b2 := net.Pipe()
+	defer b2.Close()
+	c2 := Client(a2, &Config{SocketType: zmtp.DEALER})
+	c2.Close()
+	if !closed(c2.Done()) {
+		t.Error("Done after Close: not closed")
+	}
+}
