@@ -154,12 +154,14 @@ func randReader(r io.Reader) io.Reader {
 	return r
 }
 
-// newTransientKey reads 32 bytes from r and makes an X25519 key of them.
-// Reading the bytes here, rather than calling GenerateKey, keeps a scripted
-// Config.Rand in control of the key, so transcripts replay exactly.
-func newTransientKey(r io.Reader) (*ecdh.PrivateKey, [32]byte, error) {
-	var seed [32]byte
+// newTransientKey reads 32 bytes from r into *seed, makes an X25519 key of
+// them and clears *seed. Reading the bytes here, rather than calling
+// GenerateKey, keeps a scripted Config.Rand in control of the key, so
+// transcripts replay exactly. seed is the handshake's own scratch space: a
+// buffer on the stack would escape to the heap through r.
+func newTransientKey(r io.Reader, seed *[32]byte) (*ecdh.PrivateKey, [32]byte, error) {
 	if _, err := io.ReadFull(r, seed[:]); err != nil {
+		clear(seed[:])
 		return nil, [32]byte{}, randomnessError(err)
 	}
 	priv, err := ecdh.X25519().NewPrivateKey(seed[:])
@@ -196,13 +198,35 @@ func checkCanonical(k *[32]byte) error {
 	return nil
 }
 
-// shared wraps box.Shared, mapping a low-order key to ErrLowOrderKey.
-func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
-	k, err := box.Shared(priv, peer)
+// parsePublic parses a peer's public key for shared, once for every
+// shared key it takes part in.
+func parsePublic(peer *[32]byte) (*ecdh.PublicKey, error) {
+	pub, err := box.ParsePublicKey(peer)
+	if err != nil {
+		return nil, ErrLowOrderKey // never for 32 bytes; refused as Shared would
+	}
+	return pub, nil
+}
+
+// shared wraps box.SharedWith, mapping a low-order key to ErrLowOrderKey.
+func shared(priv *ecdh.PrivateKey, peer *ecdh.PublicKey) (box.Key, error) {
+	k, err := box.SharedWith(priv, peer)
 	if err != nil {
 		return box.Key{}, ErrLowOrderKey
 	}
 	return k, nil
+}
+
+// curveSession is what a completed CURVE handshake hands over, in one
+// allocation: the Session and the Sealer, Opener and peer key it points
+// to. The padding keeps the Sealer, which the writer updates on every
+// message, off the cache line of the Opener, which the reader uses.
+type curveSession struct {
+	sess    Session
+	sealer  Sealer
+	_       [64]byte
+	opener  Opener
+	peerKey cert.PublicKey
 }
 
 // newCurveSession builds the Session of a completed CURVE handshake: the
@@ -211,16 +235,26 @@ func shared(priv *ecdh.PrivateKey, peer *[32]byte) (box.Key, error) {
 // session key moves from *key into them: *key is zeroed.
 func newCurveSession(key *box.Key, peerKey cert.PublicKey, peer zmtp.Metadata, rep *zap.Reply,
 	sealPrefix string, next uint64, openPrefix string, last uint64) *Session {
-	s := &Session{
+	cs := &curveSession{peerKey: peerKey}
+	cs.sealer.prefix, cs.sealer.next = sealPrefix, next
+	cs.sealer.key = *key
+	cs.opener.prefix, cs.opener.last = openPrefix, last
+	cs.opener.key = *key
+	key.Zero()
+	cs.sess = Session{
 		PeerMetadata:  peer,
 		ZAP:           rep,
-		PeerPublicKey: &peerKey,
-		Sealer:        &Sealer{key: *key, prefix: sealPrefix, next: next},
-		Opener:        &Opener{key: *key, prefix: openPrefix, last: last},
+		PeerPublicKey: &cs.peerKey,
+		Sealer:        &cs.sealer,
+		Opener:        &cs.opener,
 	}
-	key.Zero()
-	return s
+	return &cs.sess
 }
+
+// stackPlain is the size of the buffers on the stack in which a handshake
+// builds or opens a box's plaintext (INITIATE's and READY's, which carry
+// metadata): larger plaintexts, rare, take an allocation.
+const stackPlain = 512
 
 func isZero(b []byte) bool {
 	var acc byte

@@ -46,7 +46,11 @@ func CurveClient(serverKey cert.PublicKey, client cert.KeyPair) (Mechanism, erro
 	if err != nil {
 		return nil, &setupError{role: "client", err: err}
 	}
-	return &curveClient{server: serverKey, public: client.Public, secret: priv}, nil
+	m := &curveClient{server: serverKey, public: client.Public, secret: priv}
+	if m.serverKey, err = parsePublic((*[32]byte)(&m.server)); err != nil {
+		return nil, &setupError{role: "client: server key", err: err}
+	}
+	return m, nil
 }
 
 // parseKeyPair parses the secret key of kp and checks that it gives the
@@ -66,9 +70,10 @@ func parseKeyPair(kp cert.KeyPair) (*ecdh.PrivateKey, error) {
 }
 
 type curveClient struct {
-	server cert.PublicKey
-	public cert.PublicKey
-	secret *ecdh.PrivateKey
+	server    cert.PublicKey
+	serverKey *ecdh.PublicKey // server, parsed once
+	public    cert.PublicKey
+	secret    *ecdh.PrivateKey
 }
 
 func (*curveClient) Name() string   { return CurveName }
@@ -117,6 +122,13 @@ type curveClientHandshake struct {
 	peerNonce uint64           // the READY nonce
 	peer      zmtp.Metadata
 	sess      *Session // built once: a second Sealer would reuse nonces
+
+	// Storage for what the handshake reads from rand (cleared once used,
+	// at once for c') and for the commands it returns, so that they cost
+	// no allocation of their own. Each command is written once.
+	scratch [32]byte
+	hello   [helloDataLen]byte
+	cmds    [2]zmtp.Command // HELLO, INITIATE
 }
 
 func (h *curveClientHandshake) fail(cmd string, err error) error {
@@ -151,19 +163,18 @@ func (h *curveClientHandshake) Start(context.Context) ([]zmtp.Command, error) {
 		return nil, h.fail("", ErrAlreadyStarted)
 	}
 	var err error
-	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand); err != nil {
+	if h.cPrime, h.cPrimePub, err = newTransientKey(h.rand, &h.scratch); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	server := [32]byte(h.m.server)
-	if h.helloKey, err = shared(h.cPrime, &server); err != nil {
+	if h.helloKey, err = shared(h.cPrime, h.m.serverKey); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	m := curveHello{clientTransient: h.cPrimePub, nonce: h.nextNonce()}
 	var signature [helloSignatureLen]byte
 	box.Seal(m.signature[:0], signature[:], shortNonce(nonceHello, m.nonce), &h.helloKey)
-	data := m.append(make([]byte, 0, helloDataLen))
+	h.cmds[0] = zmtp.Command{Name: zmtp.CmdHello, Data: m.append(h.hello[:0])}
 	h.state = curveClientWaitWelcome
-	return []zmtp.Command{{Name: zmtp.CmdHello, Data: data}}, nil
+	return h.cmds[0:1:1], nil
 }
 
 func (h *curveClientHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error) {
@@ -206,36 +217,45 @@ func (h *curveClientHandshake) readWelcome(data []byte) ([]zmtp.Command, error) 
 	if err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	sPrime := body.serverTransient
-	if err := checkCanonical(&sPrime); err != nil {
+	sPrimeBytes := body.serverTransient
+	if err := checkCanonical(&sPrimeBytes); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	if h.msgKey, err = shared(h.cPrime, &sPrime); err != nil {
+	sPrime, err := parsePublic(&sPrimeBytes)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdWelcome, err)
+	}
+	if h.msgKey, err = shared(h.cPrime, sPrime); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
 
 	// The vouch: Box[C' + S](c -> S'), under a random long nonce.
-	vouchKey, err := shared(h.m.secret, &sPrime)
+	vouchKey, err := shared(h.m.secret, sPrime)
 	if err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	var vouchNonce [16]byte
+	vouchNonce := (*[16]byte)(h.scratch[:16])
 	if _, err := io.ReadFull(h.rand, vouchNonce[:]); err != nil {
 		vouchKey.Zero()
 		return nil, h.fail(zmtp.CmdInitiate, randomnessError(err))
 	}
-	vouch := sealVouch(vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
+	vouch := sealVouch(*vouchNonce, &h.cPrimePub, &h.m.server, &vouchKey)
 	vouchKey.Zero()
+	clear(h.scratch[:])
 
-	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S').
-	inner := curveInitiateBody{client: h.m.public, vouch: vouch, metadata: h.p.Metadata.Append(nil)}
-	plainInner := inner.append(make([]byte, 0, keyLen+vouchLen+len(inner.metadata)))
+	// INITIATE: cookie, short nonce, Box[C + vouch + metadata](c' -> S'),
+	// the plaintext built on the stack (when it fits) and the box sealed
+	// straight after the cookie and the nonce.
+	inner := curveInitiateBody{client: h.m.public, vouch: vouch}
+	var stack [stackPlain]byte
+	plainInner := h.p.Metadata.Append(inner.append(stack[:0]))
 	initiate := curveInitiate{cookie: body.cookie, nonce: h.nextNonce()}
-	initiate.box = box.Seal(make([]byte, 0, len(plainInner)+box.Overhead), plainInner, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
-	out := initiate.append(make([]byte, 0, cookieLen+8+len(initiate.box)))
+	out := initiate.append(make([]byte, 0, cookieLen+8+box.Overhead+len(plainInner)))
+	out = box.Seal(out, plainInner, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
 	h.drop()
 	h.state = curveClientWaitReady
-	return []zmtp.Command{{Name: zmtp.CmdInitiate, Data: out}}, nil
+	h.cmds[1] = zmtp.Command{Name: zmtp.CmdInitiate, Data: out}
+	return h.cmds[1:2:2], nil
 }
 
 // readReady opens READY and takes the server's metadata. See 26/CurveZMQ,
@@ -245,7 +265,8 @@ func (h *curveClientHandshake) readReady(data []byte) error {
 	if err != nil {
 		return h.fail(zmtp.CmdReady, err)
 	}
-	plain, ok := box.Open(nil, ready.box, shortNonce(nonceReady, ready.nonce), &h.msgKey)
+	var stack [stackPlain]byte
+	plain, ok := box.Open(stack[:0], ready.box, shortNonce(nonceReady, ready.nonce), &h.msgKey)
 	if !ok {
 		return h.fail(zmtp.CmdReady, ErrDecrypt)
 	}

@@ -205,6 +205,9 @@ func clientSecrets(h *curveClientHandshake) []string {
 	if !isZero(h.msgKey[:]) {
 		held = append(held, "(c', S')")
 	}
+	if !isZero(h.scratch[:]) {
+		held = append(held, "randomness (c')")
+	}
 	return held
 }
 
@@ -222,6 +225,9 @@ func serverSecrets(h *curveServerHandshake) []string {
 	}
 	if !isZero(h.msgKey[:]) {
 		held = append(held, "(s', C')")
+	}
+	if !isZero(h.scratch[:]) {
+		held = append(held, "randomness (s', K)")
 	}
 	return held
 }

@@ -94,6 +94,7 @@ type curveServerHandshake struct {
 	err   error
 
 	cPrime    [32]byte         // C'
+	cPrimeKey *ecdh.PublicKey  // C', parsed once
 	helloKey  box.Key          // (s, C')
 	sPrime    *ecdh.PrivateKey // s', dropped when the handshake ends
 	sPrimePub [32]byte         // S'
@@ -105,6 +106,13 @@ type curveServerHandshake struct {
 	peer      zmtp.Metadata
 	sess      *Session // built once: a second Sealer would reuse nonces
 	zap       *zap.Reply
+
+	// Storage for what the handshake reads from rand (cleared once used,
+	// at once for s' and K) and for the commands it returns, so that they
+	// cost no allocation of their own. Each command is written once.
+	scratch [keyLen + 16 + 16]byte
+	welcome [welcomeDataLen]byte
+	cmds    [2]zmtp.Command // WELCOME, READY
 }
 
 func (h *curveServerHandshake) fail(cmd string, err error) error {
@@ -169,7 +177,10 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	if err := checkCanonical(&h.cPrime); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
-	if h.helloKey, err = shared(h.m.secret, &h.cPrime); err != nil {
+	if h.cPrimeKey, err = parsePublic(&h.cPrime); err != nil {
+		return nil, h.fail(zmtp.CmdHello, err)
+	}
+	if h.helloKey, err = shared(h.m.secret, h.cPrimeKey); err != nil {
 		return nil, h.fail(zmtp.CmdHello, err)
 	}
 	var signature [helloSignatureLen]byte
@@ -181,11 +192,11 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 
 	// WELCOME: Box[S' + cookie](s -> C'), where the cookie is
 	// Box[C' + s'](K) under a fresh key K kept until INITIATE.
-	if h.sPrime, h.sPrimePub, err = newTransientKey(h.rand); err != nil {
+	if h.sPrime, h.sPrimePub, err = newTransientKey(h.rand, (*[32]byte)(h.scratch[:keyLen])); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, err)
 	}
-	var random [keyLen + 16 + 16]byte // K, cookie nonce, WELCOME nonce
-	defer clear(random[:keyLen])
+	random := &h.scratch // K, cookie nonce, WELCOME nonce
+	defer clear(random[:])
 	if _, err := io.ReadFull(h.rand, random[:]); err != nil {
 		return nil, h.fail(zmtp.CmdWelcome, randomnessError(err))
 	}
@@ -202,7 +213,8 @@ func (h *curveServerHandshake) readHello(data []byte) ([]zmtp.Command, error) {
 	clear(welcomePlain[:])
 	h.helloKey.Zero()
 	h.state = curveServerWaitInitiate
-	return []zmtp.Command{{Name: zmtp.CmdWelcome, Data: welcome.append(make([]byte, 0, welcomeDataLen))}}, nil
+	h.cmds[0] = zmtp.Command{Name: zmtp.CmdWelcome, Data: welcome.append(h.welcome[:0])}
+	return h.cmds[0:1:1], nil
 }
 
 // readInitiate checks the cookie, the INITIATE box and the vouch, asks ZAP
@@ -233,10 +245,11 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	if initiate.nonce <= h.peerNonce {
 		return nil, h.fail(zmtp.CmdInitiate, ErrNonceReplay)
 	}
-	if h.msgKey, err = shared(h.sPrime, &h.cPrime); err != nil {
+	if h.msgKey, err = shared(h.sPrime, h.cPrimeKey); err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
-	plain, ok := box.Open(nil, initiate.box, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
+	var stack [stackPlain]byte
+	plain, ok := box.Open(stack[:0], initiate.box, shortNonce(nonceInitiate, initiate.nonce), &h.msgKey)
 	if !ok {
 		return nil, h.fail(zmtp.CmdInitiate, ErrDecrypt)
 	}
@@ -254,7 +267,11 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	}
 
 	// The vouch: Box[C' + S](c -> S') proves the client holds c.
-	vouchKey, err := shared(h.sPrime, &client)
+	clientKey, err := parsePublic(&client)
+	if err != nil {
+		return nil, h.fail(zmtp.CmdInitiate, err)
+	}
+	vouchKey, err := shared(h.sPrime, clientKey)
 	if err != nil {
 		return nil, h.fail(zmtp.CmdInitiate, err)
 	}
@@ -284,13 +301,17 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 	}
 	h.peer = md
 
-	// READY: short nonce, Box[metadata](s' -> C').
+	// READY: short nonce, Box[metadata](s' -> C'), the plaintext built on
+	// the stack (when it fits, which the buffer INITIATE opened into has
+	// done with) and the box sealed straight after the nonce.
 	ready := curveReady{nonce: h.nonce}
 	h.nonce++
-	own := h.p.Metadata.Append(nil)
-	ready.box = box.Seal(make([]byte, 0, len(own)+box.Overhead), own, shortNonce(nonceReady, ready.nonce), &h.msgKey)
+	own := h.p.Metadata.Append(stack[:0])
+	out := ready.append(make([]byte, 0, 8+box.Overhead+len(own)))
+	out = box.Seal(out, own, shortNonce(nonceReady, ready.nonce), &h.msgKey)
 	h.state = curveServerDone
-	return []zmtp.Command{{Name: zmtp.CmdReady, Data: ready.append(make([]byte, 0, 8+len(ready.box)))}}, nil
+	h.cmds[1] = zmtp.Command{Name: zmtp.CmdReady, Data: out}
+	return h.cmds[1:2:2], nil
 }
 
 func (h *curveServerHandshake) Done() bool { return h.err == nil && h.state == curveServerDone }

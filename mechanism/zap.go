@@ -22,16 +22,38 @@ const libzmqRequestID = "1"
 func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (*zap.Reply, []zmtp.Command, error) {
 	// The handler gets its own copies: the credentials alias the frame
 	// buffer, and a handler cut off by the deadline may still be running.
-	own := make([][]byte, len(creds))
-	for i, c := range creds {
-		own[i] = append([]byte(nil), c...)
+	// They, the request id and the identity are copied into one array, and
+	// the request holds the slices of up to two credentials itself: two
+	// allocations in all. An empty credential or identity is nil, as a
+	// copy of nothing always was.
+	zr := new(zapRequest)
+	size := len(libzmqRequestID) + len(p.Identity)
+	for _, c := range creds {
+		size += len(c)
 	}
-	req := &zap.Request{
+	store := make([]byte, 0, size)
+	copyOf := func(b []byte) []byte {
+		if len(b) == 0 {
+			return nil
+		}
+		start := len(store)
+		store = append(store, b...)
+		return store[start:len(store):len(store)]
+	}
+	own := zr.creds[:len(creds):len(creds)]
+	if len(creds) > len(zr.creds) {
+		own = make([][]byte, len(creds))
+	}
+	for i, c := range creds {
+		own[i] = copyOf(c)
+	}
+	req := &zr.req
+	*req = zap.Request{
 		Version:     zap.Version,
-		RequestID:   []byte(libzmqRequestID),
+		RequestID:   copyOf([]byte(libzmqRequestID)),
 		Domain:      p.Domain,
 		Address:     p.PeerAddress,
-		Identity:    append([]byte(nil), p.Identity...),
+		Identity:    copyOf(p.Identity),
 		Mechanism:   mech,
 		Credentials: own,
 	}
@@ -50,6 +72,13 @@ func authenticate(ctx context.Context, mech string, p *Params, creds [][]byte) (
 		return nil, nil, err
 	}
 	return nil, []zmtp.Command{zmtp.ErrorCommand(rep.StatusCode.String())}, err
+}
+
+// zapRequest is a ZAP request with room for the credentials of every
+// mechanism (PLAIN has two).
+type zapRequest struct {
+	req   zap.Request
+	creds [2][]byte
 }
 
 // peerError parses an ERROR command's data into a *PeerError.

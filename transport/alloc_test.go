@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/zmtpsec/zmtpsec/internal/testhelp"
@@ -151,4 +152,57 @@ func readFull(nc net.Conn, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TestHandshakeAllocations: one side of a CURVE handshake (with and without
+// ZAP on the server) and of a NULL one, against a scripted peer, stays
+// within issue 10's budget of 40 allocations and 8 KiB, read buffers from
+// the pools (BenchmarkCurveHandshake gives the figures: about half of it).
+func TestHandshakeAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are not stable in -short mode")
+	}
+	const maxAllocs, maxBytes = 40, 8 << 10
+	for _, tt := range []struct {
+		name    string
+		withZAP bool
+		null    bool
+	}{{"CURVE", false, false}, {"CURVE+ZAP", true, false}, {"NULL", false, true}} {
+		for _, client := range []bool{true, false} {
+			name := tt.name + "/server"
+			if client {
+				name = tt.name + "/client"
+			}
+			t.Run(name, func(t *testing.T) {
+				ccfg, scfg := &Config{SocketType: zmtp.DEALER}, &Config{SocketType: zmtp.ROUTER}
+				if !tt.null {
+					ccfg, scfg = benchCurveConfigs(t, tt.withZAP)
+				}
+				handshake := scriptedHandshake(t, ccfg, scfg, client)
+				var err error
+				run := func() {
+					if e := handshake(); e != nil && err == nil {
+						err = e
+					}
+				}
+				for range 5 {
+					run() // the pools fill
+				}
+				const runs = 50
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				allocs := testing.AllocsPerRun(runs, run)
+				runtime.ReadMemStats(&after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// AllocsPerRun runs once more to warm up.
+				bytes := (after.TotalAlloc - before.TotalAlloc) / (runs + 1)
+				if allocs > maxAllocs || bytes > maxBytes {
+					t.Errorf("%v allocations and %d bytes per handshake; want at most %d and %d", allocs, bytes, maxAllocs, maxBytes)
+				}
+				t.Logf("%v allocations, %d bytes", allocs, bytes)
+			})
+		}
+	}
 }

@@ -144,6 +144,11 @@ func (e HandshakeEvent) level() slog.Level {
 	return slog.LevelInfo
 }
 
+// eventWanted reports whether cfg's hook or logger takes ev.
+func eventWanted(cfg *Config, ev *HandshakeEvent) bool {
+	return cfg.OnHandshake != nil || (cfg.AuditLogger != nil && cfg.AuditLogger.Enabled(context.Background(), ev.level()))
+}
+
 // emitEvent hands ev to cfg's hook and logger.
 func emitEvent(cfg *Config, ev HandshakeEvent) {
 	if cfg.OnHandshake != nil {
@@ -177,7 +182,8 @@ type handshakeAudit struct {
 	zapText   string
 	userID    string
 	username  string
-	publicKey string
+	publicKey cert.PublicKey // the CURVE key ZAP was asked about, if hasKey; rendered only for an event
+	hasKey    bool
 }
 
 // noteRequest records what the ZAP request says about the peer: the PLAIN
@@ -191,7 +197,7 @@ func (a *handshakeAudit) noteRequest(req *zap.Request) {
 	case req.Mechanism == "PLAIN" && len(req.Credentials) > 0:
 		a.username = string(req.Credentials[0])
 	case req.Mechanism == "CURVE" && len(req.Credentials) > 0 && len(req.Credentials[0]) == cert.KeySize:
-		a.publicKey = cert.PublicKey(req.Credentials[0]).String()
+		a.publicKey, a.hasKey = cert.PublicKey(req.Credentials[0]), true
 	}
 }
 
@@ -208,20 +214,18 @@ func (a *handshakeAudit) noteReply(rep *zap.Reply, err error) {
 	}
 }
 
-// handshakeEvent builds the event of c's handshake, which ended with err.
-// The caller holds handshakeMu, and the state is written.
+// handshakeEvent builds the event of c's handshake, which ended with err,
+// but for its two texts, RemoteAddr and PublicKey, which eventTexts adds
+// for an event that goes anywhere. The caller holds handshakeMu, and the
+// state is written.
 func (c *Conn) handshakeEvent(err error) HandshakeEvent {
 	a := &c.hooks.audit
 	ev := HandshakeEvent{
 		Server:    !c.isClient,
 		Mechanism: c.cfg.mechanism().Name(),
 		Username:  a.username,
-		PublicKey: a.publicKey,
 		UserID:    a.userID,
 		Err:       err,
-	}
-	if ra := c.conn.RemoteAddr(); ra != nil {
-		ev.RemoteAddr = ra.String()
 	}
 	if !a.start.IsZero() {
 		ev.Duration = time.Since(a.start)
@@ -231,9 +235,6 @@ func (c *Conn) handshakeEvent(err error) HandshakeEvent {
 	}
 	if err == nil {
 		ev.Outcome = OutcomeSucceeded
-		if k := c.state.PeerPublicKey; k != nil && ev.PublicKey == "" {
-			ev.PublicKey = k.String()
-		}
 		ev.UserID = c.state.UserID
 		return ev
 	}
@@ -247,6 +248,21 @@ func (c *Conn) handshakeEvent(err error) HandshakeEvent {
 		ev.ZAPStatus, ev.ZAPText = ae.Status, ae.Text
 	}
 	return ev
+}
+
+// eventTexts adds to ev, the event of c's handshake, the peer's address
+// and public key (the one ZAP was asked about, else on success the peer's
+// key). The caller holds handshakeMu.
+func (c *Conn) eventTexts(ev *HandshakeEvent) {
+	if ra := c.conn.RemoteAddr(); ra != nil {
+		ev.RemoteAddr = ra.String()
+	}
+	switch a := &c.hooks.audit; {
+	case a.hasKey:
+		ev.PublicKey = a.publicKey.String()
+	case ev.Outcome == OutcomeSucceeded && c.state.PeerPublicKey != nil:
+		ev.PublicKey = c.state.PeerPublicKey.String()
+	}
 }
 
 // classify maps a handshake error to an outcome.

@@ -62,3 +62,29 @@ func TestClassify(t *testing.T) {
 		t.Errorf("Outcome(0).String() = %q", s)
 	}
 }
+
+// TestHandshakeEventTexts: the texts of an event, built only for a hook or
+// a logger, name the peer's address and key: on a server, the key ZAP was
+// asked about; on a client, the server's key once the handshake succeeded.
+func TestHandshakeEventTexts(t *testing.T) {
+	ccfg, scfg, cli := curveConfigs(t)
+	events := make(chan HandshakeEvent, 2)
+	ccfg.OnHandshake = func(ev HandshakeEvent) { events <- ev }
+	scfg.OnHandshake = ccfg.OnHandshake
+	scfg.ZAPHandler = zap.HandlerFunc(func(context.Context, *zap.Request) (*zap.Reply, error) {
+		return &zap.Reply{StatusCode: zap.StatusOK}, nil
+	})
+	a, b := tcpConns(t)
+	c, _ := handshaken(t, a, b, ccfg, scfg)
+	serverKey := c.ConnectionState().PeerPublicKey
+	for range 2 {
+		ev := <-events
+		want := struct{ addr, key string }{a.RemoteAddr().String(), serverKey.String()}
+		if ev.Server {
+			want.addr, want.key = b.RemoteAddr().String(), cli.Public.String()
+		}
+		if ev.Outcome != OutcomeSucceeded || ev.RemoteAddr != want.addr || ev.PublicKey != want.key {
+			t.Errorf("server %v: outcome %v, address %q, key %q; want %q, %q", ev.Server, ev.Outcome, ev.RemoteAddr, ev.PublicKey, want.addr, want.key)
+		}
+	}
+}

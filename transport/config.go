@@ -371,11 +371,11 @@ func trimPackagePrefix(s string) string {
 	return s
 }
 
-// ownMetadata is what we send in READY/INITIATE: Socket-Type, Identity for
-// the types libzmq sends it for, then c.Metadata.
-func (c *Config) ownMetadata() zmtp.Metadata {
-	md := make(zmtp.Metadata, 0, 2+len(c.Metadata))
-	md = append(md, zmtp.Property{Name: zmtp.PropSocketType, Value: []byte(c.SocketType)})
+// appendOwnMetadata appends to md what we send in READY/INITIATE:
+// Socket-Type (its value appended to typeBuf), Identity for the types
+// libzmq sends it for, then c.Metadata.
+func (c *Config) appendOwnMetadata(md zmtp.Metadata, typeBuf []byte) zmtp.Metadata {
+	md = append(md, zmtp.Property{Name: zmtp.PropSocketType, Value: append(typeBuf, c.SocketType...)})
 	if c.SocketType.SendsIdentity() {
 		md = append(md, zmtp.Property{Name: zmtp.PropIdentity, Value: c.Identity})
 	}

@@ -31,9 +31,13 @@ type Conn struct {
 	state         ConnectionState
 	peerMinor     uint8
 
-	// in is used by the reader, under inMu.
-	inMu sync.Mutex
-	in   *zmtp.Reader
+	// in is used by the reader, under inMu. hsBuf and inBuf are the
+	// buffers it reads the handshake and then messages into, from pools
+	// until they go back there (nil before and after; readbuf.go).
+	inMu  sync.Mutex
+	in    zmtp.Reader
+	hsBuf *[handshakeReadBufferSize]byte
+	inBuf *[zmtp.DefaultReadBufferSize]byte
 	// partial is true while a multipart message is half read.
 	partial bool
 
@@ -67,11 +71,20 @@ type Conn struct {
 	closed     atomic.Bool
 	closeOnce  sync.Once
 	closeErr   error
-	done       chan struct{}         // closed by Close
+	doneMu     sync.Mutex
+	done       chan struct{}         // made by Done (on first use), closed by Close
+	doneClosed bool                  // Close has run: a channel Done makes is closed
 	asyncErr   atomic.Pointer[error] // set by a timer that ended the connection
 
 	// The caller's deadlines, restored after the handshake.
 	readDeadline, writeDeadline deadline
+	// deadlineMu orders the changes of the connection's deadlines made by
+	// the caller (SetDeadline and co.) and by a running handshake, whose
+	// own bounds hsRead and hsWrite (zero: none) cap the caller's while
+	// hsRunning is set (deadline.go).
+	deadlineMu      sync.Mutex
+	hsRunning       bool
+	hsRead, hsWrite time.Time
 
 	// A PONG the reader could not send at once because a writer held
 	// outMu; the next holder of outMu sends it (see unlockOut).
@@ -100,8 +113,9 @@ func newConn(conn net.Conn, cfg *Config, isClient bool) *Conn {
 	if cfg == nil {
 		cfg = &Config{} // its handshake fails in StepConfig: no SocketType
 	}
-	c := &Conn{conn: conn, cfg: cfg, isClient: isClient, done: make(chan struct{})}
-	c.in = zmtp.NewReader(livenessReader{c})
+	c := &Conn{conn: conn, cfg: cfg, isClient: isClient}
+	c.hsBuf = handshakeReadBufs.Get().(*[handshakeReadBufferSize]byte)
+	c.in.Reset(livenessReader{c}, c.hsBuf[:])
 	return c
 }
 
@@ -133,21 +147,39 @@ func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 // A read that times out between messages may be retried; one that times out
 // in the middle of a multipart message, and any write that times out, ends
 // the connection.
+//
+// While a handshake runs, the connection's deadlines are the earlier of the
+// caller's and the handshake's; the caller's alone once it has ended.
 func (c *Conn) SetDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.readDeadline.set(t)
 	c.writeDeadline.set(t)
+	if c.hsRunning {
+		return errors.Join(c.conn.SetReadDeadline(earlier(t, c.hsRead)), c.conn.SetWriteDeadline(earlier(t, c.hsWrite)))
+	}
 	return c.conn.SetDeadline(t)
 }
 
 // SetReadDeadline sets the read deadline of the underlying connection.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.readDeadline.set(t)
+	if c.hsRunning {
+		t = earlier(t, c.hsRead)
+	}
 	return c.conn.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the write deadline of the underlying connection.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	c.writeDeadline.set(t)
+	if c.hsRunning {
+		t = earlier(t, c.hsWrite)
+	}
 	return c.conn.SetWriteDeadline(t)
 }
 
@@ -159,7 +191,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		defer close(c.done)
+		defer c.closeDone()
 		c.timerMu.Lock()
 		if c.hbTimer != nil {
 			c.hbTimer.Stop()
@@ -179,7 +211,29 @@ func (c *Conn) Close() error {
 // Close, by a failed read or write, or by a heartbeat or TTL timeout. It
 // lets a layer above notice the end of a connection it is not reading
 // from.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.doneMu.Lock()
+	defer c.doneMu.Unlock()
+	if c.done == nil {
+		// Made on first use: a connection nobody watches costs no channel.
+		c.done = make(chan struct{})
+		if c.doneClosed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// closeDone closes the channel Done returns, now or, if none was made yet,
+// as it is made.
+func (c *Conn) closeDone() {
+	c.doneMu.Lock()
+	defer c.doneMu.Unlock()
+	c.doneClosed = true
+	if c.done != nil {
+		close(c.done)
+	}
+}
 
 // Handshake runs the handshake if it has not run yet; see HandshakeContext.
 func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
@@ -200,11 +254,10 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return c.handshakeErr
 	}
-	ctx, cancel := c.beginHandshake(ctx)
-	defer cancel()
+	start := c.beginHandshake()
 	c.inMu.Lock()
-	err := c.handshake(ctx)
-	c.inMu.Unlock()
+	err := c.handshake(ctx, start)
+	c.unlockIn()
 	c.handshakeErr = err
 	c.finishHandshake(err) // frees the Listener's slot, reports the event
 	if err != nil {
@@ -217,24 +270,26 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return err
 }
 
-// handshake runs the whole exchange. The caller holds handshakeMu and inMu.
-func (c *Conn) handshake(ctx context.Context) error {
+// handshake runs the whole exchange under parent, within the handshake
+// timeout from start. The caller holds handshakeMu and inMu.
+func (c *Conn) handshake(parent context.Context, start time.Time) error {
 	if err := c.cfg.validate(); err != nil {
 		return &HandshakeError{Step: StepConfig, Err: err}
 	}
+	hs := &handshakeState{c: c, mech: c.cfg.mechanism(), step: StepGreeting}
+	var deadline time.Time
 	if t := c.cfg.handshakeTimeout(); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
+		deadline = start.Add(t)
 	}
-	hs := &handshakeState{c: c, ctx: ctx, mech: c.cfg.mechanism(), step: StepGreeting}
-	hs.setDeadlines()
-	hs.fw = newFlightWriter(c.conn)
+	hs.ctx.init(parent, deadline)
+	defer hs.ctx.release()
+	hs.setDeadlines(parent)
+	hs.fw.init(c.conn, hs.flightBuf[:])
 	err := hs.run()
 	err = hs.joinWriter(err)
 	hs.restoreDeadlines()
 	if err != nil {
-		err = outOfTime(ctx, hs.step, err)
+		err = outOfTime(&hs.ctx, hs.step, err)
 	}
 	return err
 }
@@ -245,22 +300,32 @@ func (c *Conn) handshake(ctx context.Context) error {
 // *HandshakeError in that step.
 type handshakeState struct {
 	c    *Conn
-	ctx  context.Context // bounded by the handshake timeout
+	ctx  deadlineContext // the caller's context, bounded by the handshake timeout
 	mech mechanism.Mechanism
-	fw   *flightWriter
+	fw   flightWriter
 	step HandshakeStep // the step running (or that failed)
 
-	// The caller's deadlines, restored by restoreDeadlines; stop and
-	// fired undo the cancellation hook.
-	userRead, userWrite time.Time
-	stop                func() bool
-	fired               chan struct{}
+	// stop undoes the hook that a cancellation of the caller's context
+	// runs, if there is one.
+	stop func() bool
 
 	greeting zmtp.Greeting // ours
 	peer     zmtp.Greeting
 	peerType zmtp.SocketType
 	sess     mechanism.Session
 	st       ConnectionState
+	peerAddr string         // the peer's IP address, for ZAP and the state
+	zap      boundedHandler // the ZAP handler's wrapper, if there is a handler
+
+	// Our metadata, for the mechanism: its properties and the bytes of
+	// the Socket-Type value, held here rather than allocated.
+	ownMetadata [4]zmtp.Property
+	ownType     [8]byte
+
+	// flightBuf is where the flights written at once are built: the
+	// greeting, then each command flight in turn (a larger one grows a
+	// buffer of its own).
+	flightBuf [512]byte
 }
 
 // run takes the handshake through its steps.
@@ -312,29 +377,28 @@ func isPeerClosed(err error) bool {
 }
 
 // setDeadlines makes the handshake run under the earlier of the context's
-// deadline and the caller's own deadlines, and arranges for a cancelled
-// context to interrupt blocked I/O by expiring the deadline.
-func (hs *handshakeState) setDeadlines() {
+// deadline and the caller's own deadlines (which the caller may change
+// meanwhile: see SetDeadline), and, if parent can be cancelled, arranges
+// for its cancellation to interrupt blocked I/O by expiring the deadlines.
+// The expiry of the handshake's own deadline needs no timer: the
+// connection's deadlines are set to it.
+func (hs *handshakeState) setDeadlines(parent context.Context) {
 	c := hs.c
-	hs.userRead, hs.userWrite = c.readDeadline.get(), c.writeDeadline.get()
-	if d, ok := hs.ctx.Deadline(); ok {
-		c.conn.SetReadDeadline(earlier(hs.userRead, d))
-		c.conn.SetWriteDeadline(earlier(hs.userWrite, d))
+	d, _ := hs.ctx.Deadline()
+	c.boundDeadlines(d, d)
+	if parent.Done() != nil {
+		hs.stop = context.AfterFunc(parent, c.expireDeadlines)
 	}
-	hs.fired = make(chan struct{})
-	hs.stop = context.AfterFunc(hs.ctx, func() {
-		c.conn.SetDeadline(time.Unix(1, 0))
-		close(hs.fired)
-	})
 }
 
-// restoreDeadlines undoes setDeadlines: the caller's deadlines are back.
+// restoreDeadlines undoes setDeadlines: the caller's deadlines are back. A
+// cancellation hook that runs late finds the handshake over and does
+// nothing.
 func (hs *handshakeState) restoreDeadlines() {
-	if !hs.stop() {
-		<-hs.fired // the past deadline is set; now it can be undone
+	if hs.stop != nil {
+		hs.stop()
 	}
-	hs.c.conn.SetReadDeadline(hs.userRead)
-	hs.c.conn.SetWriteDeadline(hs.userWrite)
+	hs.c.unboundDeadlines()
 }
 
 // joinWriter waits for the flight writer, which every handshake starts,
@@ -345,7 +409,7 @@ func (hs *handshakeState) restoreDeadlines() {
 // not read cannot hold us.
 func (hs *handshakeState) joinWriter(err error) error {
 	if err != nil && !hs.fw.lastIsError {
-		hs.c.conn.SetWriteDeadline(earlier(time.Now().Add(failFlushGrace), hs.userWrite))
+		hs.c.graceWriteDeadline(time.Now().Add(failFlushGrace))
 	}
 	if r := hs.fw.wait(); err == nil && r.err != nil {
 		hs.step = r.step
@@ -367,7 +431,7 @@ func (hs *handshakeState) sendGreeting() {
 		Mechanism: hs.mech.Name(),
 		AsServer:  hs.mech.AsServer(),
 	}
-	hs.fw.send(hs.greeting.Append(nil), false, StepGreeting)
+	hs.fw.send(hs.greeting.Append(hs.fw.buffer()), false, StepGreeting)
 }
 
 // readGreeting reads the peer's greeting, checking it as it arrives, and
@@ -394,13 +458,15 @@ func (hs *handshakeState) readGreeting() error {
 func (hs *handshakeState) runMechanism() error {
 	hs.step = StepSecurity
 	c := hs.c
+	ctx := &hs.ctx
+	hs.peerAddr = peerAddress(c.conn.RemoteAddr())
 	mh, err := hs.mech.NewHandshake(mechanism.Params{
-		Metadata:          c.cfg.ownMetadata(),
+		Metadata:          c.cfg.appendOwnMetadata(hs.ownMetadata[:0], hs.ownType[:0]),
 		MaxPeerProperties: c.cfg.maxMetadataProperties(),
 		CheckPeerMetadata: hs.checkPeerMetadata,
-		ZAP:               c.zapHandler(),
+		ZAP:               c.zapHandler(&hs.zap),
 		Domain:            c.cfg.ZAPDomain,
-		PeerAddress:       peerAddress(c.conn.RemoteAddr()),
+		PeerAddress:       hs.peerAddr,
 		Identity:          c.cfg.Identity,
 		Rand:              c.cfg.Rand,
 	})
@@ -408,7 +474,7 @@ func (hs *handshakeState) runMechanism() error {
 		return hs.fail(err)
 	}
 	defer mh.Close()
-	out, err := mh.Start(hs.ctx)
+	out, err := mh.Start(ctx)
 	hs.writeCommands(out)
 	for err == nil && !mh.Done() {
 		var f zmtp.Frame
@@ -421,7 +487,7 @@ func (hs *handshakeState) runMechanism() error {
 		if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
 			break
 		}
-		out, err = mh.Handle(hs.ctx, cmd)
+		out, err = mh.Handle(ctx, cmd)
 		hs.writeCommands(out)
 	}
 	if err != nil {
@@ -431,6 +497,22 @@ func (hs *handshakeState) runMechanism() error {
 	return nil
 }
 
+// knownSocketTypes are the socket types socketType does not allocate for.
+var knownSocketTypes = [...]zmtp.SocketType{zmtp.PAIR, zmtp.PUB, zmtp.SUB, zmtp.REQ, zmtp.REP,
+	zmtp.DEALER, zmtp.ROUTER, zmtp.PULL, zmtp.PUSH, zmtp.XPUB, zmtp.XSUB, zmtp.CLIENT, zmtp.SERVER,
+	zmtp.RADIO, zmtp.DISH, zmtp.GATHER, zmtp.SCATTER, zmtp.PEER, zmtp.CHANNEL}
+
+// socketType returns the socket type v spells, without allocating for the
+// types zmtp defines.
+func socketType(v []byte) zmtp.SocketType {
+	for _, t := range knownSocketTypes {
+		if string(v) == string(t) {
+			return t
+		}
+	}
+	return zmtp.SocketType(v)
+}
+
 // checkPeerMetadata checks the peer's Socket-Type against ours; the
 // mechanism calls it on the peer's metadata.
 func (hs *handshakeState) checkPeerMetadata(md zmtp.Metadata) error {
@@ -438,7 +520,7 @@ func (hs *handshakeState) checkPeerMetadata(md zmtp.Metadata) error {
 	if !ok {
 		return nil // libzmq accepts a peer that sends no Socket-Type
 	}
-	hs.peerType = zmtp.SocketType(v)
+	hs.peerType = socketType(v)
 	if !hs.c.cfg.SocketType.Compatible(hs.peerType) {
 		return &SocketTypeError{Local: hs.c.cfg.SocketType, Peer: hs.peerType}
 	}
@@ -476,14 +558,13 @@ func (hs *handshakeState) state() {
 		Mechanism:         hs.mech.Name(),
 		PeerSocketType:    hs.peerType,
 		PeerMetadata:      sess.PeerMetadata,
-		PeerAddress:       peerAddress(hs.c.conn.RemoteAddr()),
+		PeerAddress:       hs.peerAddr,
+		// The session's copy of the key, which nothing else uses;
+		// ConnectionState hands out copies of it.
+		PeerPublicKey: sess.PeerPublicKey,
 	}
 	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
 		st.PeerIdentity = id
-	}
-	if sess.PeerPublicKey != nil {
-		k := *sess.PeerPublicKey
-		st.PeerPublicKey = &k
 	}
 	if sess.ZAP != nil {
 		st.UserID = sess.ZAP.UserID
@@ -569,12 +650,25 @@ func outOfTime(ctx context.Context, step HandshakeStep, err error) error {
 	return err
 }
 
-// flightWriter writes handshake flights from a goroutine of its own, in
-// order, so that the handshake can read while a flight is still going out.
+// flightWriter writes the handshake's flights, in order, so that the
+// handshake can read while a flight is still going out: two peers that
+// both write before they read must never wait for each other. On a
+// connection with a kernel send buffer (TCP, IPC) the first flights, up to
+// syncFlightBytes in all, are written at once from the handshake's own
+// goroutine and buffer: the kernel takes them without waiting for the peer
+// (the smallest send buffer Linux allows holds more). Any later flight, and
+// every flight on any other net.Conn (net.Pipe has no buffer: a write waits
+// for the peer's read), goes to a goroutine of its own, started then, which
+// writes them in turn; the handshake never waits for it but in wait.
 type flightWriter struct {
-	queue       chan flight
+	conn        net.Conn
+	direct      bool   // flights are still written at once
+	budget      int    // bytes that may still be written at once
+	buf         []byte // the flight being built, when written at once
+	r           flightResult
+	queue       chan flight // the goroutine's, once started
 	done        chan flightResult
-	lastIsError bool // the last flight queued carries an ERROR command
+	lastIsError bool // the last flight sent carries an ERROR command
 }
 
 // flight is one write of the handshake, and the step it belongs to.
@@ -597,10 +691,70 @@ const failFlushGrace = 100 * time.Millisecond
 // two command flights per side for every mechanism.
 const maxFlights = 4
 
-func newFlightWriter(conn net.Conn) *flightWriter {
-	fw := &flightWriter{queue: make(chan flight, maxFlights), done: make(chan flightResult, 1)}
+// syncFlightBytes is how many bytes of flights a handshake writes at once
+// on a connection with a kernel send buffer: a greeting and a CURVE
+// HELLO and INITIATE with a few hundred bytes of metadata, and well under
+// the smallest send buffer a TCP socket can have on Linux (4,608 bytes)
+// or a Unix socket.
+const syncFlightBytes = 4 << 10
+
+// kernelBuffered is a connection that a kernel buffers: *net.TCPConn,
+// *net.UnixConn.
+type kernelBuffered interface {
+	SetWriteBuffer(bytes int) error
+}
+
+// init readies fw to write to conn, with buf as the storage of the flights
+// written at once.
+func (fw *flightWriter) init(conn net.Conn, buf []byte) {
+	fw.conn = conn
+	if _, ok := conn.(kernelBuffered); ok {
+		fw.direct, fw.budget, fw.buf = true, syncFlightBytes, buf[:0]
+	}
+}
+
+// buffer returns an empty buffer to build the next flight in: the one for
+// flights written at once, or nil (the flight is then allocated, and
+// handed to the goroutine).
+func (fw *flightWriter) buffer() []byte {
+	if fw.direct {
+		return fw.buf[:0]
+	}
+	return nil
+}
+
+// send writes the flight b, built in a buffer from buffer, at once, or
+// queues it for the goroutine (starting it if need be).
+func (fw *flightWriter) send(b []byte, isError bool, step HandshakeStep) {
+	fw.lastIsError = isError
+	if fw.direct && len(b) <= fw.budget {
+		fw.budget -= len(b)
+		fw.buf = b[:0] // reused for the next flight
+		if fw.r.err == nil {
+			if _, err := fw.conn.Write(b); err != nil {
+				fw.r = flightResult{err, step}
+			}
+		}
+		return
+	}
+	if fw.direct {
+		// Over the budget: this flight and every later one go to the
+		// goroutine, which must own its bytes.
+		fw.direct, fw.buf = false, nil
+		b = append([]byte(nil), b...)
+	}
+	if fw.queue == nil {
+		fw.start()
+	}
+	fw.queue <- flight{b, step}
+}
+
+// start starts the goroutine, which first takes over the result of the
+// flights written at once: after an error it writes nothing more.
+func (fw *flightWriter) start() {
+	fw.queue, fw.done = make(chan flight, maxFlights), make(chan flightResult, 1)
+	conn, r := fw.conn, fw.r
 	go func() {
-		var r flightResult
 		for f := range fw.queue {
 			if r.err == nil {
 				if _, err := conn.Write(f.b); err != nil {
@@ -610,28 +764,24 @@ func newFlightWriter(conn net.Conn) *flightWriter {
 		}
 		fw.done <- r
 	}()
-	return fw
 }
 
-// send queues a flight.
-func (fw *flightWriter) send(b []byte, isError bool, step HandshakeStep) {
-	fw.lastIsError = isError
-	fw.queue <- flight{b, step}
-}
-
-// wait ends the queue, waits for the writer and returns its first error
-// and the step of the flight it failed on.
+// wait ends the queue, waits for the goroutine if one was started, and
+// returns the first write error and the step of the flight it failed on.
 func (fw *flightWriter) wait() flightResult {
+	if fw.queue == nil {
+		return fw.r
+	}
 	close(fw.queue)
 	return <-fw.done
 }
 
-// writeCommands queues a handshake flight, written in one write.
+// writeCommands sends a handshake flight, written in one write.
 func (hs *handshakeState) writeCommands(cmds []zmtp.Command) {
 	if len(cmds) == 0 {
 		return
 	}
-	var b []byte
+	b := hs.fw.buffer()
 	isError := false
 	for _, cmd := range cmds {
 		b = zmtp.AppendFrameHeader(b, zmtp.FlagCommand, cmd.Len())
@@ -639,33 +789,6 @@ func (hs *handshakeState) writeCommands(cmds []zmtp.Command) {
 		isError = isError || cmd.Name == zmtp.CmdError
 	}
 	hs.fw.send(b, isError, StepSecurity)
-}
-
-// earlier returns the earlier of two deadlines, where zero means none.
-func earlier(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
-}
-
-// deadline is a deadline set by the caller, kept so that the handshake can
-// restore it.
-type deadline struct{ ns atomic.Int64 }
-
-func (d *deadline) set(t time.Time) {
-	if t.IsZero() {
-		d.ns.Store(0)
-	} else {
-		d.ns.Store(t.UnixNano())
-	}
-}
-
-func (d *deadline) get() time.Time {
-	if ns := d.ns.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
 }
 
 // ConnectionState returns a snapshot of the connection's state. Before the
@@ -697,6 +820,9 @@ func (c *Conn) ReadMessage(dst [][]byte) ([][]byte, error) {
 	}
 	c.inMu.Lock()
 	defer c.unlockIn()
+	if c.hsBuf != nil {
+		c.messageReadBufLocked() // the first read after the handshake
+	}
 	msg := dst[:0]
 	if c.partial {
 		// A previous call timed out in the middle of a message.
@@ -790,8 +916,11 @@ func (c *Conn) frameBudget(maxBytes int64, total uint64) int64 {
 // *MessageTooLargeError. A frame over MaxMessageSize itself stays a
 // *zmtp.FrameTooLargeError.
 func (c *Conn) overBudget(err error, maxBytes int64, total uint64) error {
-	var fte *zmtp.FrameTooLargeError
-	if maxBytes <= 0 || !errors.As(err, &fte) {
+	if maxBytes <= 0 {
+		return err
+	}
+	var fte *zmtp.FrameTooLargeError // on the heap (errors.As): only past the test above
+	if !errors.As(err, &fte) {
 		return err
 	}
 	if limit := c.maxFrameSize(); limit > 0 && fte.Size > uint64(limit) {
@@ -818,18 +947,21 @@ func checkMessage(msg [][]byte, done bool, maxFrames int, maxBytes int64, total 
 }
 
 // unlockIn releases inMu. If the connection was closed meanwhile, Close may
-// have found inMu held and left the opener's key to us: zero it.
+// have found inMu held and left the opener's key and the read buffer to us:
+// zero the one and give the other back.
 func (c *Conn) unlockIn() {
 	c.inMu.Unlock()
 	if c.closed.Load() && c.inMu.TryLock() {
 		c.zeroOpenerLocked()
+		c.releaseReadBufLocked()
 		c.inMu.Unlock()
 	}
 }
 
 // zeroKeys, called by Close, zeroes the CURVE session keys that no reader or
-// writer holds. One that does zeroes the key it holds when it lets go
-// (unlockIn, unlockOut), so Close never waits for it.
+// writer holds, and gives back the read buffer if no reader holds it. One
+// that does zeroes the key it holds (and gives back the buffer) when it lets
+// go (unlockIn, unlockOut), so Close never waits for it.
 func (c *Conn) zeroKeys() {
 	if c.outMu.TryLock() {
 		c.zeroSealerLocked()
@@ -837,6 +969,7 @@ func (c *Conn) zeroKeys() {
 	}
 	if c.inMu.TryLock() {
 		c.zeroOpenerLocked()
+		c.releaseReadBufLocked()
 		c.inMu.Unlock()
 	}
 }

@@ -295,20 +295,17 @@ type connHooks struct {
 // timeout of a connection accepted by a Listener.
 var errNotStarted = fmt.Errorf("transport: handshake not started within the handshake timeout after Accept: %w", context.DeadlineExceeded)
 
-// beginHandshake returns the context the handshake runs under: for a
-// connection accepted by a Listener, the handshake timeout counts from
-// Accept. The caller holds handshakeMu.
-func (c *Conn) beginHandshake(ctx context.Context) (context.Context, context.CancelFunc) {
+// beginHandshake returns the time the handshake timeout counts from: now,
+// or for a connection accepted by a Listener, Accept. The caller holds
+// handshakeMu.
+func (c *Conn) beginHandshake() time.Time {
 	h := &c.hooks
 	if h.l == nil {
 		h.audit.start = time.Now()
-		return ctx, func() {}
+	} else {
+		h.audit.start = h.acceptedAt
 	}
-	h.audit.start = h.acceptedAt
-	if t := c.cfg.handshakeTimeout(); t > 0 {
-		return context.WithDeadline(ctx, h.acceptedAt.Add(t))
-	}
-	return ctx, func() {}
+	return h.audit.start
 }
 
 // finishHandshake runs once the handshake has ended with err (nil on
@@ -321,14 +318,22 @@ func (c *Conn) finishHandshake(err error) {
 		t.Stop()
 	}
 	ev := c.handshakeEvent(err)
+	texts := false
 	if h.l != nil && h.keyed && countsAsFailure(ev) {
 		now := time.Now()
 		if h.l.addrs.fail(h.key, now) {
+			c.eventTexts(&ev)
+			texts = true
 			logBan(c.cfg, ev.RemoteAddr, c.cfg.banDuration())
 		}
 	}
 	c.releaseHandshakeSlot()
-	emitEvent(c.cfg, ev)
+	if eventWanted(c.cfg, &ev) {
+		if !texts {
+			c.eventTexts(&ev)
+		}
+		emitEvent(c.cfg, ev)
+	}
 }
 
 // releaseHandshakeSlot frees c's handshake slot, once.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/zmtpsec/zmtpsec/mechanism"
 	"github.com/zmtpsec/zmtpsec/zmtp"
@@ -174,9 +175,13 @@ func (c *Conn) failOutLocked(err error) error {
 // MESSAGE in a data frame (libzmq sends MESSAGE in data frames, with MORE
 // and COMMAND carried inside the box).
 func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byte, error) {
+	// The room for the whole frame is made at once: one allocation at most
+	// (none in steady state), not one for each piece appended.
 	if c.sealer == nil {
-		return zmtp.AppendFrame(b, flags, body), nil
+		return zmtp.AppendFrame(slices.Grow(b, zmtp.FrameHeaderSize(len(body))+len(body)), flags, body), nil
 	}
+	n := mechanism.SealedSize(len(body))
+	b = slices.Grow(b, zmtp.FrameHeaderSize(n)+n)
 	var inner byte
 	if flags&zmtp.FlagMore != 0 {
 		inner |= mechanism.MessageMore
@@ -184,7 +189,7 @@ func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byt
 	if flags&zmtp.FlagCommand != 0 {
 		inner |= mechanism.MessageCommand
 	}
-	b = zmtp.AppendFrameHeader(b, 0, mechanism.SealedSize(len(body)))
+	b = zmtp.AppendFrameHeader(b, 0, n)
 	return c.sealer.Seal(b, inner, body)
 }
 

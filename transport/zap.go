@@ -33,14 +33,14 @@ func (zapTimeoutError) Is(target error) bool {
 // deadline, so that the ERROR "500" can still be written.
 const zapMargin = 100 * time.Millisecond
 
-// zapHandler returns the configured handler wrapped so that a handler that
-// blocks is cut off before the handshake's deadline, and that the
-// Listener's MaxZAPInFlight is respected, or nil.
-func (c *Conn) zapHandler() zap.Handler {
+// zapHandler returns the configured handler wrapped, in b, so that a
+// handler that blocks is cut off before the handshake's deadline, and that
+// the Listener's MaxZAPInFlight is respected, or nil.
+func (c *Conn) zapHandler(b *boundedHandler) zap.Handler {
 	if c.cfg.ZAPHandler == nil {
 		return nil
 	}
-	b := &boundedHandler{h: c.cfg.ZAPHandler, audit: &c.hooks.audit}
+	*b = boundedHandler{h: c.cfg.ZAPHandler, audit: &c.hooks.audit}
 	if l := c.hooks.l; l != nil {
 		b.limit = &l.zap
 	}
@@ -86,11 +86,27 @@ func (b *boundedHandler) Authenticate(ctx context.Context, req *zap.Request) (*z
 		b.audit.noteReply(rep, nil)
 		return rep, nil
 	}
-	hctx, cancel := ctx, context.CancelFunc(func() {})
-	if d, ok := ctx.Deadline(); ok {
-		hctx, cancel = context.WithDeadline(ctx, zapDeadline(d, time.Now()))
+	// The handler's context is ctx with an earlier deadline. It is a
+	// deadlineContext made on ctx's own parent when ctx is the handshake's
+	// (the same deadlines, without making ctx's channel and timer), whose
+	// channel and timer are made only if the handler asks for them; our own
+	// wait has a timer of its own.
+	base := ctx
+	if dc, ok := ctx.(*deadlineContext); ok {
+		base = dc.parent
 	}
-	defer cancel()
+	var hctx deadlineContext
+	var timeout <-chan time.Time
+	if d, ok := ctx.Deadline(); ok {
+		zd := zapDeadline(d, time.Now())
+		hctx.init(base, zd)
+		t := time.NewTimer(time.Until(zd))
+		defer t.Stop()
+		timeout = t.C
+	} else {
+		hctx.init(base, time.Time{})
+	}
+	defer hctx.release()
 	done := make(chan zapResult, 1)
 	go func() {
 		defer func() {
@@ -107,19 +123,20 @@ func (b *boundedHandler) Authenticate(ctx context.Context, req *zap.Request) (*z
 					r = zapResult{nil, &zap.Error{Reason: fmt.Sprintf("handler panicked: %v", p)}}
 				}
 			}()
-			r.rep, r.err = b.h.Authenticate(hctx, req)
+			r.rep, r.err = b.h.Authenticate(&hctx, req)
 		}()
 		done <- r
 	}()
 	var r zapResult
 	select {
 	case r = <-done:
-	case <-hctx.Done():
+	case <-timeout:
+		r.err = ErrZAPTimeout
 		if err := ctx.Err(); err != nil {
 			r.err = err // the handshake itself is over
-		} else {
-			r.err = ErrZAPTimeout
 		}
+	case <-base.Done():
+		r.err = ctx.Err() // the handshake's context was cancelled
 	}
 	if r.err != nil && !errors.Is(r.err, ErrZAPTimeout) && errors.Is(r.err, context.DeadlineExceeded) && ctx.Err() == nil {
 		// A handler that gave up on its own context ran out of time too.

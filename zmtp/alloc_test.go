@@ -109,6 +109,26 @@ func TestAllocations(t *testing.T) {
 			t.Errorf("ParseCommand: %v allocations, want 0", allocs)
 		}
 	})
+
+	t.Run("ParseGreeting known mechanisms", func(t *testing.T) {
+		var greetings [][]byte
+		for _, m := range []string{"NULL", "PLAIN", "CURVE", "GSSAPI"} {
+			greetings = append(greetings, zmtp.Greeting{Major: 3, Minor: 1, Mechanism: m}.Append(nil))
+		}
+		if allocs := testing.AllocsPerRun(100, func() {
+			for i, b := range greetings {
+				if g, err := zmtp.ParseGreeting(b); err != nil || g.Mechanism != []string{"NULL", "PLAIN", "CURVE", "GSSAPI"}[i] {
+					t.Fatal(g, err)
+				}
+			}
+		}); allocs != 0 {
+			t.Errorf("ParseGreeting: %v allocations, want 0", allocs)
+		}
+		g, err := zmtp.ParseGreeting(zmtp.Greeting{Major: 3, Mechanism: "X"}.Append(nil))
+		if err != nil || g.Mechanism != "X" {
+			t.Errorf("ParseGreeting of an unknown mechanism: %+v, %v", g, err)
+		}
+	})
 }
 
 var benchSizes = []int{16, 1 << 10, 64 << 10}

@@ -127,7 +127,18 @@ func ParseGreeting(b []byte) (Greeting, error) {
 	return Greeting{
 		Major:     b[greetingMajor],
 		Minor:     b[greetingMinor],
-		Mechanism: string(name),
+		Mechanism: mechanismName(name),
 		AsServer:  b[greetingAsServer]&1 == 1,
 	}, nil
+}
+
+// mechanismName returns the name as a string, without allocating for the
+// mechanisms of ZMTP 3.
+func mechanismName(b []byte) string {
+	for _, known := range [...]string{"NULL", "PLAIN", "CURVE", "GSSAPI"} {
+		if string(b) == known {
+			return known
+		}
+	}
+	return string(b)
 }

@@ -85,11 +85,12 @@ func (m Metadata) Append(b []byte) []byte {
 }
 
 // ParseMetadata parses a metadata encoding that runs to the end of b. The
-// result does not alias b, and it is compact: all the names are copied into
-// one new string and all the values into one new byte array, which the
-// properties view, so the result takes about len(b) bytes plus 40 per
-// property (the size of a [Property]) in three allocations, however many
-// properties there are. Property names must be valid (see
+// result does not alias b, and it is compact: the names are copied into one
+// new string (except the four this package names, PropSocketType to
+// PropUserID, which are not copied) and all the values into one new byte
+// array, which the properties view, so the result takes about len(b) bytes
+// plus 40 per property (the size of a [Property]) in at most three
+// allocations, however many properties there are. Property names must be valid (see
 // [ValidPropertyName]); a truncated property or a single trailing byte is an
 // error, as in libzmq. Duplicate names are kept, in order; [Metadata.Get]
 // returns the first, as libzmq does.
@@ -102,7 +103,7 @@ func ParseMetadata(b []byte) (Metadata, error) { return ParseMetadataLimit(b, 0)
 func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 	// Check and count first, so that nothing is allocated for bad input
 	// and the result is allocated once.
-	count, nameLen := 0, 0
+	count, nameLen, allNames := 0, 0, 0
 	for rest := b; len(rest) > 0; count++ {
 		n := int(rest[0])
 		if n == 0 {
@@ -111,18 +112,23 @@ func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 		if len(rest) < 1+n+4 {
 			return nil, malformed("metadata", "truncated property (%d bytes left)", len(rest))
 		}
+		// The errors quote a copy of the name, so that b does not escape:
+		// a caller may parse from a buffer on its stack.
 		name := rest[1 : 1+n]
 		if !validPropertyName(name) {
-			return nil, malformed("metadata", "invalid property name %q", name)
+			return nil, malformed("metadata", "invalid property name %q", string(name))
 		}
 		vlen := binary.BigEndian.Uint32(rest[1+n:])
 		if vlen > MaxPropertyValue {
-			return nil, malformed("metadata", "property %q value length %d", name, vlen)
+			return nil, malformed("metadata", "property %q value length %d", string(name), vlen)
 		}
 		if uint64(len(rest)-(1+n+4)) < uint64(vlen) {
-			return nil, malformed("metadata", "property %q value of %d bytes, %d left", name, vlen, len(rest)-(1+n+4))
+			return nil, malformed("metadata", "property %q value of %d bytes, %d left", string(name), vlen, len(rest)-(1+n+4))
 		}
-		nameLen += n
+		allNames += n
+		if knownName(name) == "" {
+			nameLen += n // to copy
+		}
 		rest = rest[1+n+4+int(vlen):]
 	}
 	if count == 0 {
@@ -131,16 +137,21 @@ func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 	if max > 0 && count > max {
 		return nil, &TooManyPropertiesError{Count: count, Limit: max}
 	}
-	var nb strings.Builder
-	nb.Grow(nameLen)
-	for rest := b; len(rest) > 0; {
-		n := int(rest[0])
-		nb.Write(rest[1 : 1+n])
-		rest = rest[1+n+4+int(binary.BigEndian.Uint32(rest[1+n:])):]
+	var names string
+	if nameLen > 0 {
+		var nb strings.Builder
+		nb.Grow(nameLen)
+		for rest := b; len(rest) > 0; {
+			n := int(rest[0])
+			if name := rest[1 : 1+n]; knownName(name) == "" {
+				nb.Write(name)
+			}
+			rest = rest[1+n+4+int(binary.BigEndian.Uint32(rest[1+n:])):]
+		}
+		names = nb.String()
 	}
-	names := nb.String()
 	m := make(Metadata, 0, count)
-	store := make([]byte, 0, len(b)-nameLen-5*count)
+	store := make([]byte, 0, len(b)-allNames-5*count)
 	off := 0
 	for rest := b; len(rest) > 0; {
 		n := int(rest[0])
@@ -148,11 +159,26 @@ func ParseMetadataLimit(b []byte, max int) (Metadata, error) {
 		v := rest[1+n+4 : 1+n+4+vlen]
 		start := len(store)
 		store = append(store, v...)
-		m = append(m, Property{Name: names[off : off+n], Value: store[start:len(store):len(store)]})
-		off += n
+		name := knownName(rest[1 : 1+n])
+		if name == "" {
+			name = names[off : off+n]
+			off += n
+		}
+		m = append(m, Property{Name: name, Value: store[start:len(store):len(store)]})
 		rest = rest[1+n+4+vlen:]
 	}
 	return m, nil
+}
+
+// knownName returns the name this package defines that b spells exactly,
+// or "".
+func knownName(b []byte) string {
+	for _, k := range [...]string{PropSocketType, PropIdentity, PropResource, PropUserID} {
+		if string(b) == k {
+			return k
+		}
+	}
+	return ""
 }
 
 // Get returns the value of the first property whose name matches name, ASCII

@@ -1,7 +1,6 @@
 package zmtp
 
 import (
-	"errors"
 	"io"
 	"math"
 )
@@ -38,6 +37,36 @@ const maxIdleReads = 100
 // NewReader returns a Reader on rd with no frame size limit.
 func NewReader(rd io.Reader) *Reader {
 	return &Reader{rd: rd, buf: make([]byte, DefaultReadBufferSize)}
+}
+
+// Reset discards all r holds (buffered bytes, frame size limit, sticky
+// error) and makes it read from rd into buf, as a new Reader with buf as
+// its buffer would; the zero Reader is ready for use once Reset. buf may be
+// empty: the first read then allocates a buffer of DefaultReadBufferSize
+// bytes (or more, for a larger frame). Like any buffer, buf is replaced by
+// a larger one when a frame needs more room. A caller that reuses buffers
+// (from a pool) gives them with Reset or SetBuffer and takes them back with
+// SetBuffer.
+func (r *Reader) Reset(rd io.Reader, buf []byte) {
+	*r = Reader{rd: rd, buf: buf}
+}
+
+// SetBuffer makes r read into buf from now on: the bytes it has read and
+// not yet returned are moved to the start of buf, which must have room for
+// them (len(buf) >= r.Buffered(); SetBuffer panics otherwise, a programming
+// error). It returns the buffer r used until now, which r no longer refers
+// to. Frames returned before are invalid once it has been called. buf may
+// be empty when nothing is buffered, which leaves r without a buffer until
+// its next read allocates one, as after Reset.
+func (r *Reader) SetBuffer(buf []byte) (old []byte) {
+	n := r.w - r.r
+	if len(buf) < n {
+		panic("zmtp: Reader.SetBuffer with a buffer smaller than the bytes buffered")
+	}
+	copy(buf, r.buf[r.r:r.w])
+	old = r.buf
+	r.buf, r.r, r.w = buf, 0, n
+	return old
 }
 
 // SetMaxFrameSize sets the largest frame body ReadFrame accepts; 0 or less
@@ -92,7 +121,8 @@ func (r *Reader) fill(n int) error {
 
 // makeRoom is called with the buffer full up to its end. It moves the
 // unconsumed bytes to the front or, if they already fill the buffer, grows it
-// (doubling, but never past n).
+// (doubling, but never past n). A Reader without a buffer gets one of
+// DefaultReadBufferSize bytes, or n if that is more.
 func (r *Reader) makeRoom(n int) {
 	if r.r > 0 {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
@@ -102,6 +132,9 @@ func (r *Reader) makeRoom(n int) {
 	size := 2 * len(r.buf)
 	if size > n {
 		size = n
+	}
+	if len(r.buf) == 0 {
+		size = max(n, DefaultReadBufferSize)
 	}
 	buf := make([]byte, size)
 	r.w = copy(buf, r.buf[r.r:r.w])
@@ -203,6 +236,37 @@ func (r *Reader) readFrame() (Frame, error) {
 
 // isTimeout reports whether err says a deadline expired.
 func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
+	t, ok := timeoutOf(err)
+	return ok && t.Timeout()
+}
+
+// timeoutOf returns the first error in err's tree that has a Timeout method,
+// as errors.As finds it for a target of that interface type, without the
+// allocation that target's pointer costs on every call.
+func timeoutOf(err error) (interface{ Timeout() bool }, bool) {
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok {
+			return t, true
+		}
+		if x, ok := err.(interface{ As(any) bool }); ok {
+			var t interface{ Timeout() bool }
+			if x.As(&t) {
+				return t, true
+			}
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if t, ok := timeoutOf(e); ok {
+					return t, true
+				}
+			}
+			return nil, false
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }

@@ -552,3 +552,69 @@ func TestReaderTimeoutThenTooLarge(t *testing.T) {
 		t.Errorf("third ReadFrame = %v, want %v", err2, err)
 	}
 }
+
+// TestReaderBuffers: a Reader reads into the buffer it is given with Reset
+// or SetBuffer, keeps what it had buffered across SetBuffer, hands the old
+// buffer back, and gets a buffer of its own when it has none.
+func TestReaderBuffers(t *testing.T) {
+	var stream []byte
+	var want [][]byte
+	for i, n := range []int{3, 100, 0, 700, 20, 9000, 5} {
+		body := bytes.Repeat([]byte{byte(i + 1)}, n)
+		stream = zmtp.AppendFrame(stream, 0, body)
+		want = append(want, body)
+	}
+	expect := func(r *zmtp.Reader, i int) {
+		t.Helper()
+		f, err := r.ReadFrame()
+		if err != nil || !bytes.Equal(f.Body, want[i]) {
+			t.Fatalf("frame %d: %d bytes, %v; want %d bytes", i, len(f.Body), err, len(want[i]))
+		}
+	}
+	for _, start := range []int{0, 16, 512} {
+		t.Run(fmt.Sprint(start), func(t *testing.T) {
+			var r zmtp.Reader
+			first := make([]byte, start)
+			r.Reset(bytes.NewReader(stream), first)
+			expect(&r, 0)
+			expect(&r, 1)
+			// Whatever is buffered moves to the new buffer.
+			second := make([]byte, 16<<10)
+			buffered := r.Buffered()
+			old := r.SetBuffer(second)
+			if start == 512 && (len(old) != 512 || &old[0] != &first[0]) {
+				t.Errorf("SetBuffer returned %d bytes, not the 512-byte buffer given to Reset (large enough for both frames)", len(old))
+			}
+			if r.Buffered() != buffered {
+				t.Errorf("Buffered %d after SetBuffer, was %d", r.Buffered(), buffered)
+			}
+			clear(old) // no longer the Reader's
+			for i := 2; i < len(want); i++ {
+				expect(&r, i)
+			}
+			if _, err := r.ReadFrame(); err != io.EOF {
+				t.Errorf("after the last frame: %v, want EOF", err)
+			}
+		})
+	}
+	t.Run("without a buffer", func(t *testing.T) {
+		r := zmtp.NewReader(bytes.NewReader(stream))
+		if old := r.SetBuffer(nil); len(old) != zmtp.DefaultReadBufferSize {
+			t.Errorf("SetBuffer(nil) returned %d bytes, want the initial buffer", len(old))
+		}
+		for i := range want {
+			expect(r, i)
+		}
+	})
+	t.Run("too small", func(t *testing.T) {
+		var r zmtp.Reader
+		r.Reset(bytes.NewReader(stream), make([]byte, 64))
+		expect(&r, 0)
+		defer func() {
+			if recover() == nil {
+				t.Error("SetBuffer with no room for the buffered bytes did not panic")
+			}
+		}()
+		r.SetBuffer(make([]byte, r.Buffered()-1))
+	})
+}

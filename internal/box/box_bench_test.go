@@ -1,9 +1,12 @@
 package box
 
 import (
+	"bytes"
+	"crypto/ecdh"
 	"fmt"
 	"testing"
 
+	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
@@ -126,4 +129,68 @@ func BenchmarkMessageOpen(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkX25519 compares what an X25519 costs through crypto/ecdh, which
+// Shared uses, with golang.org/x/crypto/curve25519, in time and
+// allocations:
+//
+//   - ecdh/keygen: ecdh.X25519().NewPrivateKey from 32 random bytes (a
+//     transient key pair; it computes the public key);
+//   - ecdh/shared: NewPublicKey of the peer's key, then ECDH (Shared);
+//   - ecdh/shared-parsed: ECDH with a peer key parsed beforehand;
+//   - curve25519/keygen: curve25519.X25519(scalar, Basepoint);
+//   - curve25519/shared: curve25519.X25519(scalar, peer).
+//
+// x/crypto's curve25519 is built on crypto/ecdh (since Go 1.20): each call
+// parses both keys, and so pays a base-point multiplication for the private
+// key it makes on top of the one it was asked for.
+func BenchmarkX25519(b *testing.B) {
+	scalar := bytes.Repeat([]byte{7}, 32)
+	priv, err := ecdh.X25519().NewPrivateKey(scalar)
+	if err != nil {
+		b.Fatal(err)
+	}
+	peer := [32]byte(priv.PublicKey().Bytes())
+	parsed, _ := ecdh.X25519().NewPublicKey(peer[:])
+	b.Run("ecdh/keygen", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ecdh.X25519().NewPrivateKey(scalar); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ecdh/shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Shared(priv, &peer); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ecdh/shared-parsed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := priv.ECDH(parsed); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("curve25519/keygen", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := curve25519.X25519(scalar, curve25519.Basepoint); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("curve25519/shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := curve25519.X25519(scalar, peer[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
