@@ -12,16 +12,20 @@ type arena struct {
 	hdr [][]byte
 }
 
+// Slabs start small and double with use up to their full size, so that an
+// idle connection that has received a few messages holds little.
 const (
-	arenaBytes     = 32 << 10 // one slab of frame bytes
-	arenaFrames    = 1024     // one slab of frame headers
-	arenaMaxCopied = 2 << 10  // larger frames are handed over, not copied
+	arenaBytes     = 32 << 10 // the largest slab of frame bytes
+	arenaFrames    = 1024     // the largest slab of frame headers
+	arenaMinBytes  = 512
+	arenaMinFrames = 16
+	arenaMaxCopied = 2 << 10 // larger frames get an allocation of their own
 )
 
 // bytes returns a copy of b in the current slab.
 func (a *arena) bytes(b []byte) []byte {
 	if len(b) > cap(a.buf)-len(a.buf) {
-		a.buf = make([]byte, 0, arenaBytes)
+		a.buf = make([]byte, 0, min(arenaBytes, max(arenaMinBytes, 2*cap(a.buf), len(b))))
 	}
 	start := len(a.buf)
 	a.buf = append(a.buf, b...)
@@ -31,7 +35,7 @@ func (a *arena) bytes(b []byte) []byte {
 // frames returns a frame list of length n.
 func (a *arena) frames(n int) [][]byte {
 	if n > cap(a.hdr)-len(a.hdr) {
-		a.hdr = make([][]byte, 0, max(arenaFrames, n))
+		a.hdr = make([][]byte, 0, max(min(arenaFrames, max(arenaMinFrames, 2*cap(a.hdr))), n))
 	}
 	start := len(a.hdr)
 	a.hdr = a.hdr[:start+n]
