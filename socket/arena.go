@@ -1,5 +1,10 @@
 package socket
 
+import (
+	"math/bits"
+	"sync"
+)
+
 // An arena hands out the memory of received messages in slabs, so that a
 // stream of small messages costs a few allocations per slab rather than two
 // per message (the frame list and the frame). Each message gets its own
@@ -51,10 +56,95 @@ func (a *arena) message(read [][]byte) [][]byte {
 	m := a.frames(len(read))
 	for i, f := range read {
 		if len(f) > arenaMaxCopied {
-			m[i] = append([]byte(nil), f...)
+			m[i] = bigBuffer(f)
 			continue
 		}
 		m[i] = a.bytes(f)
 	}
 	return m
+}
+
+// Large frames (over arenaMaxCopied) live in buffers of their own. RecvInto
+// hands those of the messages it copies out back to bigFree, so a receiver
+// that uses it recycles them instead of leaving them to the garbage
+// collector (for 64 KiB messages, a collection every few dozen messages).
+// Buffers come in size classes a quarter of a power of two apart (4 KiB,
+// 5 KiB, 6 KiB, 7 KiB, 8 KiB, 10 KiB, ...), up to 16 MiB, so that a buffer
+// is at most a quarter larger than its frame; larger frames are left to
+// the collector.
+const (
+	bigMinShift = 12
+	bigMaxShift = 24
+)
+
+// bigFree holds recycled buffers by class. It is a plain free list rather
+// than a sync.Pool (whose Put of a slice allocates), bounded in bytes, so
+// that what it keeps is at most bigFreeBytes.
+var bigFree struct {
+	sync.Mutex
+	lists [1 + (bigMaxShift-bigMinShift)*4][][]byte
+	bytes int
+}
+
+const bigFreeBytes = 16 << 20
+
+// bigSize returns the size class that holds n bytes: its capacity and its
+// index in bigPool, or -1 past the largest.
+func bigSize(n int) (size, class int) {
+	if n <= 1<<bigMinShift {
+		return 1 << bigMinShift, 0
+	}
+	k := bits.Len(uint(n-1)) - 1 // 2^k < n <= 2^(k+1)
+	if k+1 > bigMaxShift {
+		return n, -1
+	}
+	step := 1 << (k - 2)
+	q := (n + step - 1) / step // 5 to 8 quarters
+	return q * step, 1 + (k-bigMinShift)*4 + q - 5
+}
+
+// bigBuffer returns a copy of f in a buffer of f's size class, recycled if
+// one is free.
+func bigBuffer(f []byte) []byte {
+	size, c := bigSize(len(f))
+	if c < 0 {
+		return append([]byte(nil), f...)
+	}
+	bigFree.Lock()
+	if l := bigFree.lists[c]; len(l) > 0 {
+		b := l[len(l)-1]
+		l[len(l)-1] = nil
+		bigFree.lists[c] = l[:len(l)-1]
+		bigFree.bytes -= cap(b)
+		bigFree.Unlock()
+		// What lies past the frame held another message, maybe another
+		// socket's: clear it, since a caller of Recv may reslice to cap.
+		b = append(b, f...)
+		clear(b[len(b):cap(b)])
+		return b
+	}
+	bigFree.Unlock()
+	return append(make([]byte, 0, size), f...)
+}
+
+// recycle returns the large frames of a message that has been copied out
+// to the pools. Only a frame whose capacity is exactly a class's can have
+// come from bigBuffer; anything else is left alone.
+func recycle(m [][]byte) {
+	for i, f := range m {
+		if cap(f) <= arenaMaxCopied {
+			continue
+		}
+		size, c := bigSize(cap(f))
+		if c < 0 || size != cap(f) {
+			continue
+		}
+		bigFree.Lock()
+		if bigFree.bytes+cap(f) <= bigFreeBytes {
+			bigFree.lists[c] = append(bigFree.lists[c], f[:0])
+			bigFree.bytes += cap(f)
+		}
+		bigFree.Unlock()
+		m[i] = nil
+	}
 }

@@ -140,6 +140,30 @@ func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
 	}
 }
 
+// RecvInto is Recv for a caller that reuses its storage: the next message
+// is copied into dst's frames, reusing their capacity where it suffices (a
+// caller that passes back what it got allocates nothing in steady state),
+// and the socket recycles the message's own buffers. Use it to receive
+// large messages fast; the frames returned belong to the caller until it
+// passes them back.
+func (s *Socket) RecvInto(ctx context.Context, dst [][]byte) ([][]byte, error) {
+	m, err := s.Recv(ctx)
+	if err != nil {
+		return dst[:0], err
+	}
+	dst = dst[:0]
+	for _, f := range m {
+		if n := len(dst); n < cap(dst) {
+			dst = dst[:n+1]
+			dst[n] = append(dst[n][:0], f...)
+		} else {
+			dst = append(dst, append([]byte(nil), f...))
+		}
+	}
+	recycle(m)
+	return dst, nil
+}
+
 // Subscribe adds a subscription to topic: a SUB then receives the messages
 // whose first frame starts with topic (the empty topic matches every
 // message). Each call counts: as many Unsubscribe calls undo it. On an XPUB

@@ -113,8 +113,9 @@ func (r *runner) socketLocalThr(ctx context.Context, cancel context.CancelCauseF
 	}
 	defer s.Close()
 	var start time.Time
+	var msg [][]byte // reused: RecvInto recycles the socket's buffers
 	for i := range r.c.count {
-		msg, err := s.Recv(ctx)
+		msg, err = s.RecvInto(ctx, msg)
 		if err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
