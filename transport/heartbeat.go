@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/zmtpsec/zmtpsec/internal/timeout"
 )
 
 // startTimers arms the heartbeat timer once the handshake is done. It is
@@ -169,37 +171,5 @@ func (c *Conn) closedErr(err error) error {
 }
 
 func isTimeout(err error) bool {
-	t, ok := timeoutOf(err)
-	return ok && t.Timeout() && !errors.Is(err, ErrHeartbeatTimeout)
-}
-
-// timeoutOf returns the first error in err's tree that has a Timeout method,
-// as errors.As finds it for a target of that interface type, without the
-// allocation that target's pointer costs on every call.
-func timeoutOf(err error) (interface{ Timeout() bool }, bool) {
-	for err != nil {
-		if t, ok := err.(interface{ Timeout() bool }); ok {
-			return t, true
-		}
-		if x, ok := err.(interface{ As(any) bool }); ok {
-			var t interface{ Timeout() bool }
-			if x.As(&t) {
-				return t, true
-			}
-		}
-		switch x := err.(type) {
-		case interface{ Unwrap() error }:
-			err = x.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range x.Unwrap() {
-				if t, ok := timeoutOf(e); ok {
-					return t, true
-				}
-			}
-			return nil, false
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+	return timeout.Is(err) && !errors.Is(err, ErrHeartbeatTimeout)
 }

@@ -3,6 +3,8 @@ package zmtp
 import (
 	"io"
 	"math"
+
+	"github.com/zmtpsec/zmtpsec/internal/timeout"
 )
 
 // DefaultReadBufferSize is the initial size of a [Reader]'s buffer; it is the
@@ -236,37 +238,5 @@ func (r *Reader) readFrame() (Frame, error) {
 
 // isTimeout reports whether err says a deadline expired.
 func isTimeout(err error) bool {
-	t, ok := timeoutOf(err)
-	return ok && t.Timeout()
-}
-
-// timeoutOf returns the first error in err's tree that has a Timeout method,
-// as errors.As finds it for a target of that interface type, without the
-// allocation that target's pointer costs on every call.
-func timeoutOf(err error) (interface{ Timeout() bool }, bool) {
-	for err != nil {
-		if t, ok := err.(interface{ Timeout() bool }); ok {
-			return t, true
-		}
-		if x, ok := err.(interface{ As(any) bool }); ok {
-			var t interface{ Timeout() bool }
-			if x.As(&t) {
-				return t, true
-			}
-		}
-		switch x := err.(type) {
-		case interface{ Unwrap() error }:
-			err = x.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range x.Unwrap() {
-				if t, ok := timeoutOf(e); ok {
-					return t, true
-				}
-			}
-			return nil, false
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+	return timeout.Is(err)
 }

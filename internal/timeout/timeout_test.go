@@ -1,4 +1,4 @@
-package zmtp
+package timeout
 
 import (
 	"errors"
@@ -26,9 +26,9 @@ func (asTimeout) As(target any) bool {
 	return false
 }
 
-// TestTimeoutOf: timeoutOf finds what errors.As finds for a target of
+// TestOf: Of finds what errors.As finds for a target of
 // interface{ Timeout() bool }, and allocates nothing.
-func TestTimeoutOf(t *testing.T) {
+func TestOf(t *testing.T) {
 	deadline := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	for _, err := range []error{
 		nil, io.EOF, deadline, timeoutErr{false}, timeoutErr{true},
@@ -39,16 +39,16 @@ func TestTimeoutOf(t *testing.T) {
 	} {
 		var want interface{ Timeout() bool }
 		wantOK := errors.As(err, &want)
-		got, ok := timeoutOf(err)
+		got, ok := Of(err)
 		if ok != wantOK || got != want {
-			t.Errorf("timeoutOf(%v) = %v, %v; errors.As finds %v, %v", err, got, ok, want, wantOK)
+			t.Errorf("Of(%v) = %v, %v; errors.As finds %v, %v", err, got, ok, want, wantOK)
 		}
-		if isTimeout(err) != (wantOK && want.Timeout()) {
-			t.Errorf("isTimeout(%v) = %v", err, isTimeout(err))
+		if Is(err) != (wantOK && want.Timeout()) {
+			t.Errorf("Is(%v) = %v", err, Is(err))
 		}
 	}
 	wrapped := fmt.Errorf("wrapped: %w", deadline)
-	if n := testing.AllocsPerRun(100, func() { isTimeout(wrapped) }); n != 0 {
-		t.Errorf("isTimeout: %v allocations, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { Is(wrapped) }); n != 0 {
+		t.Errorf("Is: %v allocations, want 0", n)
 	}
 }
