@@ -63,23 +63,27 @@ func newPattern(s *Socket) pattern {
 	return nil
 }
 
-// fq is fair queueing: one message from each pipe with something to read in
-// turn (libzmq's fq_t). A detached pipe stays until it has been read dry.
-type fq struct {
+// ring is a list of pipes taken in turn from cur, the base of fq and lb.
+type ring struct {
 	pipes []*pipe
 	cur   int
 }
 
-func (f *fq) add(p *pipe) { f.pipes = append(f.pipes, p) }
+func (r *ring) add(p *pipe) { r.pipes = append(r.pipes, p) }
 
-func (f *fq) remove(p *pipe) {
-	if i := slices.Index(f.pipes, p); i >= 0 {
-		f.pipes = slices.Delete(f.pipes, i, i+1)
-		if f.cur > i {
-			f.cur--
+// remove takes p out, keeping the turn on the pipe that had it.
+func (r *ring) remove(p *pipe) {
+	if i := slices.Index(r.pipes, p); i >= 0 {
+		r.pipes = slices.Delete(r.pipes, i, i+1)
+		if r.cur > i {
+			r.cur--
 		}
 	}
 }
+
+// fq is fair queueing: one message from each pipe with something to read in
+// turn (libzmq's fq_t). A detached pipe stays until it has been read dry.
+type fq struct{ ring }
 
 // detach forgets p now if nothing of it is left to read.
 func (f *fq) detach(p *pipe) {
@@ -114,21 +118,7 @@ func (f *fq) next() ([][]byte, *pipe, bool) {
 
 // lb is round-robin load balancing over the pipes with room in their
 // queues (libzmq's lb_t): it moves on once per message.
-type lb struct {
-	pipes []*pipe
-	cur   int
-}
-
-func (l *lb) add(p *pipe) { l.pipes = append(l.pipes, p) }
-
-func (l *lb) remove(p *pipe) {
-	if i := slices.Index(l.pipes, p); i >= 0 {
-		l.pipes = slices.Delete(l.pipes, i, i+1)
-		if l.cur > i {
-			l.cur--
-		}
-	}
-}
+type lb struct{ ring }
 
 // send queues msg on the next pipe with room and returns it, or nil if
 // every pipe is full (or there is none).
