@@ -74,6 +74,21 @@ func (r *runner) accept(ctx context.Context, ln *transport.Listener) (*transport
 	}
 }
 
+// acceptOne listens as socket type t and returns the first peer whose
+// handshake succeeds; close closes both the connection and the listener.
+func (r *runner) acceptOne(ctx context.Context, t zmtp.SocketType) (c *transport.Conn, close func(), err error) {
+	ln, closeLn, err := r.listen(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, closeC, err := r.accept(ctx, ln)
+	if err != nil {
+		closeLn()
+		return nil, nil, err
+	}
+	return c, func() { closeC(); closeLn() }, nil
+}
+
 // dial connects to -endpoint as socket type t, trying again while the
 // connection is refused (the binding side is not there yet), until ctx
 // ends. The connection is closed when ctx ends.
@@ -103,12 +118,7 @@ func closeWith(ctx context.Context, c *transport.Conn) func() {
 }
 
 func (r *runner) connLocalThr(ctx context.Context) error {
-	ln, closeLn, err := r.listen(ctx, zmtp.PULL)
-	if err != nil {
-		return err
-	}
-	defer closeLn()
-	c, closeC, err := r.accept(ctx, ln)
+	c, closeC, err := r.acceptOne(ctx, zmtp.PULL)
 	if err != nil {
 		return err
 	}
@@ -159,12 +169,7 @@ func (r *runner) connRemoteThr(ctx context.Context) error {
 }
 
 func (r *runner) connLocalLat(ctx context.Context) error {
-	ln, closeLn, err := r.listen(ctx, zmtp.REP)
-	if err != nil {
-		return err
-	}
-	defer closeLn()
-	c, closeC, err := r.accept(ctx, ln)
+	c, closeC, err := r.acceptOne(ctx, zmtp.REP)
 	if err != nil {
 		return err
 	}
