@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpsec/zmtpsec/internal/testhelp"
 	"github.com/zmtpsec/zmtpsec/socket"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
@@ -124,13 +125,7 @@ func rawDealer(t *testing.T, ep string, identity []byte) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	out := zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"}.Append(nil)
-	ready := zmtp.AppendReady(nil, zmtp.Metadata{
-		{Name: zmtp.PropSocketType, Value: []byte("DEALER")},
-		{Name: zmtp.PropIdentity, Value: identity},
-	})
-	out = zmtp.AppendFrame(out, zmtp.FlagCommand, ready)
-	if _, err := c.Write(out); err != nil {
+	if _, err := c.Write(testhelp.NullDealerHello(identity)); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -65,3 +65,27 @@ func Cat(parts ...[]byte) []byte {
 	}
 	return out
 }
+
+// NullDealerHello returns what a ZMTP 3.1 DEALER sends first under NULL,
+// written out by hand: the 64-byte greeting and a READY command carrying
+// Socket-Type "DEALER" and the given Identity. Tests use it to be a peer
+// whose Identity transport.Config would refuse (one starting with a zero
+// byte) or to handshake without the library under test.
+func NullDealerHello(identity []byte) []byte {
+	greeting := Cat(
+		Wire(`ff 00 00 00 00 00 00 00 00 7f  03 01  "NULL"`),
+		make([]byte, 16), // the mechanism name's padding
+		[]byte{0},        // as-server
+		make([]byte, 31), // filler
+	)
+	body := Cat(
+		Wire(`05 "READY"  0b "Socket-Type" 00 00 00 06 "DEALER"  08 "Identity"`),
+		[]byte{0, 0, 0, byte(len(identity))},
+		identity,
+	)
+	frame := []byte{0x04, byte(len(body))} // a short command frame
+	if len(body) > 255 {
+		frame = []byte{0x06, 0, 0, 0, 0, 0, 0, byte(len(body) >> 8), byte(len(body))}
+	}
+	return Cat(greeting, frame, body)
+}
