@@ -259,7 +259,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 		case err != nil && !errors.As(err, &he):
 			// No connection: back off, if asked to.
 			s.emit(Event{Kind: EventClosed, Endpoint: ep.name, Err: err})
-			wait := backoff + jitter(base) - base
+			wait := reconnectWait(backoff, base)
 			if max := s.opts.ReconnectIntervalMax; max > base {
 				backoff = min(2*backoff, max)
 			}
@@ -275,7 +275,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 				s.stopEndpoint(ep, err)
 				return
 			}
-			if !s.retry(ep, jitter(base), err) {
+			if !s.retry(ep, reconnectWait(base, base), err) {
 				return
 			}
 			continue
@@ -306,7 +306,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			c.Close()
 			s.emit(succeeded)
 			s.emit(Event{Kind: EventDisconnected, Endpoint: ep.name, RemoteAddr: remote, Err: err})
-			if !s.retry(ep, jitter(base), err) {
+			if !s.retry(ep, reconnectWait(base, base), err) {
 				return
 			}
 			continue
@@ -332,7 +332,7 @@ func (s *Socket) connectLoop(ep *endpoint) {
 			s.stopEndpoint(ep, err)
 			return
 		}
-		if !s.retry(ep, jitter(base), err) {
+		if !s.retry(ep, reconnectWait(base, base), err) {
 			return
 		}
 	}

@@ -349,13 +349,14 @@ func (s *Socket) waitUnlocked(ctx context.Context, sg *signal) error {
 	return err
 }
 
-// jitter returns d plus a random part of up to d, as libzmq's reconnect
-// interval (libzmq adds rand() % d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
+// reconnectWait returns the pause before the next attempt: wait plus a
+// random part of up to base, as libzmq adds rand() % RECONNECT_IVL to its
+// current interval.
+func reconnectWait(wait, base time.Duration) time.Duration {
+	if base <= 0 {
+		return wait
 	}
-	return d + rand.N(d)
+	return wait + rand.N(base)
 }
 
 // bindAddress turns libzmq's "tcp://host:*" (any port) into ":0".
