@@ -30,7 +30,7 @@ var (
 	nativeErr  error
 )
 
-// nativeTools builds zmqperf, zmtpperf and gozmqperf once per test binary
+// nativeTools builds zmqperf, boxperf (C and Go), zmtpperf and gozmqperf once per test binary
 // and returns their directory (TestMain removes it). It skips the test when the C toolchain or
 // libzmq's pkg-config file is missing.
 func nativeTools(t *testing.T) string {
@@ -56,6 +56,7 @@ func nativeTools(t *testing.T) string {
 			{"bash", "perf/build.sh", dir},
 			{"go", "build", "-o", filepath.Join(dir, "zmtpperf"), "github.com/zmtpsec/zmtpsec/cmd/zmtpperf"},
 			{"go", "build", "-o", filepath.Join(dir, "gozmqperf"), "./gozmqperf"},
+			{"go", "build", "-o", filepath.Join(dir, "boxperf-go"), "./boxperf"},
 		} {
 			out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
 			if err != nil {
@@ -243,6 +244,23 @@ func TestNativeUsage(t *testing.T) {
 		err := exec.Command(bin, args...).Run()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 			t.Errorf("zmqperf %q: %v, want exit status 2", args, err)
+		}
+	}
+}
+
+// TestBoxperf: both crypto-alone programs seal and open the asked number of
+// payloads and print a RESULT line nativeratios reads (a broken build or a
+// failed open fails here, not in a five-minute run).
+func TestBoxperf(t *testing.T) {
+	dir := nativeTools(t)
+	for impl, bin := range map[string]string{"libsodium": "boxperf", "zmtpsec": "boxperf-go"} {
+		out, err := exec.Command(filepath.Join(dir, bin), "-size", "300", "-count", "50").Output()
+		if err != nil {
+			t.Fatalf("%s: %v", bin, err)
+		}
+		want := "RESULT role=box_thr impl=" + impl + " mech=curve size=300 count=50 msgs_per_s="
+		if !strings.HasPrefix(string(out), want) {
+			t.Errorf("%s printed %q, want a line starting %q", bin, out, want)
 		}
 	}
 }

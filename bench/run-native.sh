@@ -40,6 +40,7 @@ build=build
 mkdir -p "$build"
 echo "run-native.sh: building into bench/$build" >&2
 ./perf/build.sh "$build"
+go build -o "$build/boxperf-go" ./boxperf
 go build -o "$build/zmtpperf" github.com/zmtpsec/zmtpsec/cmd/zmtpperf
 go build -o "$build/gozmqperf" ./gozmqperf
 go build -o "$build/nativeratios" ./nativeratios
@@ -69,7 +70,14 @@ figures=(
 	"lat_curve_64 lat curve 64 15000 300 1"
 	"conn_curve_1 conn curve 16 800 20 1"
 	"conn_curve_2 conn curve 16 500 10 2"
+	"box_curve_16 box curve 16 3000000 20000 1"
+	"box_curve_1k box curve 1024 300000 2000 1"
+	"box_curve_64k box curve 65536 5000 50 1"
 )
+# The box figures are not a race between ZMTP stacks: they time the CURVE
+# message crypto alone in one process (perf/boxperf.c on libsodium, which
+# libzmq uses, against boxperf/ on zmtpsec's internal/box), so that the
+# crypto's own speed ratio stands beside the CURVE throughput it bounds.
 # go-zeromq/zmq4 takes part in thr_null_16 (NULL only, and slow: its own count).
 gozmq_fig=thr_null_16
 gozmq_count=100000
@@ -90,6 +98,10 @@ gozmq_quick=5000
 run_one() {
 	local fig=$1 rep=$2 impl=$3 kind=$4 mech=$5 size=$6 count=$7 clients=$8
 	local srv cli bin extra=() args
+	if [ "$kind" = box ]; then
+		run_box "$@"
+		return
+	fi
 	case $kind in
 	thr) srv=local_thr cli=remote_thr ;;
 	lat) srv=local_lat cli=remote_lat ;;
@@ -132,11 +144,30 @@ run_one() {
 	echo "rep $rep/$reps $fig $impl: $(grep -h "^$measuring: " "$tmp/srv.out" "$tmp/cli.out" || true)" >&2
 }
 
+# run_box FIG REP IMPL KIND MECH SIZE COUNT: one crypto-alone measurement
+# (one process; IMPL zmtpsec or libsodium).
+run_box() {
+	local fig=$1 rep=$2 impl=$3 size=$6 count=$7 bin crc=0
+	case $impl in
+	zmtpsec) bin=$build/boxperf-go ;;
+	libsodium) bin=$build/boxperf ;;
+	esac
+	timeout 300 "$bin" -size "$size" -count "$count" >"$tmp/box.out" 2>"$tmp/box.err" || crc=$?
+	if [ "$crc" != 0 ]; then
+		echo "FAIL fig=$fig rep=$rep impl=$impl: boxperf exit $crc" >>"$out"
+		echo "run-native.sh: $fig rep $rep $impl failed: $(cat "$tmp/box.err")" >&2
+		return
+	fi
+	sed -n "s/^RESULT /RESULT fig=$fig rep=$rep /p" "$tmp/box.out" >>"$out"
+	echo "rep $rep/$reps $fig $impl: $(grep -h '^box_thr: ' "$tmp/box.out" || true)" >&2
+}
+
 for rep in $(seq "$reps"); do
 	for f in "${figures[@]}"; do
 		read -r fig kind mech size count qcount clients <<<"$f"
 		if [ "$quick" = 1 ]; then count=$qcount; fi
 		impls=(zmtpsec libzmq)
+		if [ "$kind" = box ]; then impls=(zmtpsec libsodium); fi
 		if [ "$fig" = "$gozmq_fig" ]; then impls+=(gozmq); fi
 		if [ $((rep % 2)) = 0 ]; then # reversed every other repetition
 			local_rev=()

@@ -15,7 +15,8 @@
 // missing either side of a pair is left out of that row. The figure of a
 // measurement is the measuring side's: msgs_per_s of local_thr (higher is
 // better), p50_us of remote_lat (lower is better), conns_per_s of conn_cli
-// (higher is better); other lines are ignored.
+// (higher is better), msgs_per_s of box_thr (the CURVE crypto alone, seals
+// and opens per second: boxperf against libsodium); other lines are ignored.
 package main
 
 import (
@@ -55,6 +56,7 @@ var metrics = map[string]struct {
 	"local_thr":  {"msgs_per_s", true},
 	"remote_lat": {"p50_us", false},
 	"conn_cli":   {"conns_per_s", true},
+	"box_thr":    {"msgs_per_s", true},
 }
 
 // figure is one figure's measurements: value[impl][rep].
@@ -175,6 +177,8 @@ func (f *figure) label() string {
 		return fmt.Sprintf("throughput %s %s", mech, sizeText(f.size))
 	case "remote_lat":
 		return fmt.Sprintf("round trip p50 %s %s", mech, sizeText(f.size))
+	case "box_thr":
+		return fmt.Sprintf("%s crypto alone (seal+open) %s", mech, sizeText(f.size))
 	default:
 		s := "s"
 		if f.clients == 1 {
@@ -194,7 +198,7 @@ func sizeText(n int) string {
 // unit formats a figure's value with its unit.
 func (f *figure) unit(v float64) string {
 	switch f.role {
-	case "local_thr":
+	case "local_thr", "box_thr":
 		switch {
 		case v >= 1e6:
 			return sig3(v/1e6) + " M msgs/s"

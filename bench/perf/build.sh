@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build.sh [DIR]: compiles zmqperf.c, the native libzmq perf peer, into
-# DIR/zmqperf (default: bench/build, which git ignores). Needs a C compiler
-# ($CC, default cc) and pkg-config with libzmq's .pc file (make deps at the
-# repository root installs both). No cgo: the binary links libzmq directly.
+# DIR/zmqperf, and boxperf.c (libzmq's CURVE crypto alone) into DIR/boxperf
+# (default: bench/build, which git ignores). Needs a C compiler ($CC,
+# default cc) and pkg-config with libzmq's and libsodium's .pc files (make
+# deps at the repository root installs them). No cgo: the binary links libzmq directly.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../build}
@@ -20,3 +21,11 @@ fi
 mkdir -p "$out"
 # shellcheck disable=SC2046 # pkg-config's output is meant to be split
 "$cc" -O2 -std=gnu11 -Wall -Wextra -o "$out/zmqperf" "$here/zmqperf.c" $(pkg-config --cflags --libs libzmq) -lpthread
+# boxperf: libzmq's CURVE message crypto alone, on libsodium (which Debian's
+# libzmq links, and libzmq3-dev pulls in with its headers).
+if pkg-config --exists libsodium; then
+	# shellcheck disable=SC2046
+	"$cc" -O2 -std=gnu11 -Wall -Wextra -o "$out/boxperf" "$here/boxperf.c" $(pkg-config --cflags --libs libsodium)
+else
+	echo "build.sh: pkg-config knows no libsodium; boxperf not built (libzmq3-dev pulls in libsodium-dev)" >&2
+fi
