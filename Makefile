@@ -3,7 +3,7 @@
 #   make deps         install libzmq (needs root; prints the command otherwise)
 #   make test         gofmt, go mod tidy, staticcheck, zero-cgo build, vet,
 #                     vet at the declared minimum Go, race tests in random
-#                     order, load test, bench/ build, conformance, fuzz smoke
+#                     order, load test, bench/ build and setup tests, conformance, fuzz smoke
 #   make lint         only the static checks: gofmt, go mod tidy, staticcheck
 #   make min-go       only vet at the minimum Go that go.mod declares
 #   make conformance  only the libzmq interop suite, verbose
@@ -77,8 +77,8 @@ test: deps
 	$(GO) test -race -shuffle=on -count=1 ./...
 	$(call step,load: 10000 concurrent CURVE handshakes to one listener (no -race: it would take minutes))
 	ZMTPSEC_LOAD_REQUIRED=1 $(GO) test -count=1 -run '^TestLoadCURVE$$' -v ./hostile/ 2>&1 | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|load_test.go'
-	$(call step,bench: $(GO) build and $(GO) vet; compile the benchmarks and run none)
-	cd bench && $(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...
+	$(call step,bench: $(GO) build and $(GO) vet; the setup tests (each perf peer exchanges real messages, nothing timed); compile the benchmarks and run none)
+	cd bench && $(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(call step,conformance: $(GO) vet and $(GO) test -race -shuffle=on against libzmq)
 	cd conformance && $(GO) vet ./... && $(GO) test -race -shuffle=on -count=1 ./...
 	$(call step,fuzz smoke)
