@@ -46,12 +46,19 @@ func gssRealm(t *testing.T, opts ...krbtest.Option) *krbtest.Realm {
 	return r
 }
 
+// gssHandshakeIvl is the GSSAPI sockets' ZMQ_HANDSHAKE_IVL. A GSSAPI
+// handshake includes the client's exchanges with the KDC and MIT's replay
+// cache, which a loaded machine can stretch past the 2 s of the other
+// tests' sockets; a handshake cut short would make libzmq reconnect.
+const gssHandshakeIvl = 10 * time.Second
+
 // gssServer makes a libzmq GSSAPI server socket (ZMQ_GSSAPI_SERVER),
 // accepting with the service keytab of the environment, in plaintext
 // (ZMQ_GSSAPI_PLAINTEXT) if asked.
 func (l *zmqLib) gssServer(typ zmq.Type, plaintext bool) *zmq.Socket {
 	l.t.Helper()
 	s := l.socket(typ)
+	must(l.t, s.SetHandshakeIvl(gssHandshakeIvl))
 	must(l.t, s.SetGssapiServer(true))
 	if plaintext {
 		must(l.t, s.SetGssapiPlaintext(true))
@@ -65,6 +72,7 @@ func (l *zmqLib) gssServer(typ zmq.Type, plaintext bool) *zmq.Socket {
 func (l *zmqLib) gssClient(typ zmq.Type, service string, plaintext bool) *zmq.Socket {
 	l.t.Helper()
 	s := l.socket(typ)
+	must(l.t, s.SetHandshakeIvl(gssHandshakeIvl))
 	must(l.t, s.SetGssapiServicePrincipal(service))
 	if plaintext {
 		must(l.t, s.SetGssapiPlaintext(true))

@@ -154,6 +154,7 @@ type Realm struct {
 	KDCStderr string
 
 	kdc       *kdc
+	timings   string // how long each step of New took, for Start's log
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -209,7 +210,8 @@ func Start(t testing.TB, opts ...Option) *Realm {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("krbtest: realm %s, KDC %s, enctypes %v, ready in %v", r.Name, r.KDCAddr, r.Enctypes, time.Since(began).Round(time.Millisecond))
+	t.Logf("krbtest: realm %s, KDC %s, enctypes %v, ready in %v (%s)",
+		r.Name, r.KDCAddr, r.Enctypes, time.Since(began).Round(time.Millisecond), r.timings)
 	t.Cleanup(func() {
 		if err := r.Close(); err != nil {
 			t.Error(err)
@@ -300,12 +302,16 @@ func New(dir string, opts ...Option) (*Realm, error) {
 	if err := os.MkdirAll(r.RcacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("krbtest: %w", err)
 	}
+	began := time.Now()
 	if err := r.create(tools); err != nil {
 		return nil, err
 	}
+	created := time.Now()
 	if err := r.startKDC(tools); err != nil {
 		return nil, err
 	}
+	r.timings = fmt.Sprintf("database, principals and keytabs %v, KDC %v",
+		created.Sub(began).Round(time.Millisecond), time.Since(created).Round(time.Millisecond))
 	return r, nil
 }
 
