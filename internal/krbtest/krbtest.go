@@ -17,7 +17,7 @@
 //
 // The package imports the standard library only, so that the nested modules
 // (gssapi/, conformance/) can use it from their tests; only _test.go files
-// import it (deps_test.go enforces that).
+// import it (deps_test.go enforces that in the root module).
 package krbtest
 
 import (
@@ -136,11 +136,11 @@ type Realm struct {
 	ClientKeytab  string
 	AllKeytab     string
 
-	ServicePrincipal string // ServicePrincipal
-	ServiceName      string // ServiceName, the host-based form
-	ClientPrincipal  string // ClientPrincipal
-	ClientName       string // ClientName
-	Password         string // ClientPassword
+	ServicePrincipal string // the service, "zmqtest/localhost@ZMTP.TEST" (the constant ServicePrincipal)
+	ServiceName      string // the service as a host-based name, "zmqtest@localhost"
+	ClientPrincipal  string // the client, "alice@ZMTP.TEST"
+	ClientName       string // the client without the realm, "alice"
+	Password         string // the client's password, ClientPassword
 
 	// CCache is the credential cache clients of this realm use, a MEMORY:
 	// cache with a name of its own, so that tickets of another realm made
@@ -243,6 +243,7 @@ type ToolsMissingError struct {
 	Missing []string // the commands, such as "krb5kdc"
 }
 
+// Error names the missing tools and the Debian packages that hold them.
 func (e *ToolsMissingError) Error() string {
 	return fmt.Sprintf("krbtest: MIT Kerberos tools missing: %s (Debian: krb5-kdc krb5-admin-server krb5-user)",
 		strings.Join(e.Missing, ", "))
