@@ -1,6 +1,8 @@
 # Developer and CI entry points. `make test` is what CI runs (.ci/run).
 #
-#   make deps         install libzmq (needs root; prints the command otherwise)
+#   make deps         install libzmq and MIT Kerberos's KDC and tools (needs
+#                     root; prints the commands otherwise; instant when
+#                     they are there)
 #   make test         gofmt, go mod tidy, staticcheck, zero-cgo build, vet,
 #                     vet at the declared minimum Go, race tests in random
 #                     order, load test, bench/ build and setup tests, conformance, fuzz smoke
@@ -28,6 +30,17 @@ SHELL := bash
 # conformance/ and bench/, pkg-config for cgo to find it.
 DEPS_PACKAGES := libzmq3-dev pkg-config
 
+# KRB5_PACKAGES are MIT Kerberos's KDC (krb5-kdc: krb5kdc, kdb5_util), its
+# admin tools (krb5-admin-server: kadmin.local) and its client tools
+# (krb5-user: kinit, kvno, klist), for the throwaway realm of the GSSAPI
+# tests (internal/krbtest, docs/gssapi-realm.md). They are installed
+# without their recommendations. KRB5_TOOLS are the commands whose presence
+# says they are installed; Debian puts the server ones in /usr/sbin, which
+# a user's PATH may lack. libzmq's GSSAPI support (libgssapi-krb5-2) comes
+# with libzmq itself.
+KRB5_PACKAGES := krb5-kdc krb5-admin-server krb5-user
+KRB5_TOOLS := krb5kdc kdb5_util kadmin.local kinit kvno klist
+
 # step prints a header before each step of a recipe.
 step = @printf '\n=== %s\n' '$(1)'
 
@@ -49,21 +62,32 @@ MIN_GO = $(shell $(GO) list -m -f '{{.GoVersion}}')
 .PHONY: test deps lint tidy staticcheck min-go conformance fuzz-smoke fuzz bench bench-native demo
 
 deps:
-	@if pkg-config --exists libzmq 2>/dev/null && command -v "$$($(GO) env CC)" >/dev/null; then \
-		echo "deps: libzmq $$(pkg-config --modversion libzmq) and a C compiler ($$($(GO) env CC)) are installed"; \
+	@have() { command -v "$$1" >/dev/null || [ -x "/usr/sbin/$$1" ] || [ -x "/sbin/$$1" ]; }; \
+	zmq=""; krb=""; \
+	if ! pkg-config --exists libzmq 2>/dev/null; then zmq="$(DEPS_PACKAGES)"; fi; \
+	if ! command -v "$$($(GO) env CC)" >/dev/null; then zmq="$(DEPS_PACKAGES) gcc"; fi; \
+	for t in $(KRB5_TOOLS); do have "$$t" || krb="$(KRB5_PACKAGES)"; done; \
+	if [ -z "$$zmq$$krb" ]; then \
+		echo "deps: libzmq $$(pkg-config --modversion libzmq), a C compiler ($$($(GO) env CC)) and MIT Kerberos's tools ($(KRB5_TOOLS)) are installed"; \
 		exit 0; \
 	fi; \
-	pkgs="$(DEPS_PACKAGES)"; \
-	if ! command -v "$$($(GO) env CC)" >/dev/null; then pkgs="$$pkgs gcc"; fi; \
-	if [ "$$(id -u)" -eq 0 ]; then \
-		echo "deps: installing $$pkgs"; \
-		apt-get update; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; \
-		pkg-config --exists libzmq; \
-	else \
-		echo "deps: libzmq (pkg-config libzmq) or a C compiler is missing; as root, run:" >&2; \
-		echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs" >&2; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "deps: missing: $$(echo $$zmq $$krb); as root, run:" >&2; \
+		echo "  apt-get update" >&2; \
+		if [ -n "$$zmq" ]; then echo "  DEBIAN_FRONTEND=noninteractive apt-get install -y $$zmq" >&2; fi; \
+		if [ -n "$$krb" ]; then echo "  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$krb" >&2; fi; \
 		exit 1; \
+	fi; \
+	apt-get update; \
+	if [ -n "$$zmq" ]; then \
+		echo "deps: installing $$zmq"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y $$zmq; \
+		pkg-config --exists libzmq; \
+	fi; \
+	if [ -n "$$krb" ]; then \
+		echo "deps: installing $$krb (without recommendations)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$krb; \
+		for t in $(KRB5_TOOLS); do have "$$t" || { echo "deps: $$t still missing after the install" >&2; exit 1; }; done; \
 	fi
 
 test: deps

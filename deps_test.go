@@ -104,6 +104,11 @@ var depsRules = []depsRule{
 		why:     "shared test helpers: std only, so that every package's tests, cert's and zmtp's own included, can import them",
 	},
 	{
+		pkg:     "internal/krbtest",
+		imports: []string{"+std"},
+		why:     "the throwaway MIT realm of the GSSAPI tests: std only (os/exec for MIT's tools, testing), so that the nested modules' tests can import it",
+	},
+	{
 		pkg:     "internal/testhelp/testkeys",
 		imports: []string{"+std", "+./cert"},
 		why:     "shared key-pair helpers for tests: std and cert",
@@ -179,6 +184,7 @@ var globalDenials = []depsDenial{
 	{pattern: "./hostile", exceptIn: []string{"hostile"}, why: "nothing imports the hostile-peer suite"},
 	{pattern: "./scripts/...", exceptIn: []string{"scripts/..."}, why: "nothing imports the scripts' helpers"},
 	{pattern: "./internal/testhelp/...", exceptIn: []string{"internal/testhelp/..."}, exceptTests: true, why: "test helpers: only _test.go files import them"},
+	{pattern: "./internal/krbtest", exceptIn: []string{"internal/krbtest"}, exceptTests: true, why: "the test realm runs a KDC: only _test.go files import it"},
 }
 
 // depsPkg is what the checker knows about one package of the module.
@@ -234,6 +240,8 @@ func TestDependenciesChecker(t *testing.T) {
 			{rel: "cert", files: []depsFile{src("keys.go", "crypto/ecdh", "github.com/tilinna/z85", "golang.org/x/crypto/nacl/box")}},
 			{rel: "zmtp", files: []depsFile{src("frame.go", "io", "fmt"), src("frame_test.go", "net", "crypto/sha256", mod("internal/testhelp"))}, deps: []string{"io", "fmt"}},
 			{rel: "internal/testhelp", files: []depsFile{src("testhelp.go", "encoding/hex")}},
+			{rel: "internal/krbtest", files: []depsFile{src("kdc.go", "os/exec", "testing", "net"), src("krbtest_test.go", mod("internal/testhelp"))}},
+			{rel: "internal/transcript", files: []depsFile{src("conn_test.go", mod("internal/krbtest"))}},
 			{rel: "internal/testhelp/testkeys", files: []depsFile{src("testkeys.go", "testing", mod("cert"))}},
 			{rel: "zap", files: []depsFile{src("zap.go", "net/netip", "net", mod("zmtp"), mod("cert"))}},
 			{rel: "internal/box", files: []depsFile{src("box.go", "crypto/ecdh", "golang.org/x/crypto/salsa20/salsa")}},
@@ -291,6 +299,10 @@ func TestDependenciesChecker(t *testing.T) {
 			depsGraph{}, []string{"zmtp/x_test.go", "nothing imports the fuzz targets"}},
 		{"non-test file imports testhelp", depsPkg{rel: "transport", files: []depsFile{src("conn.go", mod("internal/testhelp"))}},
 			depsGraph{}, []string{"transport/conn.go", "only _test.go files import them"}},
+		{"non-test file imports krbtest", depsPkg{rel: "internal/transcript", files: []depsFile{src("conn.go", mod("internal/krbtest"))}},
+			depsGraph{}, []string{"internal/transcript/conn.go", "only _test.go files import it"}},
+		{"krbtest imports zmtp", depsPkg{rel: "internal/krbtest", files: []depsFile{src("realm.go", mod("zmtp"))}},
+			depsGraph{}, []string{"internal/krbtest/realm.go", mod("zmtp")}},
 		{"testhelp imports cert", depsPkg{rel: "internal/testhelp", files: []depsFile{src("testhelp.go", mod("cert"))}},
 			depsGraph{}, []string{"internal/testhelp/testhelp.go", mod("cert")}},
 		{"test imports C", depsPkg{rel: "zmtp", files: []depsFile{src("x_test.go", "C")}},
