@@ -171,16 +171,17 @@ func (c *Conn) failOutLocked(err error) error {
 	return err
 }
 
-// appendFrameLocked appends one frame: in clear, or under CURVE as a
-// MESSAGE in a data frame (libzmq sends MESSAGE in data frames, with MORE
-// and COMMAND carried inside the box).
+// appendFrameLocked appends one frame: in clear, or, when the mechanism
+// protects messages, as the body the sealer builds (CURVE's MESSAGE,
+// GSSAPI's) in a data frame of its own, with MORE and COMMAND carried
+// inside, as libzmq sends both.
 func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byte, error) {
 	// The room for the whole frame is made at once: one allocation at most
 	// (none in steady state), not one for each piece appended.
 	if c.sealer == nil {
 		return zmtp.AppendFrame(slices.Grow(b, zmtp.FrameHeaderSize(len(body))+len(body)), flags, body), nil
 	}
-	n := mechanism.SealedSize(len(body))
+	n := c.sealer.SealedSize(len(body))
 	b = slices.Grow(b, zmtp.FrameHeaderSize(n)+n)
 	var inner byte
 	if flags&zmtp.FlagMore != 0 {
@@ -190,7 +191,14 @@ func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byt
 		inner |= mechanism.MessageCommand
 	}
 	b = zmtp.AppendFrameHeader(b, 0, n)
-	return c.sealer.Seal(b, inner, body)
+	start := len(b)
+	b, err := c.sealer.Seal(b, inner, body)
+	if err == nil && len(b)-start != n {
+		// The header already says n: a sealer that broke its word would
+		// desynchronise the stream.
+		err = fmt.Errorf("transport: the %s sealer appended %d bytes where its SealedSize said %d", c.cfg.mechanism().Name(), len(b)-start, n)
+	}
+	return b, err
 }
 
 // Subscribe sends a subscription to topic (SUB and XSUB sockets).
