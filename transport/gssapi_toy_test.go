@@ -88,11 +88,11 @@ var (
 type toyState int
 
 const (
-	toyNew        toyState = iota
-	toyWantAPReq           // server: INITIATE with the AP-REQ
-	toyWantAPRep           // client: INITIATE with the AP-REP
-	toyWantEmpty           // server: the empty command
-	toyWantReady           // both: READY inside MESSAGE
+	toyNew       toyState = iota
+	toyWantAPReq          // server: INITIATE with the AP-REQ
+	toyWantAPRep          // client: INITIATE with the AP-REP
+	toyWantEmpty          // server: the empty command
+	toyWantReady          // both: READY inside MESSAGE
 	toyDone
 )
 
