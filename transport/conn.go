@@ -187,8 +187,9 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 }
 
 // Close closes the connection, stops its timers and zeroes the session keys
-// of a mechanism that protects messages (CURVE, GSSAPI). It is safe to call more than once and concurrently with everything
-// else, and it never waits for a ReadMessage or WriteMessage that is blocked:
+// of a mechanism that protects messages (CURVE, GSSAPI). It is safe to call
+// more than once and concurrently with everything else, and it never waits
+// for a ReadMessage or WriteMessage that is blocked:
 // closing the net.Conn unblocks them, and a key that one of them still uses
 // is zeroed by that call as it returns.
 func (c *Conn) Close() error {
@@ -720,8 +721,11 @@ type flightResult struct {
 // flights go out.
 const failFlushGrace = 100 * time.Millisecond
 
-// maxFlights bounds the flights of one handshake: the greeting and at most
-// two command flights per side for every mechanism.
+// maxFlights is the room in the writer goroutine's queue: the greeting and
+// up to three command flights, what GSSAPI's client sends (INITIATE, the
+// empty command, READY; NULL, PLAIN and CURVE send at most two). A
+// mechanism that sends more only makes a flight wait for the writer to
+// take the one before.
 const maxFlights = 4
 
 // syncFlightBytes is how many bytes of flights a handshake writes at once

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +452,65 @@ func TestGSSAPIToyBrokenMechanism(t *testing.T) {
 			t.Fatal("the connection is still usable")
 		}
 	})
+}
+
+// TestGSSAPIToyAudit: the audit record names a GSSAPI peer by its
+// principal, which is no secret: the client's from the ZAP request on a
+// refusal, the peer's on success on both sides, in the event and in the
+// log line.
+func TestGSSAPIToyAudit(t *testing.T) {
+	for _, status := range []zap.StatusCode{zap.StatusOK, zap.StatusAuthenticationError} {
+		t.Run(status.String(), func(t *testing.T) {
+			checkGoroutines(t)
+			var mu sync.Mutex
+			var events []HandshakeEvent
+			var logs bytes.Buffer
+			record := func(ev HandshakeEvent) {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}
+			ccfg := &Config{Mechanism: toyClient(toyPrincipal, toyService, 44), SocketType: zmtp.DEALER, OnHandshake: record}
+			scfg := &Config{Mechanism: toyServer(toyService, 44), SocketType: zmtp.ROUTER, ZAPHandler: &zapLog{status: status},
+				OnHandshake: record, AuditLogger: slog.New(slog.NewTextHandler(&logs, nil))}
+			a, b := tcpConns(t)
+			c, s := Client(a, ccfg), Server(b, scfg)
+			defer c.Close()
+			defer s.Close()
+			errc := handshakeAsync(c)
+			serr := s.Handshake()
+			cerr := recvErr(t, errc, 5*time.Second)
+			if (serr == nil) != (status == zap.StatusOK) || (cerr == nil) != (status == zap.StatusOK) {
+				t.Fatalf("handshakes: server %v, client %v", serr, cerr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(events) != 2 {
+				t.Fatalf("%d events, want 2", len(events))
+			}
+			for _, ev := range events {
+				switch {
+				case ev.Server && status == zap.StatusOK:
+					if ev.Outcome != OutcomeSucceeded || ev.Principal != toyPrincipal || ev.UserID != "u:"+toyPrincipal || ev.Mechanism != "GSSAPI" {
+						t.Errorf("server event %+v", ev)
+					}
+				case ev.Server:
+					if ev.Outcome != OutcomeFailedAuth || ev.Principal != toyPrincipal || ev.ZAPStatus != status || ev.Step != StepAuthentication {
+						t.Errorf("server event %+v", ev)
+					}
+				case status == zap.StatusOK:
+					if ev.Outcome != OutcomeSucceeded || ev.Principal != toyService {
+						t.Errorf("client event %+v", ev)
+					}
+				default:
+					if ev.Outcome == OutcomeSucceeded || ev.Principal != "" {
+						t.Errorf("client event %+v: a refused client knows no principal", ev)
+					}
+				}
+			}
+			if !strings.Contains(logs.String(), "principal="+toyPrincipal) {
+				t.Errorf("audit log lacks the principal:\n%s", logs.String())
+			}
+		})
+	}
 }
