@@ -32,7 +32,7 @@ const (
 	TextUnknownDomain      = "Unknown domain" // CURVE
 	TextUnknownKey         = "Unknown key"
 	TextUnknownPrincipal   = "Unknown principal" // GSSAPI, not on the domain's list
-	TextInternalError      = "Internal error" // status 500; the cause is logged
+	TextInternalError      = "Internal error"    // status 500; the cause is logged
 )
 
 // AnonymousUserID is the user id of a client authenticated without
@@ -154,7 +154,7 @@ type Authenticator struct {
 	// replaced, never modified.
 	gssapi       map[string]*gssapiDomain
 	gssapiUserID func(principal string) string // nil means the principal
-	logger      *slog.Logger
+	logger       *slog.Logger
 	// reloadInterval is that of SetReloadInterval; 0 means the default.
 	reloadInterval time.Duration
 	// refresher reloads the file sources; nil until the first is
