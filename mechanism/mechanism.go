@@ -85,7 +85,11 @@ type Handshake interface {
 	// handshake with [ErrAlreadyStarted].
 	Start(ctx context.Context) ([]zmtp.Command, error)
 	// Handle processes one command from the peer. Called before Start it
-	// fails the handshake with [ErrNotStarted].
+	// fails the handshake with [ErrNotStarted]. cmd.Data may alias the
+	// driver's read buffer: it is valid until Handle returns, so what the
+	// handshake keeps (or hands to a ZAP handler) it copies. The driver
+	// encodes the commands returned before it calls again, so they may
+	// use storage the handshake reuses from one call to the next.
 	Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Command, error)
 	// Done reports whether the handshake has completed on this side.
 	Done() bool
