@@ -69,7 +69,6 @@ func toyServer(service string, trailer int) *toyGSS {
 func (m *toyGSS) Name() string           { return mechanism.GSSAPIName }
 func (m *toyGSS) AsServer() bool         { return m.server }
 func (m *toyGSS) GreetingAsServer() bool { return false }
-func (m *toyGSS) overhead() int          { return toyFixed + m.trailer }
 
 func (m *toyGSS) NewHandshake(p mechanism.Params) (mechanism.Handshake, error) {
 	if err := p.Metadata.Validate(); err != nil {
