@@ -58,7 +58,7 @@ type MessageOpener interface {
 	// MaxMessageSize and MaxMessageBytes to refuse an oversized frame
 	// from its header, before its body is read; a body over the payload
 	// limit by more is refused unread. It must not change once the
-	// session is handed over.
+	// session is handed over. The transport takes at most 64 KiB of it.
 	MaxOverhead() int
 	// Close zeroes the keys; every later Open fails. It is safe to call
 	// more than once.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -628,9 +629,7 @@ func (hs *handshakeState) install() {
 	// or leaves it to us (see unlockOut). A Close that raced with this is
 	// caught by startTimers, which runs once inMu is released.
 	c.opener = sess.Opener
-	if c.opener != nil {
-		c.openOverhead = int64(max(c.opener.MaxOverhead(), 0))
-	}
+	c.openOverhead = sealOverhead(c.opener)
 	c.outMu.Lock()
 	c.sealer = sess.Sealer
 	c.unlockOut()
@@ -940,7 +939,7 @@ func (c *Conn) frameBudget(maxBytes int64, total uint64) int64 {
 	if uint64(maxBytes) > total && maxBytes-int64(total) > left {
 		left = maxBytes - int64(total)
 	}
-	left += c.openOverhead
+	left = plusOverhead(left, c.openOverhead)
 	if limit := c.maxFrameSize(); limit > 0 && limit < left {
 		return limit
 	}
@@ -1117,5 +1116,29 @@ func (c *Conn) maxFrameSize() int64 {
 	if c.cfg.MaxMessageSize <= 0 {
 		return 0
 	}
-	return c.cfg.MaxMessageSize + c.openOverhead
+	return plusOverhead(c.cfg.MaxMessageSize, c.openOverhead)
+}
+
+// maxSealOverhead bounds the overhead the transport takes from an opener's
+// MaxOverhead: far above any real mechanism's (CURVE 33 bytes, GSSAPI 85),
+// so that a mechanism that overstates it lifts the frame limits by 64 KiB
+// at most.
+const maxSealOverhead = 64 << 10
+
+// sealOverhead is the overhead the frame limits allow o, if not nil:
+// its MaxOverhead, within 0 and maxSealOverhead.
+func sealOverhead(o mechanism.MessageOpener) int64 {
+	if o == nil {
+		return 0
+	}
+	return int64(min(max(o.MaxOverhead(), 0), maxSealOverhead))
+}
+
+// plusOverhead returns limit plus overhead, saturating instead of
+// overflowing for a limit near the largest int64.
+func plusOverhead(limit, overhead int64) int64 {
+	if limit > math.MaxInt64-overhead {
+		return math.MaxInt64
+	}
+	return limit + overhead
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -512,5 +513,37 @@ func TestGSSAPIToyAudit(t *testing.T) {
 				t.Errorf("audit log lacks the principal:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestSealOverheadBounds: the opener's overhead widens the frame limits by
+// what it says, by 64 KiB at most, and never overflows them.
+func TestSealOverheadBounds(t *testing.T) {
+	for _, tt := range []struct {
+		limit, overhead, want int64
+	}{
+		{100, 73, 173},
+		{0, 85, 85},
+		{math.MaxInt64 - 10, 33, math.MaxInt64},
+		{math.MaxInt64, maxSealOverhead, math.MaxInt64},
+	} {
+		if got := plusOverhead(tt.limit, tt.overhead); got != tt.want {
+			t.Errorf("plusOverhead(%d, %d) = %d, want %d", tt.limit, tt.overhead, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		trailer int
+		want    int64
+	}{
+		{44, 73},
+		{1 << 30, maxSealOverhead},
+		{-toyFixed - 1, 0},
+	} {
+		if got := sealOverhead(&toyOpener{trailer: tt.trailer}); got != tt.want {
+			t.Errorf("an opener whose MaxOverhead is %d: taken as %d, want %d", toyFixed+tt.trailer, got, tt.want)
+		}
+	}
+	if got := sealOverhead(nil); got != 0 {
+		t.Errorf("no opener: %d", got)
 	}
 }
