@@ -179,6 +179,8 @@ type depsDenial struct {
 var globalDenials = []depsDenial{
 	{pattern: "C", why: "the root module is zero-cgo; cgo belongs in conformance/ or bench/"},
 	{pattern: "github.com/pebbe/zmq4/...", why: "libzmq bindings belong in conformance/ or bench/"},
+	{pattern: "github.com/jcmturner/...", why: "Kerberos (gokrb5 and its helpers) belongs in the nested module gssapi/ only"},
+	{pattern: "./gssapi/...", why: "gssapi/ is a module of its own, built on the root's public API; the root never imports it (gokrb5 would come with it)"},
 	{pattern: "./cmd/...", exceptIn: []string{"cmd/..."}, why: "nothing imports the commands"},
 	{pattern: "./fuzz/...", exceptIn: []string{"fuzz/..."}, why: "nothing imports the fuzz targets"},
 	{pattern: "./hostile", exceptIn: []string{"hostile"}, why: "nothing imports the hostile-peer suite"},
@@ -311,6 +313,12 @@ func TestDependenciesChecker(t *testing.T) {
 			depsGraph{}, []string{"cmd/zmtpcat/gen.go", "github.com/pebbe/zmq4"}},
 		{"package without a rule", depsPkg{rel: "newpkg", files: []depsFile{src("x.go", "fmt")}},
 			depsGraph{}, []string{"newpkg", "no rule"}},
+		{"transport imports gokrb5", depsPkg{rel: "transport", files: []depsFile{src("krb.go", "github.com/jcmturner/gokrb5/v8/messages")}},
+			depsGraph{}, []string{"transport/krb.go", "github.com/jcmturner/gokrb5/v8/messages", "nested module gssapi/"}},
+		{"test imports a gokrb5 helper", depsPkg{rel: "mechanism", files: []depsFile{src("x_test.go", "github.com/jcmturner/gofork/encoding/asn1")}},
+			depsGraph{}, []string{"mechanism/x_test.go", "github.com/jcmturner/gofork"}},
+		{"command imports the GSSAPI module", depsPkg{rel: "cmd/zmtpcat", files: []depsFile{src("gss.go", mod("gssapi"))}},
+			depsGraph{}, []string{"cmd/zmtpcat/gss.go", mod("gssapi"), "never imports it"}},
 		{"cgo in a third-party dependency", depsPkg{rel: "cert", files: []depsFile{src("x.go", "github.com/tilinna/z85")}, deps: []string{"github.com/tilinna/z85", "github.com/example/cz"}},
 			depsGraph{
 				imports: map[string][]string{mod("cert"): {"github.com/tilinna/z85"}, "github.com/tilinna/z85": {"github.com/example/cz"}},
@@ -333,6 +341,60 @@ func TestDependenciesChecker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rootModuleDenied are the module paths (prefixes) the root module's go.mod
+// and go.sum must not mention: gokrb5 and its helpers live in gssapi/'s own
+// go.mod, and a requirement here, even an indirect one, would mean that
+// something in the root module's build reaches them.
+var rootModuleDenied = []string{"github.com/jcmturner/", "github.com/zmtpsec/zmtpsec/gssapi"}
+
+// TestRootModuleRequirements reads the root go.mod and go.sum: no
+// requirement, replacement or checksum of a denied module.
+func TestRootModuleRequirements(t *testing.T) {
+	for _, name := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range checkModuleFile(name, data, rootModuleDenied) {
+			t.Error(v)
+		}
+	}
+}
+
+// TestRootModuleRequirementsChecker: the go.mod check on synthetic files,
+// so that a checker that finds nothing cannot pass.
+func TestRootModuleRequirementsChecker(t *testing.T) {
+	clean := "module github.com/zmtpsec/zmtpsec\n\ngo 1.25.0\n\nrequire golang.org/x/crypto v0.55.0\n// github.com/jcmturner/gokrb5/v8 lives in gssapi/go.mod\n"
+	if v := checkModuleFile("go.mod", []byte(clean), rootModuleDenied); len(v) != 0 {
+		t.Errorf("clean go.mod: %q", v)
+	}
+	for _, bad := range []string{
+		"require github.com/jcmturner/gokrb5/v8 v8.4.4\n",
+		"require (\n\tgolang.org/x/crypto v0.55.0\n\tgithub.com/jcmturner/gofork v1.7.6 // indirect\n)\n",
+		"replace github.com/zmtpsec/zmtpsec/gssapi => ./gssapi\n",
+		"github.com/jcmturner/aescts/v2 v2.0.0 h1:abc=\n",
+	} {
+		if v := checkModuleFile("go.mod", []byte(bad), rootModuleDenied); len(v) != 1 {
+			t.Errorf("%q: %d violations, want 1: %q", bad, len(v), v)
+		}
+	}
+}
+
+// checkModuleFile returns one message per line of a go.mod or go.sum that
+// names a denied module outside a comment.
+func checkModuleFile(name string, data []byte, denied []string) []string {
+	var out []string
+	for i, line := range strings.Split(string(data), "\n") {
+		code, _, _ := strings.Cut(line, "//")
+		for _, d := range denied {
+			if strings.Contains(code, d) {
+				out = append(out, fmt.Sprintf("%s:%d: %q: the root module must not depend on %s (it belongs in gssapi/go.mod)", name, i+1, strings.TrimSpace(line), d))
+			}
+		}
+	}
+	return out
 }
 
 // checkDeps returns one message per forbidden edge.

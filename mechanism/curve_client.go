@@ -270,7 +270,7 @@ func (h *curveClientHandshake) readReady(data []byte) error {
 	if !ok {
 		return h.fail(zmtp.CmdReady, ErrDecrypt)
 	}
-	md, err := parsePeerMetadata(CurveName, &h.p, plain)
+	md, err := ParsePeerMetadata(CurveName, &h.p, plain)
 	if err != nil {
 		return h.fail("", err)
 	}

@@ -9,14 +9,6 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// Flags of a CURVE MESSAGE's plaintext. RFC 26 defines only MORE; libzmq
-// also marks a ZMTP command (PING, PONG, SUBSCRIBE, CANCEL) carried inside a
-// MESSAGE with 0x02, and so do we.
-const (
-	MessageMore    byte = 0x01
-	MessageCommand byte = 0x02
-)
-
 // messagePrefix is the start of every MESSAGE command body: 07 "MESSAGE".
 const messagePrefix = "\x07MESSAGE"
 
@@ -25,7 +17,8 @@ const messagePrefix = "\x07MESSAGE"
 const MessageOverhead = len(messagePrefix) + 8 + box.Overhead + 1
 
 // Sealer turns message frames into CURVE MESSAGE command bodies for one
-// direction of one connection. It is not safe for concurrent use.
+// direction of one connection: CURVE's [MessageSealer]. It is not safe for
+// concurrent use.
 type Sealer struct {
 	key    box.Key
 	prefix string
@@ -35,6 +28,10 @@ type Sealer struct {
 // SealedSize returns the size of the MESSAGE body that carries an n-byte
 // payload.
 func SealedSize(n int) int { return MessageOverhead + n }
+
+// SealedSize returns the size of the MESSAGE body that carries an n-byte
+// payload, as the function SealedSize does.
+func (s *Sealer) SealedSize(n int) int { return MessageOverhead + n }
 
 // Seal appends to dst the MESSAGE command body (07 "MESSAGE", short nonce,
 // box) carrying flags and payload. dst may be the caller's buffer with a
@@ -67,7 +64,8 @@ func (s *Sealer) Close() {
 }
 
 // Opener turns CURVE MESSAGE command bodies back into frames for one
-// direction of one connection. It is not safe for concurrent use.
+// direction of one connection: CURVE's [MessageOpener]. It is not safe for
+// concurrent use.
 type Opener struct {
 	key    box.Key
 	prefix string
@@ -102,6 +100,10 @@ func (o *Opener) Open(dst []byte, body []byte) (flags byte, out []byte, err erro
 	o.last = n
 	return flags & (MessageMore | MessageCommand), out, nil
 }
+
+// MaxOverhead returns [MessageOverhead]: a CURVE MESSAGE body is always
+// exactly that much longer than its payload.
+func (o *Opener) MaxOverhead() int { return MessageOverhead }
 
 // Close zeroes the session key. Every later Open fails with
 // [ErrNonceReplay]. The caller must not call it while Open runs.

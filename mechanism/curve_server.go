@@ -295,7 +295,7 @@ func (h *curveServerHandshake) readInitiate(ctx context.Context, data []byte) ([
 		}
 		h.zap = rep
 	}
-	md, err := parsePeerMetadata(CurveName, &h.p, inner.metadata)
+	md, err := ParsePeerMetadata(CurveName, &h.p, inner.metadata)
 	if err != nil {
 		return nil, h.fail("", err)
 	}

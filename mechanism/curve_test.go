@@ -204,3 +204,8 @@ func TestCurveSessionOnce(t *testing.T) {
 		t.Fatal("nonce reused")
 	}
 }
+
+// curveSealer and curveOpener return the CURVE Sealer and Opener of a
+// CURVE session, which the Session holds as interfaces.
+func curveSealer(s Session) *Sealer { return s.Sealer.(*Sealer) }
+func curveOpener(s Session) *Opener { return s.Opener.(*Opener) }

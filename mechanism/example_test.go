@@ -2,10 +2,12 @@ package mechanism_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/mechanism"
+	"github.com/zmtpsec/zmtpsec/zap"
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
@@ -58,4 +60,30 @@ func ExampleCurveServer() {
 	// server sends READY
 	// server knows the client: true
 	// "hello" <nil>
+}
+
+// ExampleAskZAP is how a mechanism written outside this module (GSSAPI, in
+// github.com/zmtpsec/zmtpsec/gssapi) asks ZAP about the principal it has
+// authenticated, as the mechanisms here ask: the same request, the same
+// checks of the reply. A refusal is an *AuthError; GSSAPI has no ERROR
+// command, so it sends nothing and the connection closes.
+func ExampleAskZAP() {
+	auth := zap.NewAuthenticator()
+	auth.ConfigureGSSAPIPrincipals("*", "alice@ZMTP.TEST")
+	p := &mechanism.Params{ZAP: auth, Domain: "global", PeerAddress: "192.0.2.7"}
+
+	ctx := context.Background()
+	for _, principal := range []string{"alice@ZMTP.TEST", "mallory@ZMTP.TEST"} {
+		rep, err := mechanism.AskZAP(ctx, mechanism.GSSAPIName, p, [][]byte{[]byte(principal)})
+		var ae *mechanism.AuthError
+		switch {
+		case err == nil:
+			fmt.Printf("%s: user id %q\n", principal, rep.UserID)
+		case errors.As(err, &ae):
+			fmt.Printf("%s: refused with %d (%s)\n", principal, ae.Status, ae.Text)
+		}
+	}
+	// Output:
+	// alice@ZMTP.TEST: user id "alice@ZMTP.TEST"
+	// mallory@ZMTP.TEST: refused with 400 (Unknown principal)
 }

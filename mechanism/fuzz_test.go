@@ -723,7 +723,7 @@ func checkCurveSession(t *testing.T, s Session, c *curveCase) {
 	}
 	// A MESSAGE under the peer's last handshake nonce is a replay. It is
 	// sealed here with the Session's own key, as only the peer could.
-	o := *s.Opener
+	o := *curveOpener(s)
 	replay := Sealer{key: o.key, prefix: o.prefix, next: c.peerNonce}
 	body, err := replay.Seal(nil, 0, []byte("replay"))
 	if err != nil {
@@ -1383,7 +1383,7 @@ func ownOpenerFixture(tb testing.TB) *openerFixture {
 		}
 		known = append(known, sealedSeed{body, m.flags, m.payload})
 	}
-	return newOpenerFixture(tb, "ours", ss.Opener, known)
+	return newOpenerFixture(tb, "ours", curveOpener(ss), known)
 }
 
 var libzmqOpenerFix fuzzLazy[*openerFixture]
@@ -1398,7 +1398,7 @@ func buildLibzmqOpenerFixture(t *testing.T) *openerFixture {
 	for _, f := range tr.frames['C'][2:] {
 		known = append(known, sealedSeed{f.body, f.plain.flags, f.plain.payload})
 	}
-	return newOpenerFixture(t, "libzmq", sess.Opener, known)
+	return newOpenerFixture(t, "libzmq", curveOpener(sess), known)
 }
 
 // check opens body with a fresh copy of the fixture's Opener.
@@ -1526,9 +1526,9 @@ func FuzzSealOpenRoundTrip(f *testing.F) {
 		f.Add(s.toClient, s.flags, s.payload, s.flip)
 	}
 	f.Fuzz(func(t *testing.T, toClient bool, flags byte, payload []byte, flip uint16) {
-		sealer, opener, wrong := *cs.Sealer, *ss.Opener, *cs.Opener
+		sealer, opener, wrong := *curveSealer(cs), *curveOpener(ss), *curveOpener(cs)
 		if toClient {
-			sealer, opener, wrong = *ss.Sealer, *cs.Opener, *ss.Opener
+			sealer, opener, wrong = *curveSealer(ss), *curveOpener(cs), *curveOpener(ss)
 		}
 		base := opener
 		in := bytes.Clone(payload)

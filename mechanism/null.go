@@ -75,7 +75,7 @@ func (h *nullHandshake) Handle(ctx context.Context, cmd zmtp.Command) ([]zmtp.Co
 	}
 	switch cmd.Name {
 	case zmtp.CmdReady:
-		md, err := parsePeerMetadata(NullName, &h.p, cmd.Data)
+		md, err := ParsePeerMetadata(NullName, &h.p, cmd.Data)
 		if err != nil {
 			return nil, h.fail(err)
 		}

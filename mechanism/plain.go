@@ -170,7 +170,7 @@ func (h *plainClientHandshake) readWelcome(cmd zmtp.Command) ([]zmtp.Command, er
 func (h *plainClientHandshake) readReady(cmd zmtp.Command) error {
 	switch cmd.Name {
 	case zmtp.CmdReady:
-		md, err := parsePeerMetadata(PlainName, &h.p, cmd.Data)
+		md, err := ParsePeerMetadata(PlainName, &h.p, cmd.Data)
 		if err != nil {
 			return h.fail(err)
 		}
@@ -284,7 +284,7 @@ func (h *plainServerHandshake) readInitiate(cmd zmtp.Command) ([]zmtp.Command, e
 	if cmd.Name != zmtp.CmdInitiate {
 		return nil, h.fail(&UnexpectedCommandError{Mechanism: PlainName, Want: []string{zmtp.CmdInitiate}, Got: cmd.Name})
 	}
-	md, err := parsePeerMetadata(PlainName, &h.p, cmd.Data)
+	md, err := ParsePeerMetadata(PlainName, &h.p, cmd.Data)
 	if err != nil {
 		return nil, h.fail(err)
 	}

@@ -288,3 +288,110 @@ func TestPlainZAPPasswordZeroed(t *testing.T) {
 		}
 	}
 }
+
+// TestAskZAP: the exported AskZAP, as an out-of-module mechanism (GSSAPI)
+// calls it, fills the request exactly as libzmq's GSSAPI server does
+// (docs/wire-format.md#zap-request: one credential, the client's
+// principal), hands the handler copies, and turns every status but 200
+// into an *AuthError without any command to send.
+func TestAskZAP(t *testing.T) {
+	ctx := context.WithValue(context.Background(), ctxKey{}, "mine")
+	params := func(h zap.Handler) (*mechanism.Params, [][]byte) {
+		return &mechanism.Params{ZAP: h, Domain: "global", PeerAddress: "127.0.0.1", Identity: []byte("SRV")},
+			[][]byte{[]byte("alice@ZMTP.TEST")}
+	}
+	t.Run("200", func(t *testing.T) {
+		rec := &recorder{reply: &zap.Reply{StatusCode: 200, UserID: "alice", Metadata: md("X-Realm", "ZMTP.TEST")}}
+		p, creds := params(rec)
+		rep, err := mechanism.AskZAP(ctx, mechanism.GSSAPIName, p, creds)
+		if err != nil || rep == nil || rep.UserID != "alice" || !reflect.DeepEqual(rep.Metadata, md("X-Realm", "ZMTP.TEST")) {
+			t.Fatalf("AskZAP = %+v, %v", rep, err)
+		}
+		if len(rec.raw) != 1 || rec.ctxs[0].Value(ctxKey{}) != "mine" {
+			t.Fatalf("handler called %d times, or without our context", len(rec.raw))
+		}
+		// The request frames libzmq 4.3.4's GSSAPI server sends, with our
+		// domain, address and identity.
+		want := [][]byte{[]byte("1.0"), []byte("1"), []byte("global"), []byte("127.0.0.1"), []byte("SRV"), []byte("GSSAPI"), []byte("alice@ZMTP.TEST")}
+		if got := rec.reqs[0].Frames(); !reflect.DeepEqual(got, want) {
+			t.Errorf("request frames %q, want %q", got, want)
+		}
+		// The handler's request holds copies: neither the caller's
+		// credentials nor its identity change under it, nor it under them.
+		creds[0][0], p.Identity[0] = 'X', 'X'
+		raw := rec.raw[0]
+		if string(raw.Credentials[0]) != "alice@ZMTP.TEST" || string(raw.Identity) != "SRV" {
+			t.Errorf("the request aliases the caller's buffers: %q %q", raw.Credentials[0], raw.Identity)
+		}
+	})
+	for _, tt := range []struct {
+		name   string
+		rec    *recorder
+		status zap.StatusCode
+		text   string
+	}{
+		{"300", &recorder{reply: &zap.Reply{StatusCode: 300, StatusText: "busy"}}, 300, "busy"},
+		{"400", &recorder{reply: &zap.Reply{StatusCode: 400, StatusText: "no such principal"}}, 400, "no such principal"},
+		{"500", &recorder{reply: &zap.Reply{StatusCode: 500}}, 500, ""},
+		{"handler error", &recorder{err: errors.New("KDC database down")}, 500, ""},
+		{"handler panics", &recorder{panics: true}, 500, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, creds := params(tt.rec)
+			rep, err := mechanism.AskZAP(ctx, mechanism.GSSAPIName, p, creds)
+			var ae *mechanism.AuthError
+			if rep != nil || !errors.As(err, &ae) || ae.Status != tt.status || ae.Text != tt.text || ae.Mechanism != "GSSAPI" {
+				t.Fatalf("AskZAP = %+v, %v; want an *AuthError %d %q", rep, err, tt.status, tt.text)
+			}
+			if tt.rec.err != nil && !errors.Is(err, tt.rec.err) {
+				t.Errorf("%v does not wrap the handler's error", err)
+			}
+		})
+	}
+	t.Run("no handler", func(t *testing.T) {
+		p, creds := params(nil)
+		rep, err := mechanism.AskZAP(ctx, mechanism.GSSAPIName, p, creds)
+		var ae *mechanism.AuthError
+		if rep != nil || !errors.As(err, &ae) || ae.Status != zap.StatusInternalError {
+			t.Fatalf("AskZAP without a handler = %+v, %v; want a refusal with 500", rep, err)
+		}
+	})
+}
+
+// TestParsePeerMetadata: the exported metadata check, on the READY bodies
+// libzmq's GSSAPI peers sealed in the session of docs/wire-format.md#gssapi
+// (once unwrapped), with the limits and the check of Params.
+func TestParsePeerMetadata(t *testing.T) {
+	serverReady := testhelp.Wire(`05 "READY" 0B "Socket-Type" 00 00 00 03 "REP"`)
+	clientReady := testhelp.Wire(`05 "READY" 0B "Socket-Type" 00 00 00 03 "REQ" 08 "Identity" 00 00 00 00`)
+	data := func(body []byte) []byte {
+		cmd, err := zmtp.ParseCommand(body)
+		if err != nil || cmd.Name != zmtp.CmdReady {
+			t.Fatalf("ParseCommand(% x) = %v, %v", body, cmd, err)
+		}
+		return cmd.Data
+	}
+	var checked zmtp.Metadata
+	p := &mechanism.Params{MaxPeerProperties: 2, CheckPeerMetadata: func(m zmtp.Metadata) error { checked = m; return nil }}
+	got, err := mechanism.ParsePeerMetadata(mechanism.GSSAPIName, p, data(clientReady))
+	if want := md("Socket-Type", "REQ", "Identity", ""); err != nil || !reflect.DeepEqual(got, want) || !reflect.DeepEqual(checked, want) {
+		t.Fatalf("ParsePeerMetadata = %q, %v (checked %q)", got, err, checked)
+	}
+
+	p.MaxPeerProperties = 1
+	_, err = mechanism.ParsePeerMetadata(mechanism.GSSAPIName, p, data(clientReady))
+	var me *mechanism.MetadataError
+	var tm *zmtp.TooManyPropertiesError
+	if !errors.As(err, &me) || me.Mechanism != "GSSAPI" || !errors.As(err, &tm) {
+		t.Errorf("two properties over a limit of one: %v", err)
+	}
+
+	refused := errors.New("socket types do not match")
+	p.CheckPeerMetadata = func(zmtp.Metadata) error { return refused }
+	if _, err := mechanism.ParsePeerMetadata(mechanism.GSSAPIName, p, data(serverReady)); !errors.As(err, &me) || !errors.Is(err, refused) {
+		t.Errorf("refused by the check: %v", err)
+	}
+	if _, err := mechanism.ParsePeerMetadata(mechanism.GSSAPIName, p, []byte{0x0B, 'S'}); !errors.As(err, &me) || !errors.Is(err, zmtp.ErrMalformed) {
+		t.Errorf("malformed: %v", err)
+	}
+}

@@ -60,7 +60,8 @@ func (o Outcome) String() string {
 
 // HandshakeEvent is the audit record of one authentication decision: a
 // handshake that ended, or a connection refused before its handshake. It
-// names the peer by address and by what it claimed (public key, username),
+// names the peer by address and by what it claimed (public key, username,
+// principal),
 // and what ZAP made of it, and never carries a password or a secret key.
 type HandshakeEvent struct {
 	Outcome Outcome
@@ -69,13 +70,18 @@ type HandshakeEvent struct {
 	// Step is the step that failed ([StepAdmission] for a refusal); zero
 	// on success.
 	Step HandshakeStep
-	// Mechanism is our security mechanism: "NULL", "PLAIN" or "CURVE".
+	// Mechanism is our security mechanism: "NULL", "PLAIN", "CURVE" or
+	// "GSSAPI".
 	Mechanism string
 	// RemoteAddr is the peer's network address ("ip:port", or the path of
 	// an IPC socket).
 	RemoteAddr string
 	// Username is the PLAIN username the client gave, if ZAP was asked.
 	Username string
+	// Principal is the peer's GSSAPI principal ("user@REALM"), which is
+	// no secret: on a server, the client's once ZAP was asked about it; on
+	// either side, the peer's once the handshake succeeded.
+	Principal string
 	// PublicKey is the peer's long-term CURVE public key in Z85, if known:
 	// on a server, once the client's INITIATE was opened; on a client,
 	// the server's key once the handshake succeeded.
@@ -95,8 +101,8 @@ type HandshakeEvent struct {
 }
 
 // LogValue renders the event as a group of attributes: outcome, role,
-// mechanism, address, and those of step, username, public_key, zap_status,
-// zap_text, user_id, duration and error that are set.
+// mechanism, address, and those of step, username, principal, public_key,
+// zap_status, zap_text, user_id, duration and error that are set.
 func (e HandshakeEvent) LogValue() slog.Value {
 	role := "client"
 	if e.Server {
@@ -113,6 +119,9 @@ func (e HandshakeEvent) LogValue() slog.Value {
 	}
 	if e.Username != "" {
 		attrs = append(attrs, slog.String("username", e.Username))
+	}
+	if e.Principal != "" {
+		attrs = append(attrs, slog.String("principal", e.Principal))
 	}
 	if e.PublicKey != "" {
 		attrs = append(attrs, slog.String("public_key", e.PublicKey))
@@ -182,12 +191,13 @@ type handshakeAudit struct {
 	zapText   string
 	userID    string
 	username  string
+	principal string
 	publicKey cert.PublicKey // the CURVE key ZAP was asked about, if hasKey; rendered only for an event
 	hasKey    bool
 }
 
 // noteRequest records what the ZAP request says about the peer: the PLAIN
-// username (never the password) or the CURVE key.
+// username (never the password), the CURVE key or the GSSAPI principal.
 func (a *handshakeAudit) noteRequest(req *zap.Request) {
 	if a == nil || req == nil {
 		return
@@ -198,6 +208,8 @@ func (a *handshakeAudit) noteRequest(req *zap.Request) {
 		a.username = string(req.Credentials[0])
 	case req.Mechanism == "CURVE" && len(req.Credentials) > 0 && len(req.Credentials[0]) == cert.KeySize:
 		a.publicKey, a.hasKey = cert.PublicKey(req.Credentials[0]), true
+	case req.Mechanism == "GSSAPI" && len(req.Credentials) > 0:
+		a.principal = string(req.Credentials[0])
 	}
 }
 
@@ -224,6 +236,7 @@ func (c *Conn) handshakeEvent(err error) HandshakeEvent {
 		Server:    !c.isClient,
 		Mechanism: c.cfg.mechanism().Name(),
 		Username:  a.username,
+		Principal: a.principal,
 		UserID:    a.userID,
 		Err:       err,
 	}
@@ -236,6 +249,7 @@ func (c *Conn) handshakeEvent(err error) HandshakeEvent {
 	if err == nil {
 		ev.Outcome = OutcomeSucceeded
 		ev.UserID = c.state.UserID
+		ev.Principal = c.state.PeerPrincipal
 		return ev
 	}
 	var he *HandshakeError

@@ -91,7 +91,8 @@ type Config struct {
 	// ZAPDomain is the domain it is asked for. It is asked as libzmq asks
 	// its ZAP socket: for NULL only when ZAPDomain is set (so a NULL
 	// Config with a handler and no domain is refused), and a PLAIN server
-	// must have one. A handler that
+	// must have one; CURVE and GSSAPI servers ask it whenever it is set,
+	// and need none. A handler that
 	// has not answered shortly before the handshake deadline is cut off and
 	// the peer is sent ERROR "500" (see [ErrZAPTimeout]); on a Listener,
 	// MaxZAPInFlight bounds the handlers running at once.
@@ -108,8 +109,10 @@ type Config struct {
 
 	// MaxMessageSize bounds every frame read after the handshake; it is
 	// checked on the frame header, before the body is read, like libzmq's
-	// ZMQ_MAXMSGSIZE. Under CURVE it bounds the payload a MESSAGE carries
-	// (libzmq bounds the ciphertext, 33 bytes more). Zero means no limit,
+	// ZMQ_MAXMSGSIZE. When the mechanism seals messages (CURVE, GSSAPI) it
+	// bounds the payload each frame carries: the frame itself may be the
+	// mechanism's overhead longer (MessageOpener.MaxOverhead: 33 bytes for
+	// CURVE; libzmq bounds the sealed frame instead). Zero means no limit,
 	// as in libzmq; memory then still grows only as bytes actually arrive.
 	MaxMessageSize int64
 
@@ -125,8 +128,8 @@ type Config struct {
 	MaxMessageFrames int
 
 	// MaxMessageBytes bounds the total payload of one incoming multipart
-	// message (the sum of its frame bodies; under CURVE, of the decrypted
-	// payloads). It is checked on each frame header, before the body is
+	// message (the sum of its frame bodies; when the mechanism seals
+	// messages, of the opened payloads). It is checked on each frame header, before the body is
 	// read, and a message that would cross it fails with a
 	// [*MessageTooLargeError]. A command frame between messages may not
 	// exceed it either (or 64 bytes, whichever is larger), and neither may

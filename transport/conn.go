@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -52,11 +53,14 @@ type Conn struct {
 	iov     [][]byte
 	wbufs   net.Buffers
 
-	// sealer (under outMu) and opener (under inMu) carry CURVE messages;
-	// both are nil for NULL and PLAIN. cmdBuf holds a decrypted command.
-	sealer *mechanism.Sealer
-	opener *mechanism.Opener
-	cmdBuf []byte
+	// sealer (under outMu) and opener (under inMu) carry the messages of
+	// a mechanism that protects them (CURVE, GSSAPI); both are nil for
+	// NULL and PLAIN. openOverhead is the opener's MaxOverhead, taken
+	// once (under inMu). cmdBuf holds an opened command.
+	sealer       mechanism.MessageSealer
+	opener       mechanism.MessageOpener
+	openOverhead int64
+	cmdBuf       []byte
 
 	// Liveness, used when heartbeats are on or the peer asked for a TTL.
 	lastRecv   atomic.Int64 // UnixNano of the last incoming frame
@@ -183,9 +187,10 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return c.conn.SetWriteDeadline(t)
 }
 
-// Close closes the connection, stops its timers and zeroes the CURVE session
-// keys. It is safe to call more than once and concurrently with everything
-// else, and it never waits for a ReadMessage or WriteMessage that is blocked:
+// Close closes the connection, stops its timers and zeroes the session keys
+// of a mechanism that protects messages (CURVE, GSSAPI). It is safe to call
+// more than once and concurrently with everything else, and it never waits
+// for a ReadMessage or WriteMessage that is blocked:
 // closing the net.Conn unblocks them, and a key that one of them still uses
 // is zeroed by that call as it returns.
 func (c *Conn) Close() error {
@@ -363,6 +368,8 @@ func (hs *handshakeState) closedHint() string {
 		return "is it a ZMTP 3 peer, and does it accept connections on this endpoint?"
 	case hs.c.isClient && hs.mech.Name() == mechanism.CurveName:
 		return "check the server's public key: a CURVE server that cannot open our HELLO closes without sending ERROR"
+	case hs.c.isClient && hs.mech.Name() == mechanism.GSSAPIName:
+		return "GSSAPI has no ERROR: a server closes without a word when it cannot accept our ticket (check the service principal and its keytab) or when its ZAP handler refuses us"
 	case hs.c.isClient:
 		return "a libzmq server closes without sending ERROR when our socket type is not one it talks to, or when its ZAP handler answers 300"
 	}
@@ -429,13 +436,23 @@ func (hs *handshakeState) sendGreeting() {
 		Major:     zmtp.VersionMajor,
 		Minor:     zmtp.VersionMinor,
 		Mechanism: hs.mech.Name(),
-		AsServer:  hs.mech.AsServer(),
+		AsServer:  greetingAsServer(hs.mech),
 	}
 	hs.fw.send(hs.greeting.Append(hs.fw.buffer()), false, StepGreeting)
 }
 
+// greetingAsServer is the as-server bit of our greeting: the mechanism's
+// role, unless it says otherwise (libzmq's GSSAPI sends 0 on both sides).
+func greetingAsServer(m mechanism.Mechanism) bool {
+	if g, ok := m.(mechanism.Greeter); ok {
+		return g.GreetingAsServer()
+	}
+	return m.AsServer()
+}
+
 // readGreeting reads the peer's greeting, checking it as it arrives, and
-// its mechanism.
+// its mechanism. The peer's as-server bit is not checked: two peers that
+// both say 0 (libzmq always does) or both say 1 are fine.
 func (hs *handshakeState) readGreeting() error {
 	hs.step = StepGreeting
 	hs.c.in.SetMaxFrameSize(hs.c.cfg.preAuthMaxFrameSize())
@@ -482,10 +499,13 @@ func (hs *handshakeState) runMechanism() error {
 			break
 		}
 		// Like libzmq, a handshake command is accepted with or without the
-		// COMMAND flag.
+		// COMMAND flag. An empty body is the empty command to a handshake
+		// that takes it (GSSAPI), and malformed to every other.
 		var cmd zmtp.Command
-		if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
-			break
+		if len(f.Body) > 0 || !acceptsEmptyCommand(mh) {
+			if cmd, err = zmtp.ParseCommand(f.Body); err != nil {
+				break
+			}
 		}
 		out, err = mh.Handle(ctx, cmd)
 		hs.writeCommands(out)
@@ -494,7 +514,17 @@ func (hs *handshakeState) runMechanism() error {
 		return hs.mechanismFailed(err)
 	}
 	hs.sess = mh.Session()
+	if (hs.sess.Sealer == nil) != (hs.sess.Opener == nil) {
+		closeSession(hs.sess)
+		return hs.fail(fmt.Errorf("transport: mechanism %s returned a session with a Sealer or an Opener but not both", hs.mech.Name()))
+	}
 	return nil
+}
+
+// acceptsEmptyCommand reports whether mh takes an empty command frame now.
+func acceptsEmptyCommand(mh mechanism.Handshake) bool {
+	e, ok := mh.(mechanism.EmptyCommandAccepter)
+	return ok && e.AcceptsEmptyCommand()
 }
 
 // knownSocketTypes are the socket types socketType does not allocate for.
@@ -562,6 +592,7 @@ func (hs *handshakeState) state() {
 		// The session's copy of the key, which nothing else uses;
 		// ConnectionState hands out copies of it.
 		PeerPublicKey: sess.PeerPublicKey,
+		PeerPrincipal: sess.PeerPrincipal,
 	}
 	if id, ok := sess.PeerMetadata.GetExact(zmtp.PropIdentity); ok {
 		st.PeerIdentity = id
@@ -588,7 +619,8 @@ func (hs *handshakeState) verify() error {
 }
 
 // install makes the completed handshake the connection's: its state, its
-// CURVE keys and its frame limit.
+// sealer and opener (where the handshake left them: GSSAPI's have already
+// sealed and opened READY) and its frame limit.
 func (hs *handshakeState) install() {
 	c, sess := hs.c, hs.sess
 	c.state = hs.st
@@ -597,6 +629,7 @@ func (hs *handshakeState) install() {
 	// or leaves it to us (see unlockOut). A Close that raced with this is
 	// caught by startTimers, which runs once inMu is released.
 	c.opener = sess.Opener
+	c.openOverhead = sealOverhead(c.opener)
 	c.outMu.Lock()
 	c.sealer = sess.Sealer
 	c.unlockOut()
@@ -687,8 +720,11 @@ type flightResult struct {
 // flights go out.
 const failFlushGrace = 100 * time.Millisecond
 
-// maxFlights bounds the flights of one handshake: the greeting and at most
-// two command flights per side for every mechanism.
+// maxFlights is the room in the writer goroutine's queue: the greeting and
+// up to three command flights, what GSSAPI's client sends (INITIATE, the
+// empty command, READY; NULL, PLAIN and CURVE send at most two). A
+// mechanism that sends more only makes a flight wait for the writer to
+// take the one before.
 const maxFlights = 4
 
 // syncFlightBytes is how many bytes of flights a handshake writes at once
@@ -903,9 +939,7 @@ func (c *Conn) frameBudget(maxBytes int64, total uint64) int64 {
 	if uint64(maxBytes) > total && maxBytes-int64(total) > left {
 		left = maxBytes - int64(total)
 	}
-	if c.opener != nil {
-		left += int64(mechanism.MessageOverhead)
-	}
+	left = plusOverhead(left, c.openOverhead)
 	if limit := c.maxFrameSize(); limit > 0 && limit < left {
 		return limit
 	}
@@ -927,9 +961,7 @@ func (c *Conn) overBudget(err error, maxBytes int64, total uint64) error {
 		return err
 	}
 	size := fte.Size
-	if c.opener != nil {
-		size -= min(size, uint64(mechanism.MessageOverhead))
-	}
+	size -= min(size, uint64(c.openOverhead))
 	return &MessageTooLargeError{Limit: "MaxMessageBytes", Max: maxBytes, Got: total + size}
 }
 
@@ -958,7 +990,7 @@ func (c *Conn) unlockIn() {
 	}
 }
 
-// zeroKeys, called by Close, zeroes the CURVE session keys that no reader or
+// zeroKeys, called by Close, zeroes the session keys that no reader or
 // writer holds, and gives back the read buffer if no reader holds it. One
 // that does zeroes the key it holds (and gives back the buffer) when it lets
 // go (unlockIn, unlockOut), so Close never waits for it.
@@ -986,11 +1018,13 @@ func (c *Conn) zeroOpenerLocked() {
 	}
 }
 
-// readSealed handles one frame of a CURVE connection: it must be a MESSAGE
-// (libzmq sends them in data frames; a command frame is accepted too, and
-// the outer MORE bit is ignored: only the one inside the box counts). The
-// payload is decrypted straight into the next slot of msg. done reports a
-// complete message.
+// readSealed handles one frame of a connection whose mechanism protects
+// messages (CURVE, GSSAPI): the opener opens every frame, whatever its
+// flags, as libzmq does (it sends them in data frames; a command frame is
+// accepted too, and the outer MORE bit is ignored: only the inner flags
+// count). The payload is opened straight into the next slot of msg, and
+// the opener's errors are returned as they are. done reports a complete
+// message.
 func (c *Conn) readSealed(msg [][]byte, f zmtp.Frame) (out [][]byte, done bool, err error) {
 	n := len(msg)
 	var slot []byte
@@ -1076,13 +1110,35 @@ func (c *Conn) handleCommand(body []byte) (sub subscription, ok bool, err error)
 	return sub, false, nil
 }
 
-// maxFrameSize is the frame limit after the handshake.
+// maxFrameSize is the frame limit after the handshake: MaxMessageSize,
+// plus the opener's overhead when messages are sealed.
 func (c *Conn) maxFrameSize() int64 {
 	if c.cfg.MaxMessageSize <= 0 {
 		return 0
 	}
-	if c.opener != nil {
-		return c.cfg.MaxMessageSize + int64(mechanism.MessageOverhead)
+	return plusOverhead(c.cfg.MaxMessageSize, c.openOverhead)
+}
+
+// maxSealOverhead bounds the overhead the transport takes from an opener's
+// MaxOverhead: far above any real mechanism's (CURVE 33 bytes, GSSAPI 85),
+// so that a mechanism that overstates it lifts the frame limits by 64 KiB
+// at most.
+const maxSealOverhead = 64 << 10
+
+// sealOverhead is the overhead the frame limits allow o, if not nil:
+// its MaxOverhead, within 0 and maxSealOverhead.
+func sealOverhead(o mechanism.MessageOpener) int64 {
+	if o == nil {
+		return 0
 	}
-	return c.cfg.MaxMessageSize
+	return int64(min(max(o.MaxOverhead(), 0), maxSealOverhead))
+}
+
+// plusOverhead returns limit plus overhead, saturating instead of
+// overflowing for a limit near the largest int64.
+func plusOverhead(limit, overhead int64) int64 {
+	if limit > math.MaxInt64-overhead {
+		return math.MaxInt64
+	}
+	return limit + overhead
 }

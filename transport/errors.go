@@ -114,10 +114,12 @@ type MechanismMismatchError struct {
 }
 
 func (e *MechanismMismatchError) Error() string {
-	if e.Peer == "GSSAPI" {
-		return fmt.Sprintf("transport: peer uses GSSAPI, which is not supported (we use %s)", e.Local)
+	s := fmt.Sprintf("transport: peer uses mechanism %q, we use %s", e.Peer, e.Local)
+	if e.Peer == mechanism.GSSAPIName {
+		// The one mechanism of libzmq that is not in this module.
+		s += " (GSSAPI is the module github.com/zmtpsec/zmtpsec/gssapi)"
 	}
-	return fmt.Sprintf("transport: peer uses mechanism %q, we use %s", e.Peer, e.Local)
+	return s
 }
 
 // Unwrap returns [mechanism.ErrMechanismMismatch].
@@ -136,8 +138,8 @@ const (
 	// version and mechanism.
 	StepGreeting
 	// StepSecurity runs the security mechanism's commands (NULL's READY;
-	// PLAIN's HELLO to READY; CURVE's HELLO to READY), including the
-	// checks of the peer's metadata.
+	// PLAIN's HELLO to READY; CURVE's HELLO to READY; GSSAPI's INITIATE
+	// to READY), including the checks of the peer's metadata.
 	StepSecurity
 	// StepSocketType checks that the peer's Socket-Type may talk to ours.
 	StepSocketType
@@ -223,7 +225,7 @@ func (e *HandshakeError) Timeout() bool {
 // [*HandshakeError] in [StepAuthentication] and unwraps to the
 // [*mechanism.PeerError] that carried the ERROR.
 type ServerRefusedError struct {
-	Mechanism string         // our mechanism: "NULL", "PLAIN" or "CURVE"
+	Mechanism string         // our mechanism: "NULL", "PLAIN", "CURVE", ...
 	Status    zap.StatusCode // the ZAP status the server sent
 	Err       error          // the *mechanism.PeerError
 }
@@ -248,6 +250,8 @@ func refusalHint(mech string) string {
 		return "check the username and password"
 	case mechanism.CurveName:
 		return "check that the server allows our public key (the client certificate)"
+	case mechanism.GSSAPIName:
+		return "check that the server's ZAP handler allows our principal"
 	}
 	return "check that the server allows our address and ZAP domain"
 }

@@ -16,7 +16,8 @@ type ConnectionState struct {
 	// PeerMajor and PeerMinor are the protocol version the peer announced
 	// (3.0 or 3.1 in practice).
 	PeerMajor, PeerMinor uint8
-	// Mechanism is the security mechanism: "NULL", "PLAIN" or "CURVE".
+	// Mechanism is the security mechanism: "NULL", "PLAIN", "CURVE" or
+	// "GSSAPI".
 	Mechanism string
 	// PeerSocketType is the peer's Socket-Type, empty if it sent none.
 	PeerSocketType zmtp.SocketType
@@ -34,8 +35,13 @@ type ConnectionState struct {
 	// ZAPMetadata is the metadata the ZAP handler returned.
 	ZAPMetadata zmtp.Metadata
 	// PeerPublicKey is the peer's permanent CURVE key (the client's on a
-	// server, the server's on a client); nil for NULL and PLAIN.
+	// server, the server's on a client); nil for other mechanisms.
 	PeerPublicKey *cert.PublicKey
+	// PeerPrincipal is the name the mechanism authenticated the peer
+	// under: for GSSAPI, the Kerberos principal of the client on a server
+	// ("user@REALM", what ZAP is asked about), of the service on a client.
+	// Empty for NULL, PLAIN and CURVE. It is set with or without ZAP.
+	PeerPrincipal string
 
 	zapAsked bool
 }

@@ -18,11 +18,11 @@ var ErrEmptyMessage = errors.New("transport: message has no frames")
 // buffer before it writes them: 64 KiB, checked after each frame. Small
 // messages then cost one write per few thousand (libzmq's I/O thread packs
 // queued messages into 8 KiB sends), and the buffer stays near 64 KiB plus
-// one frame however large the batch or the message (under CURVE that frame
-// is sealed into it, so a large one makes it large).
+// one frame however large the batch or the message (a sealed frame, under
+// CURVE or GSSAPI, is sealed into it, so a large one makes it large).
 const writeChunk = 64 << 10
 
-// spliceMin is the size from which a NULL or PLAIN frame body is not copied
+// spliceMin is the size from which a frame body sent in clear is not copied
 // into the output buffer: its header goes from the buffer and the body from
 // the caller's slice, in the same writev. 8 KiB is libzmq's out_batch_size,
 // from which its encoder also writes a message from the message itself;
@@ -44,10 +44,10 @@ type spliced struct {
 
 // WriteMessage sends msg, one frame per element. It is WriteMessages with a
 // batch of one message: a message goes out in one write (a writev when a
-// NULL or PLAIN frame body of 8 KiB or more is written from msg itself),
+// frame body of 8 KiB or more sent in clear is written from msg itself),
 // unless its frames before the last already fill 64 KiB, and it allocates
-// nothing in steady state. Under CURVE each frame travels as one encrypted
-// MESSAGE.
+// nothing in steady state. When the mechanism seals messages (CURVE,
+// GSSAPI) each frame travels sealed, as one MESSAGE in a frame of its own.
 //
 // On a SUB or XSUB socket, a one-frame message that starts with 0x01 or 0x00
 // is a subscription or a cancellation, as with libzmq's XSUB: to a ZMTP 3.1
@@ -58,15 +58,15 @@ func (c *Conn) WriteMessage(msg [][]byte) error {
 
 // WriteMessages sends msgs, in order, with as few writes as it can. Each
 // message is sent as WriteMessage sends it: one frame per element, each
-// frame a MESSAGE under CURVE, and on a SUB or XSUB socket a one-frame
+// frame a MESSAGE under CURVE or GSSAPI, and on a SUB or XSUB socket a one-frame
 // subscription or cancellation as a command to a ZMTP 3.1 peer. The frames
 // are encoded one after another into the connection's output buffer, which
 // is written whenever it holds 64 KiB or more after a frame, and once at
-// the end: a thousand 16-byte messages take one write. Under NULL and PLAIN
-// a frame body of 8 KiB or more is not copied: its header goes from the
+// the end: a thousand 16-byte messages take one write. In clear (NULL,
+// PLAIN) a frame body of 8 KiB or more is not copied: its header goes from the
 // buffer and the body from msgs itself, in one writev on TCP and IPC
 // connections (on a net.Conn without writev, such as net.Pipe, the pieces
-// are written in turn). Under CURVE every frame is sealed into the buffer.
+// are written in turn). A sealed frame is sealed into the buffer.
 //
 // It allocates nothing in steady state, keeps no reference to msgs once it
 // returns, and msgs must not be modified while it runs.
@@ -171,16 +171,17 @@ func (c *Conn) failOutLocked(err error) error {
 	return err
 }
 
-// appendFrameLocked appends one frame: in clear, or under CURVE as a
-// MESSAGE in a data frame (libzmq sends MESSAGE in data frames, with MORE
-// and COMMAND carried inside the box).
+// appendFrameLocked appends one frame: in clear, or, when the mechanism
+// protects messages, as the body the sealer builds (CURVE's MESSAGE,
+// GSSAPI's) in a data frame of its own, with MORE and COMMAND carried
+// inside, as libzmq sends both.
 func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byte, error) {
 	// The room for the whole frame is made at once: one allocation at most
 	// (none in steady state), not one for each piece appended.
 	if c.sealer == nil {
 		return zmtp.AppendFrame(slices.Grow(b, zmtp.FrameHeaderSize(len(body))+len(body)), flags, body), nil
 	}
-	n := mechanism.SealedSize(len(body))
+	n := c.sealer.SealedSize(len(body))
 	b = slices.Grow(b, zmtp.FrameHeaderSize(n)+n)
 	var inner byte
 	if flags&zmtp.FlagMore != 0 {
@@ -190,7 +191,14 @@ func (c *Conn) appendFrameLocked(b []byte, flags zmtp.Flags, body []byte) ([]byt
 		inner |= mechanism.MessageCommand
 	}
 	b = zmtp.AppendFrameHeader(b, 0, n)
-	return c.sealer.Seal(b, inner, body)
+	start := len(b)
+	b, err := c.sealer.Seal(b, inner, body)
+	if err == nil && len(b)-start != n {
+		// The header already says n: a sealer that broke its word would
+		// desynchronise the stream.
+		err = fmt.Errorf("transport: the %s sealer appended %d bytes where its SealedSize said %d", c.cfg.mechanism().Name(), len(b)-start, n)
+	}
+	return b, err
 }
 
 // Subscribe sends a subscription to topic (SUB and XSUB sockets).

@@ -31,7 +31,8 @@ const (
 	TextInvalidPassword    = "Invalid password"
 	TextUnknownDomain      = "Unknown domain" // CURVE
 	TextUnknownKey         = "Unknown key"
-	TextInternalError      = "Internal error" // status 500; the cause is logged
+	TextUnknownPrincipal   = "Unknown principal" // GSSAPI, not on the domain's list
+	TextInternalError      = "Internal error"    // status 500; the cause is logged
 )
 
 // AnonymousUserID is the user id of a client authenticated without
@@ -45,7 +46,10 @@ const AnonymousUserID = "anonymous"
 // (configure_plain), [Authenticator.ConfigureCurve] and [CurveAllowAny]
 // (configure_curve, CURVE_ALLOW_ANY), [Authenticator.SetCurveUserID]
 // (curve_user_id) and [Authenticator.ConfigureGSSAPI] (configure_gssapi).
-// [Authenticator.ConfigurePlainFile] adds CZMQ zauth's password file.
+// [Authenticator.ConfigurePlainFile] adds CZMQ zauth's password file,
+// [Authenticator.ConfigureGSSAPIPrincipals] a list of the Kerberos
+// principals a domain lets in, and [Authenticator.SetGSSAPIUserID] a user
+// id hook for them.
 //
 // The zero value is ready to use, as is the result of [NewAuthenticator].
 // An Authenticator is safe for concurrent use: it may be configured while it
@@ -85,10 +89,17 @@ const AnonymousUserID = "anonymous"
 //     "Unknown domain", "Unknown key". The user id is that of the
 //     [Authenticator.SetCurveUserID] hook, and the reply metadata is the
 //     metadata of the client's certificate.
-//   - GSSAPI: as in pyzmq and CZMQ, accepted with the principal (one
-//     credential frame of at most 255 bytes) as user id: the GSSAPI
-//     mechanism has already authenticated it. The transport refuses
-//     GSSAPI at the greeting, so only a bridge from a ZAP socket sees it.
+//   - GSSAPI: the credential is the client's Kerberos principal
+//     ("user@REALM", one frame of 1 to 255 bytes), which the GSSAPI
+//     mechanism has already authenticated: "Invalid credentials"
+//     otherwise. A domain whose principals are listed
+//     ([Authenticator.ConfigureGSSAPIPrincipals]) lets in only those, an
+//     exact, case-sensitive match ("Unknown principal"); any other domain
+//     lets in every principal, as pyzmq and CZMQ do (and
+//     [Authenticator.ConfigureGSSAPI] makes a domain do so again). An
+//     allowed address does not spare the check of the list. The user id
+//     is the principal, or what the [Authenticator.SetGSSAPIUserID] hook
+//     makes of it.
 //   - Any other mechanism: the address lists decide. With neither list,
 //     "NO ACCESS"; with a deny list, an address not on it is accepted with
 //     user id "anonymous" (pyzmq does the same).
@@ -103,9 +114,9 @@ const AnonymousUserID = "anonymous"
 //
 // # Domains
 //
-// PLAIN and CURVE are configured per ZAP domain. A request uses the
-// configuration of its own domain if there is one, and otherwise that of
-// the domain "*". The empty domain is a domain like any other, so a server
+// PLAIN, CURVE and GSSAPI are configured per ZAP domain. A request uses
+// the configuration of its own domain if there is one, and otherwise that
+// of the domain "*". The empty domain is a domain like any other, so a server
 // with no domain set finds "*" through the fallback.
 //
 // # Differences from pyzmq
@@ -128,6 +139,9 @@ const AnonymousUserID = "anonymous"
 //     credentials"); such a request cannot come from libzmq.
 //   - Internal failures get 500. pyzmq's authenticator thread dies on an
 //     exception, so every later handshake waits for its timeout.
+//   - GSSAPI principals can be listed per domain, and mapped to user ids;
+//     pyzmq lets every principal in. An empty principal, which no GSSAPI
+//     server sends, is refused ("Invalid credentials").
 type Authenticator struct {
 	mu sync.RWMutex // guards the fields below
 	// allow and deny are never both non-empty. They are replaced, never
@@ -136,7 +150,11 @@ type Authenticator struct {
 	plain       map[string]*passwordSource
 	curve       map[string]*curveDomain
 	curveUserID func(cert.PublicKey) string // nil means DefaultCurveUserID
-	logger      *slog.Logger
+	// gssapi holds the domains configured for GSSAPI; an entry is
+	// replaced, never modified.
+	gssapi       map[string]*gssapiDomain
+	gssapiUserID func(principal string) string // nil means the principal
+	logger       *slog.Logger
 	// reloadInterval is that of SetReloadInterval; 0 means the default.
 	reloadInterval time.Duration
 	// refresher reloads the file sources; nil until the first is
@@ -172,9 +190,11 @@ func (a *Authenticator) SetCurveUserID(f func(cert.PublicKey) string) {
 
 // SetLogger sets the logger, or turns logging off with nil (the default).
 // Each decision is logged at [slog.LevelDebug] with the attributes domain,
-// address, mechanism, user, status and reason. Files that cannot be read,
-// skipped metadata and internal failures are logged at higher levels.
-// Passwords are never logged.
+// address, mechanism, user, status and reason, where user is what the
+// client presented: the PLAIN username, the CURVE key (its user id once
+// accepted), the GSSAPI principal. Files that cannot be read, skipped
+// metadata and internal failures are logged at higher levels. Passwords
+// are never logged.
 func (a *Authenticator) SetLogger(l *slog.Logger) {
 	a.mu.Lock()
 	a.logger = l
@@ -359,10 +379,56 @@ func (a *Authenticator) ConfigureCurve(domain, location string) error {
 	return nil
 }
 
-// ConfigureGSSAPI does nothing, as in pyzmq and CZMQ: there is nothing to
-// configure. GSSAPI requests are decided as described on [Authenticator];
-// the transport refuses GSSAPI at the greeting.
-func (a *Authenticator) ConfigureGSSAPI(domain, location string) {}
+// ConfigureGSSAPI lets every GSSAPI client into domain ("*" for the
+// fallback domain): every principal the GSSAPI mechanism authenticated,
+// with the principal as user id (see [Authenticator.SetGSSAPIUserID]). It
+// replaces a list of principals configured for domain. location is
+// ignored, as in pyzmq and CZMQ, whose configure_gssapi does nothing: a
+// domain that is not configured lets every principal in too.
+func (a *Authenticator) ConfigureGSSAPI(domain, location string) {
+	a.setGSSAPI(domain, &gssapiDomain{allowAny: true})
+}
+
+// ConfigureGSSAPIPrincipals lets into domain ("*" for the fallback domain)
+// only the GSSAPI clients whose principal is one of principals, compared
+// exactly and case-sensitively as "user@REALM" (the form libzmq's GSSAPI
+// server puts in the request). It replaces any earlier configuration of
+// domain; with no principals, the domain lets no GSSAPI client in. A
+// principal not on the list is refused with "Unknown principal" (status
+// 400). The address lists are checked first, as for every mechanism.
+func (a *Authenticator) ConfigureGSSAPIPrincipals(domain string, principals ...string) {
+	d := &gssapiDomain{principals: make(map[string]struct{}, len(principals))}
+	for _, p := range principals {
+		d.principals[p] = struct{}{}
+	}
+	a.setGSSAPI(domain, d)
+}
+
+func (a *Authenticator) setGSSAPI(domain string, d *gssapiDomain) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gssapi == nil {
+		a.gssapi = make(map[string]*gssapiDomain)
+	}
+	a.gssapi[domain] = d
+}
+
+// SetGSSAPIUserID sets the function that maps an accepted GSSAPI client's
+// principal to its user id; nil restores the default, the principal
+// itself (pyzmq's user id for GSSAPI). A panic, or a result longer than
+// 255 bytes, makes the reply 500.
+func (a *Authenticator) SetGSSAPIUserID(f func(principal string) string) {
+	a.mu.Lock()
+	a.gssapiUserID = f
+	a.mu.Unlock()
+}
+
+// gssapiDomain is the GSSAPI configuration of one domain: every principal,
+// or those listed. It is never modified once configured.
+type gssapiDomain struct {
+	allowAny   bool
+	principals map[string]struct{}
+}
 
 // policy is what one request needs of the configuration, read under a.mu.
 type policy struct {
@@ -371,6 +437,8 @@ type policy struct {
 	plain       *passwordSource // for the request's domain or "*"
 	curve       *curveDomain    // for the request's domain or "*"
 	curveUserID func(cert.PublicKey) string
+	gssapi      *gssapiDomain // for the request's domain or "*"; nil: any
+	gssapiID    func(string) string
 	logger      *slog.Logger
 	closed      bool // files are no longer followed
 }
@@ -385,6 +453,8 @@ func (a *Authenticator) policyFor(domain string) policy {
 		plain:       lookupDomain(a.plain, domain),
 		curve:       lookupDomain(a.curve, domain),
 		curveUserID: a.curveUserID,
+		gssapi:      lookupDomain(a.gssapi, domain),
+		gssapiID:    a.gssapiUserID,
 		logger:      a.logger,
 		closed:      a.closed,
 	}
@@ -503,10 +573,7 @@ func (p *policy) decide(req *Request) decision {
 	case "CURVE":
 		return p.decideCurve(req)
 	case "GSSAPI":
-		if len(req.Credentials) != 1 || len(req.Credentials[0]) > maxField {
-			return refuse(TextInvalidCredentials)
-		}
-		return accept(string(req.Credentials[0]))
+		return p.decideGSSAPI(req)
 	}
 	if allowed {
 		return accept(AnonymousUserID)
@@ -578,7 +645,7 @@ func (p *policy) decideCurve(req *Request) decision {
 		}
 		meta = certMetadata(crt, p.logger)
 	}
-	userID, err := callUserID(p.curveUserID, key)
+	userID, err := callUserID("CURVE", p.curveUserID, key)
 	if err != nil {
 		d := internalError(err)
 		d.user = key.String()
@@ -589,17 +656,45 @@ func (p *policy) decideCurve(req *Request) decision {
 	return dec
 }
 
-// callUserID calls the user id hook, turning a panic or an over-long result
-// into an error.
-func callUserID(f func(cert.PublicKey) string, key cert.PublicKey) (id string, err error) {
+// decideGSSAPI checks the principal against the domain's list, if it has
+// one. The principal is not a secret: it is logged as the user.
+func (p *policy) decideGSSAPI(req *Request) decision {
+	if len(req.Credentials) != 1 || len(req.Credentials[0]) == 0 || len(req.Credentials[0]) > maxField {
+		return refuse(TextInvalidCredentials)
+	}
+	principal := string(req.Credentials[0])
+	if d := p.gssapi; d != nil && !d.allowAny {
+		if _, ok := d.principals[principal]; !ok {
+			d := refuse(TextUnknownPrincipal)
+			d.user = principal
+			return d
+		}
+	}
+	userID := principal
+	if p.gssapiID != nil {
+		var err error
+		if userID, err = callUserID("GSSAPI", p.gssapiID, principal); err != nil {
+			d := internalError(err)
+			d.user = principal
+			return d
+		}
+	}
+	dec := accept(userID)
+	dec.user = principal
+	return dec
+}
+
+// callUserID calls the user id hook of mech, turning a panic or an
+// over-long result into an error.
+func callUserID[T any](mech string, f func(T) string, v T) (id string, err error) {
 	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("zap: CURVE user id function panicked: %v", v)
+		if r := recover(); r != nil {
+			err = fmt.Errorf("zap: %s user id function panicked: %v", mech, r)
 		}
 	}()
-	id = f(key)
+	id = f(v)
 	if len(id) > maxField {
-		return "", fmt.Errorf("zap: CURVE user id function returned %d bytes, at most %d", len(id), maxField)
+		return "", fmt.Errorf("zap: %s user id function returned %d bytes, at most %d", mech, len(id), maxField)
 	}
 	return id, nil
 }

@@ -58,6 +58,16 @@ func TestDecisions(t *testing.T) {
 		return func(a *Authenticator) { a.SetCurveUserID(f) }
 	}
 	long := strings.Repeat("u", 256)
+	const alice = "alice@EXAMPLE.ORG"
+	principals := func(domain string, names ...string) func(*Authenticator) {
+		return func(a *Authenticator) { a.ConfigureGSSAPIPrincipals(domain, names...) }
+	}
+	gssapi := func(domain string) func(*Authenticator) {
+		return func(a *Authenticator) { a.ConfigureGSSAPI(domain, "") }
+	}
+	gssUserID := func(f func(string) string) func(*Authenticator) {
+		return func(a *Authenticator) { a.SetGSSAPIUserID(f) }
+	}
 
 	tests := []struct {
 		name  string
@@ -188,6 +198,44 @@ func TestDecisions(t *testing.T) {
 		{"GSSAPI no principal", nil, request("GSSAPI", "", "1.2.3.4"), no("Invalid credentials")},
 		{"GSSAPI principal too long", nil, request("GSSAPI", "", "1.2.3.4", []byte(long)), no("Invalid credentials")},
 		{"GSSAPI denied", []func(*Authenticator){deny("1.2.3.4")}, request("GSSAPI", "", "1.2.3.4", []byte("a")), no("Address denied")},
+		{"GSSAPI empty principal", nil, request("GSSAPI", "", "1.2.3.4", []byte{}), no("Invalid credentials")},
+		{"GSSAPI two credentials", nil, request("GSSAPI", "", "1.2.3.4", []byte("a@R"), []byte("b@R")), no("Invalid credentials")},
+		{"GSSAPI listed", []func(*Authenticator){principals("*", alice, "bob@EXAMPLE.ORG")},
+			request("GSSAPI", "web", "1.2.3.4", []byte(alice)), ok(alice)},
+		{"GSSAPI not listed", []func(*Authenticator){principals("*", alice)},
+			request("GSSAPI", "", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), no("Unknown principal")},
+		{"GSSAPI list is case-sensitive (user)", []func(*Authenticator){principals("*", alice)},
+			request("GSSAPI", "", "1.2.3.4", []byte("Alice@EXAMPLE.ORG")), no("Unknown principal")},
+		{"GSSAPI list is case-sensitive (realm)", []func(*Authenticator){principals("*", alice)},
+			request("GSSAPI", "", "1.2.3.4", []byte("alice@example.org")), no("Unknown principal")},
+		{"GSSAPI list matches exactly", []func(*Authenticator){principals("*", alice)},
+			request("GSSAPI", "", "1.2.3.4", []byte("alice")), no("Unknown principal")},
+		{"GSSAPI empty list lets nobody in", []func(*Authenticator){principals("*")},
+			request("GSSAPI", "", "1.2.3.4", []byte(alice)), no("Unknown principal")},
+		{"GSSAPI list of another domain, no *", []func(*Authenticator){principals("app", alice)},
+			request("GSSAPI", "web", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), ok("mallory@EXAMPLE.ORG")},
+		{"GSSAPI ConfigureGSSAPI opens a domain", []func(*Authenticator){principals("*", alice), gssapi("web")},
+			request("GSSAPI", "web", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), ok("mallory@EXAMPLE.ORG")},
+		{"GSSAPI ConfigureGSSAPI leaves * alone", []func(*Authenticator){principals("*", alice), gssapi("web")},
+			request("GSSAPI", "app", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), no("Unknown principal")},
+		{"GSSAPI list replaces ConfigureGSSAPI", []func(*Authenticator){gssapi("*"), principals("*", alice)},
+			request("GSSAPI", "", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), no("Unknown principal")},
+		{"GSSAPI ConfigureGSSAPI replaces a list", []func(*Authenticator){principals("*", alice), gssapi("*")},
+			request("GSSAPI", "", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), ok("mallory@EXAMPLE.ORG")},
+		{"GSSAPI allowed address must be listed", []func(*Authenticator){principals("*", alice), allow("1.2.3.4")},
+			request("GSSAPI", "", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), no("Unknown principal")},
+		{"GSSAPI listed, not allowed address", []func(*Authenticator){principals("*", alice), allow("1.2.3.4")},
+			request("GSSAPI", "", "1.2.3.5", []byte(alice)), no("Address not allowed")},
+		{"GSSAPI user id hook", []func(*Authenticator){gssUserID(func(p string) string { u, _, _ := strings.Cut(p, "@"); return u })},
+			request("GSSAPI", "", "1.2.3.4", []byte(alice)), ok("alice")},
+		{"GSSAPI user id hook reset", []func(*Authenticator){gssUserID(func(string) string { return "x" }), gssUserID(nil)},
+			request("GSSAPI", "", "1.2.3.4", []byte(alice)), ok(alice)},
+		{"GSSAPI user id hook panics", []func(*Authenticator){gssUserID(func(string) string { panic("boom") })},
+			request("GSSAPI", "", "1.2.3.4", []byte(alice)), internal},
+		{"GSSAPI user id hook too long", []func(*Authenticator){gssUserID(func(string) string { return long })},
+			request("GSSAPI", "", "1.2.3.4", []byte(alice)), internal},
+		{"GSSAPI user id hook not called on refusal", []func(*Authenticator){principals("*", alice), gssUserID(func(string) string { panic("boom") })},
+			request("GSSAPI", "", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")), no("Unknown principal")},
 
 		// Any other mechanism: the address lists decide.
 		{"unknown mechanism, no lists", nil, request("X-AUTH", "", "1.2.3.4"), no("NO ACCESS")},
@@ -558,6 +606,30 @@ func TestLoggingCurveAndInternalErrors(t *testing.T) {
 	decide(t, a, request("NULL", "", "::1"))
 	if logs.String() != before {
 		t.Errorf("logged after SetLogger(nil)")
+	}
+}
+
+// TestLoggingGSSAPI: the principal is not a secret, and is logged as the
+// user of every GSSAPI decision, accepted or not; the user id a hook makes
+// of it is the reply's, not the log's user.
+func TestLoggingGSSAPI(t *testing.T) {
+	var logs logBuffer
+	a := newAuth(t)
+	a.SetLogger(newLogger(&logs))
+	a.ConfigureGSSAPIPrincipals("*", "alice@EXAMPLE.ORG")
+	a.SetGSSAPIUserID(func(string) string { return "uid-7" })
+	if got := decide(t, a, request("GSSAPI", "d", "1.2.3.4", []byte("alice@EXAMPLE.ORG"))); !same(got, ok("uid-7")) {
+		t.Errorf("accepted: %+v", got)
+	}
+	decide(t, a, request("GSSAPI", "d", "1.2.3.4", []byte("mallory@EXAMPLE.ORG")))
+	out := logs.String()
+	for _, want := range []string{
+		"mechanism=GSSAPI", "user=alice@EXAMPLE.ORG", "status=200",
+		"user=mallory@EXAMPLE.ORG", "status=400", `reason="Unknown principal"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }
 

@@ -201,7 +201,7 @@ func TestConfigureCurveReplaces(t *testing.T) {
 	if got := decide(t, a, curveReq("d", "::1", other.Public)); !same(got, ok(other.Public.String())) {
 		t.Errorf("directory named *: %+v", got)
 	}
-	a.ConfigureGSSAPI("d", "anything") // a no-op
+	a.ConfigureGSSAPI("d", "anything") // GSSAPI's configuration of d leaves CURVE's alone
 	if got := decide(t, a, curveReq("d", "::1", other.Public)); !same(got, ok(other.Public.String())) {
 		t.Errorf("after ConfigureGSSAPI: %+v", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/zap"
@@ -129,4 +130,31 @@ func ExampleAuthenticator_ConfigureCurve() {
 	// 200 "OK" user-id="6d=K4&1k!oESw*Ld5}ENai.L$i<6S&c^+UUNuNn-" X-Role="reader"
 	// 400 "Unknown key" user-id=""
 	// 200 "OK" user-id="0rJu600000000000000000000000000000000000"
+}
+
+// ExampleAuthenticator_ConfigureGSSAPIPrincipals lets into every domain
+// only two Kerberos principals, which the GSSAPI mechanism authenticated,
+// and gives them their user name, without the realm, as user id.
+func ExampleAuthenticator_ConfigureGSSAPIPrincipals() {
+	a := zap.NewAuthenticator()
+	a.ConfigureGSSAPIPrincipals("*", "alice@ZMTP.TEST", "bob@ZMTP.TEST")
+	a.SetGSSAPIUserID(func(principal string) string {
+		user, _, _ := strings.Cut(principal, "@")
+		return user
+	})
+
+	for _, principal := range []string{"alice@ZMTP.TEST", "Alice@ZMTP.TEST", "mallory@ZMTP.TEST"} {
+		rep, _ := a.Authenticate(context.Background(), &zap.Request{
+			Version:     zap.Version,
+			RequestID:   []byte("1"),
+			Address:     "192.0.2.7",
+			Mechanism:   "GSSAPI",
+			Credentials: [][]byte{[]byte(principal)},
+		})
+		fmt.Printf("%s: %s %q user-id=%q\n", principal, rep.StatusCode, rep.StatusText, rep.UserID)
+	}
+	// Output:
+	// alice@ZMTP.TEST: 200 "OK" user-id="alice"
+	// Alice@ZMTP.TEST: 400 "Unknown principal" user-id=""
+	// mallory@ZMTP.TEST: 400 "Unknown principal" user-id=""
 }

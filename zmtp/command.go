@@ -20,6 +20,12 @@ const (
 // command frame's body. See 37/ZMTP, "Commands".
 //
 // A Command returned by [ParseCommand] aliases the body it was parsed from.
+//
+// The zero Command (no name, no data) is the empty command: its body is
+// zero bytes, so it travels as the frame 04 00. No specification defines
+// it, but libzmq's GSSAPI client sends one during its handshake (see
+// [Command.IsEmpty]); [ParseCommand] still refuses an empty body, and a
+// driver hands one to a handshake that asks for it as the zero Command.
 type Command struct {
 	Name string
 	Data []byte
@@ -49,8 +55,16 @@ func ValidCommandName(name string) bool {
 	return true
 }
 
-// Len returns the size of the encoded command body.
+// IsEmpty reports whether c is the empty command: no name and no data,
+// encoded as a zero-length body.
+func (c Command) IsEmpty() bool { return c.Name == "" && len(c.Data) == 0 }
+
+// Len returns the size of the encoded command body: 0 for the empty
+// command.
 func (c Command) Len() int {
+	if c.IsEmpty() {
+		return 0
+	}
 	if c.libzmqPlainError() {
 		return len(libzmqPlainError) + len(c.Data)
 	}
@@ -59,9 +73,13 @@ func (c Command) Len() int {
 
 func (c Command) libzmqPlainError() bool { return c.LibzmqPlainForm && c.Name == CmdError }
 
-// Append appends the command body (name length, name, data) to b. It panics
-// if c.Name is not a valid command name, which is a programming error.
+// Append appends the command body (name length, name, data) to b, or
+// nothing for the empty command. It panics if c.Name is not a valid command
+// name (an empty name with data included), which is a programming error.
 func (c Command) Append(b []byte) []byte {
+	if c.IsEmpty() {
+		return b
+	}
 	if c.libzmqPlainError() {
 		b = append(b, libzmqPlainError...)
 		return append(b, c.Data...)
@@ -79,6 +97,9 @@ func (c Command) Append(b []byte) []byte {
 const libzmqPlainError = "\x5eRROR"
 
 // ParseCommand parses a command frame's body. The returned Data aliases body.
+// An empty body is malformed: the empty command is not a command to
+// ZMTP, and only a handshake that expects one (libzmq's GSSAPI) takes it,
+// through its driver, never through ParseCommand.
 //
 // For interoperability it also reads the malformed ERROR that libzmq 4.3.x
 // PLAIN peers send (the body starts 5E "RROR" instead of 05 "ERROR") as an
@@ -118,7 +139,11 @@ func commandName(b []byte) string {
 func (c Command) Is(name string) bool { return c.Name == name }
 
 // String returns the command's name and data for debugging, the data
-// quoted as Go quotes a byte string.
+// quoted as Go quotes a byte string; the empty command reads "(empty
+// command)".
 func (c Command) String() string {
+	if c.IsEmpty() {
+		return "(empty command)"
+	}
 	return fmt.Sprintf("%s %q", quote(c.Name), c.Data)
 }

@@ -163,7 +163,7 @@ func TestCommandAppend(t *testing.T) {
 			t.Errorf("%d: Len = %d, want %d", i, tt.c.Len(), len(tt.want))
 		}
 	}
-	for _, name := range []string{"", "P1NG", "RE ADY", "READ-", "\x00", "É", "\x1b[31m", strings.Repeat("A", 256)} {
+	for _, name := range []string{"P1NG", "RE ADY", "READ-", "\x00", "É", "\x1b[31m", strings.Repeat("A", 256)} {
 		c := zmtp.Command{Name: name}
 		mustPanic(t, "Append", func() { c.Append(nil) })
 		if zmtp.ValidCommandName(name) {
@@ -174,6 +174,39 @@ func TestCommandAppend(t *testing.T) {
 		if !zmtp.ValidCommandName(name) {
 			t.Errorf("ValidCommandName(%q) = false", name)
 		}
+	}
+}
+
+// TestEmptyCommand: the zero Command encodes as a zero-length body, the
+// frame 04 00 that libzmq's GSSAPI client sends after the AP-REP
+// (docs/wire-format.md#the-empty-command), never as 04 01 00 or with a
+// name; a name that is empty while data follows is still a programming
+// error; ParseCommand still refuses the empty body.
+func TestEmptyCommand(t *testing.T) {
+	for _, c := range []zmtp.Command{{}, {Data: []byte{}}} {
+		if !c.IsEmpty() || c.Len() != 0 {
+			t.Errorf("%#v: IsEmpty %v, Len %d; want true, 0", c, c.IsEmpty(), c.Len())
+		}
+		if got := c.Append([]byte("pre")); string(got) != "pre" {
+			t.Errorf("Append = %q, want nothing appended", got)
+		}
+		frame := zmtp.AppendFrame(nil, zmtp.FlagCommand, c.Append(nil))
+		if want := testhelp.Wire(`04 00`); !bytes.Equal(frame, want) {
+			t.Errorf("frame = % x, want % x", frame, want)
+		}
+		if c.String() != "(empty command)" {
+			t.Errorf("String = %q", c.String())
+		}
+	}
+	for _, c := range []zmtp.Command{{Name: "READY"}, {Data: []byte{0}}, {Name: "ERROR", LibzmqPlainForm: true}} {
+		if c.IsEmpty() {
+			t.Errorf("%#v: IsEmpty", c)
+		}
+	}
+	noName := zmtp.Command{Data: []byte("x")}
+	mustPanic(t, "Append of data without a name", func() { noName.Append(nil) })
+	if c, err := zmtp.ParseCommand(nil); !errors.Is(err, zmtp.ErrMalformed) {
+		t.Errorf("ParseCommand(empty) = %+v, %v; want a malformed command", c, err)
 	}
 }
 
