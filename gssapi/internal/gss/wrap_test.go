@@ -12,7 +12,7 @@ import (
 
 // sealRaw builds a sealed Wrap token by hand, so that tests can make what
 // Wrap never makes: an empty plaintext, EC filler, rotation.
-func sealRaw(t *testing.T, c *Context, flags byte, ec, rrc uint16, seq uint64, plaintext []byte) []byte {
+func sealRaw(t testing.TB, c *Context, flags byte, ec, rrc uint16, seq uint64, plaintext []byte) []byte {
 	t.Helper()
 	var hdr [16]byte
 	hdr[0], hdr[1], hdr[2], hdr[3] = 0x05, 0x04, flags, 0xff
