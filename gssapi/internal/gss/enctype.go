@@ -177,3 +177,15 @@ func encrypt(k Key, usage uint32, plaintext []byte) ([]byte, error) {
 }
 
 func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
+
+// Decrypt is decrypt for the module root's KDC exchange: the length guard,
+// gokrb5 under a recover, and ErrDecrypt on an integrity failure.
+func Decrypt(k Key, usage uint32, ciphertext []byte) ([]byte, error) {
+	return decrypt(k, usage, ciphertext)
+}
+
+// CheckKey reports whether k is of a supported enctype and the right size.
+func CheckKey(k Key) error {
+	_, err := k.check()
+	return err
+}
