@@ -155,7 +155,6 @@ func (s *KDCTicketSource) ServiceTicket(ctx context.Context, service Principal) 
 		s.mu.Unlock()
 		return s.serviceTicket(t), nil
 	}
-	tgt := s.tgt
 	s.mu.Unlock()
 
 	if s.ccache != "" {
@@ -163,6 +162,9 @@ func (s *KDCTicketSource) ServiceTicket(ctx context.Context, service Principal) 
 			return t, err
 		}
 	}
+	s.mu.Lock()
+	tgt := s.tgt
+	s.mu.Unlock()
 	if tgt == nil || !now.Add(ticketMargin).Before(tgt.end) {
 		var err error
 		if tgt, err = s.getTGT(ctx, now); err != nil {
@@ -422,7 +424,8 @@ func (s *KDCTicketSource) tgsExchange(ctx context.Context, tgt *cachedTicket, se
 	}); err != nil {
 		return nil, fmt.Errorf("gssapi: building TGS-REQ: %w", err)
 	}
-	req.ReqBody.EType = supportedOnly(req.ReqBody.EType)
+	// The body is under the authenticator's checksum: it cannot be
+	// changed now. The session key's enctype is checked in the reply.
 	b, err := req.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("gssapi: encoding TGS-REQ: %w", err)
