@@ -56,9 +56,13 @@ func TestKDCSources(t *testing.T) {
 	r.run(t, "kinit", "-c", "FILE:"+r.path("cc"), "-k", "-t", r.path("client.keytab"), "alice@"+realmName)
 
 	sources := map[string]func() (*gssapi.KDCTicketSource, error){
-		"keytab":   func() (*gssapi.KDCTicketSource, error) { return gssapi.NewKeytabTicketSource(conf, alice, ckt) },
-		"password": func() (*gssapi.KDCTicketSource, error) { return gssapi.NewPasswordTicketSource(conf, alice, "alice-password") },
-		"ccache":   func() (*gssapi.KDCTicketSource, error) { return gssapi.NewCCacheTicketSource(conf, "FILE:"+r.path("cc")) },
+		"keytab": func() (*gssapi.KDCTicketSource, error) { return gssapi.NewKeytabTicketSource(conf, alice, ckt) },
+		"password": func() (*gssapi.KDCTicketSource, error) {
+			return gssapi.NewPasswordTicketSource(conf, alice, "alice-password")
+		},
+		"ccache": func() (*gssapi.KDCTicketSource, error) {
+			return gssapi.NewCCacheTicketSource(conf, "FILE:"+r.path("cc"))
+		},
 	}
 	for name, mk := range sources {
 		t.Run(name, func(t *testing.T) {
