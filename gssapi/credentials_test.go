@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -212,9 +214,24 @@ func TestNoCredentials(t *testing.T) {
 	if _, err := gssapi.NewServerCredentials(empty, gssapi.Principal{}); !errors.Is(err, gssapi.ErrNoCredentials) {
 		t.Errorf("server, empty keytab: %v", err)
 	}
-	for _, b := range [][]byte{nil, {5}, {5, 3}, {5, 2, 0, 0, 0, 50, 1}, {5, 2, 0xff, 0xff, 0xff, 0xff}} {
-		if _, err := gssapi.ParseKeytab(b); b != nil && len(b) > 2 && err == nil && b[1] == 2 && len(b) == 7 {
-			t.Errorf("truncated keytab % x parsed", b)
+	// A truncated credential cache (gokrb5's parser would index out of
+	// range) is ErrBadConfig.
+	for _, b := range [][]byte{{5, 4, 0, 12}, {5, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 200}} {
+		path := filepath.Join(t.TempDir(), "cc")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gssapi.NewCCacheTicketSource(conf, path); !errors.Is(err, gssapi.ErrBadConfig) {
+			t.Errorf("ccache % x: %v", b, err)
+		}
+	}
+	// Bad keytabs: an ErrBadConfig that does not quote the file (gokrb5's
+	// own message would), never a panic.
+	secret := []byte("KEYBYTES-KEYBYTES")
+	for _, b := range [][]byte{nil, {5}, {5, 3}, append([]byte{5, 2, 0, 0, 0, 50, 1}, secret...), {5, 2, 0, 0, 0, 4, 0, 9}} {
+		_, err := gssapi.ParseKeytab(b)
+		if !errors.Is(err, gssapi.ErrBadConfig) || strings.Contains(err.Error(), "KEYBYTES") {
+			t.Errorf("keytab % x: %v", b, err)
 		}
 	}
 }
