@@ -363,7 +363,10 @@ func readBounded(path string) ([]byte, error) {
 	if len(b) > MaxFileSize {
 		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrBadConfig, path, MaxFileSize)
 	}
-	return b, nil
+	// Capacity = length: gokrb5's ccache parser slices past the length
+	// without checks, and within the capacity Go lets it read stale bytes
+	// instead of failing.
+	return b[:len(b):len(b)], nil
 }
 
 // filePath strips a FILE: prefix and refuses other ccache and keytab kinds
