@@ -244,6 +244,7 @@ func ParseKeytab(b []byte) (*Keytab, error) {
 	if len(b) == 2 && b[0] == 5 && (b[1] == 1 || b[1] == 2) {
 		return &Keytab{kt: kt}, nil // a header and no entries
 	}
+	b = b[:len(b):len(b)] // no reading past the end within the capacity
 	// gokrb5's parse errors can quote the keytab bytes: they are dropped.
 	if err := guardPanic(func() error { return kt.Unmarshal(b) }); err != nil {
 		return nil, fmt.Errorf("%w: keytab does not parse", ErrBadConfig)

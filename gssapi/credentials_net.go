@@ -52,12 +52,12 @@ func (s *KDCTicketSource) exchange(ctx context.Context, realm string, req []byte
 			return rb, nil
 		}
 		last = err
-		if ctx.Err() != nil {
+		if ctxDone(ctx) != nil {
 			break
 		}
 	}
-	if ctx.Err() != nil {
-		last = ctx.Err()
+	if err := ctxDone(ctx); err != nil {
+		last = err
 	}
 	return nil, fmt.Errorf("%w: realm %q: %w", ErrKDCUnreachable, realm, last)
 }
@@ -150,4 +150,17 @@ func roundTrip(ctx context.Context, network, addr string, req []byte, timeout ti
 		return nil, err
 	}
 	return rb, nil
+}
+
+// ctxDone returns ctx's error, or context.DeadlineExceeded once its
+// deadline has passed: a connection deadline set from it can fire a moment
+// before the context's own timer does.
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
