@@ -4,8 +4,10 @@ package gss
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -47,12 +49,17 @@ type Context struct {
 	// Sending side, owned by Wrap.
 	sendSeq  uint64
 	sendDone bool // the last sequence number has been used
+	seal     *msgCipher
+	rand     io.Reader // confounders; nil means crypto/rand
+	conf     [confounderSize]byte
 	wbuf     []byte
 
 	// Receiving side, owned by Unwrap.
 	recvSeq  uint64
 	recvDone bool
-	rbuf     []byte
+	open     *msgCipher
+	rbuf     []byte // a rotated token, put back in order
+	pbuf     []byte // the decrypted plaintext
 }
 
 // newContext checks the key and returns a context. sendSeq and recvSeq are
@@ -62,10 +69,19 @@ func newContext(key Key, initiator, acceptorSubkey bool, sendSeq, recvSeq uint64
 	if err != nil {
 		return nil, err
 	}
-	return &Context{
+	c := &Context{
 		key: key, enc: enc, initiator: initiator, acceptorSubkey: acceptorSubkey,
 		limits: limits, sendSeq: sendSeq, recvSeq: recvSeq,
-	}, nil
+	}
+	// The keys of both directions are derived once, here: Wrap seals
+	// under our own usage, Unwrap opens under the peer's.
+	if c.seal, err = newMsgCipher(key, c.usage(!initiator)); err != nil {
+		return nil, err
+	}
+	if c.open, err = newMsgCipher(key, c.usage(initiator)); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Initiator reports whether this side started the context.
@@ -130,14 +146,19 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 	// EC and RRC stay zero: AES needs no padding, and MIT rotates nothing.
 	binary.BigEndian.PutUint64(hdr[8:], c.sendSeq)
 
-	c.wbuf = append(append(c.wbuf[:0], plaintext...), hdr[:]...)
-	ct, err := encrypt(c.key, c.usage(!c.initiator), c.wbuf)
-	clear(c.wbuf)
-	if err != nil {
-		return dst, err
+	// E(confounder | plaintext | header), with the keys derived once
+	// (msgcrypto.go); the plaintext is copied once, into wbuf.
+	if c.rand != nil {
+		if _, err := io.ReadFull(c.rand, c.conf[:]); err != nil {
+			return dst, fmt.Errorf("gssapi: reading a confounder: %w", err)
+		}
+	} else {
+		rand.Read(c.conf[:]) // never fails (Go 1.24 and later)
 	}
+	c.wbuf = append(append(append(c.wbuf[:0], c.conf[:]...), plaintext...), hdr[:]...)
 	dst = append(dst, hdr[:]...)
-	dst = append(dst, ct...)
+	dst = c.seal.seal(dst, c.wbuf)
+	clear(c.wbuf)
 	if c.sendSeq == math.MaxUint64 {
 		c.sendDone = true
 	} else {
@@ -205,11 +226,14 @@ func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
 		c.rbuf = append(append(c.rbuf[:0], body[r:]...), body[:r]...)
 		body = c.rbuf
 	}
-	pt, err := decrypt(c.key, c.usage(c.initiator), body)
+	pt, err := c.open.open(c.pbuf[:0], body)
+	c.pbuf = pt[:0]
 	if err != nil {
 		return dst, err
 	}
-	// pt = plaintext | EC filler bytes | header copy with RRC = 0.
+	// pt = confounder | plaintext | EC filler bytes | header copy with
+	// RRC = 0.
+	pt = pt[confounderSize:]
 	if len(pt) < wrapHeaderSize+ec {
 		return dst, malformed("wrap plaintext too short")
 	}
