@@ -736,7 +736,11 @@ func TestHeartbeatBothSides(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			checkGoroutines(t)
 			cfg := func(typ zmtp.SocketType) *Config {
-				return &Config{SocketType: typ, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 500 * time.Millisecond, HeartbeatTTL: 500 * time.Millisecond}
+				// PINGs every 20 ms; a timeout and TTL of 2 s, so that a
+				// scheduling pause on a loaded machine under -race is not
+				// taken for a dead peer (what is tested is that answered
+				// heartbeats keep both up, not how fast silence is found).
+				return &Config{SocketType: typ, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 2 * time.Second, HeartbeatTTL: 2 * time.Second}
 			}
 			a, b := p.mk(t)
 			c, s := handshaken(t, a, b, cfg(zmtp.DEALER), cfg(zmtp.ROUTER))
@@ -765,7 +769,7 @@ func TestBulkBothWaysWithHeartbeats(t *testing.T) {
 	a, b := tcpConns(t)
 	// PINGs every 5 ms; the timeout is generous so that scheduling pauses
 	// on a loaded machine (4 MiB copies, -race) are not taken for silence.
-	cfg := &Config{SocketType: zmtp.DEALER, HeartbeatInterval: 5 * time.Millisecond, HeartbeatTimeout: time.Second}
+	cfg := &Config{SocketType: zmtp.DEALER, HeartbeatInterval: 5 * time.Millisecond, HeartbeatTimeout: 3 * time.Second}
 	c, s := handshaken(t, a, b, cfg, cfg)
 	var got [2]atomic.Int64
 	big := [][]byte{make([]byte, 4<<20)}
@@ -793,13 +797,15 @@ func TestBulkBothWaysWithHeartbeats(t *testing.T) {
 	defer func() { c.Close(); s.Close(); wg.Wait() }()
 	var last [2]int64
 	stalls := 0
-	for k := 0; k < 30; k++ {
+	// A deadlock is for ever: 2 s without progress on a side (20 ticks)
+	// says so, where a loaded machine may pause for a second.
+	for k := 0; k < 40; k++ {
 		time.Sleep(100 * time.Millisecond)
 		n := [2]int64{got[0].Load(), got[1].Load()}
 		if n[0] == last[0] || n[1] == last[1] {
 			stalls++
-			if stalls >= 10 {
-				t.Fatalf("no progress for 1 s: %v messages read; the connection is deadlocked", n)
+			if stalls >= 20 {
+				t.Fatalf("no progress for 2 s: %v messages read; the connection is deadlocked", n)
 			}
 		} else {
 			stalls = 0
