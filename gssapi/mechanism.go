@@ -94,6 +94,7 @@ type serverMech struct {
 	now       func() time.Time
 	rand      io.Reader
 	replay    *gss.ReplayCache
+	acceptor  *gss.Acceptor
 }
 
 // Client returns the client side of the GSSAPI mechanism, as libzmq 4.3.4
@@ -161,6 +162,11 @@ func Server(cfg ServerConfig) (mechanism.Mechanism, error) {
 	if m.maxToken == 0 {
 		m.maxToken = DefaultMaxToken
 	}
+	acc, err := gss.NewAcceptor(m.acceptorConfig(m.rand))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	m.acceptor = acc
 	return m, nil
 }
 
