@@ -22,6 +22,8 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -586,6 +588,52 @@ func TestGSSAPIClientFailureBounds(t *testing.T) {
 			t.Errorf("Dial: %v; want gssapi.ErrKDCUnreachable", err)
 		}
 		t.Logf("failed in %v: %v", took.Round(time.Millisecond), err)
+	})
+
+	// A KDC that accepts the connection and never answers: the handshake
+	// deadline (1 s here) bounds the ticket request, which the mechanism
+	// makes under the handshake's context.
+	t.Run("kdc-silent", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := make(chan net.Conn, 16)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					close(held)
+					return
+				}
+				held <- c
+			}
+		}()
+		t.Cleanup(func() {
+			ln.Close()
+			for c := range held {
+				c.Close()
+			}
+		})
+		text, err := os.ReadFile(r.Krb5Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf, err := gssapi.ParseKrb5Config(strings.ReplaceAll(string(text), r.KDCAddr, ln.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := gssOurs{r: r, conf: conf, tickets: gssTickets(t, r, conf), creds: ours.creds}
+		cfg := o.client(t, false)
+		cfg.HandshakeTimeout = time.Second
+		took := gssTimed(t, "failing Dial", time.Second+bound/2, func() { _, err = transport.Dial(ep, cfg) })
+		// The transport reports the handshake's deadline (a typed
+		// *transport.HandshakeError whose Timeout is true); the KDC the
+		// time went to is not named in it.
+		if !timedOut(err) {
+			t.Errorf("Dial: %v; want a handshake timeout", err)
+		}
+		t.Logf("failed in %v: %v (ErrKDCUnreachable in the chain: %v)", took.Round(time.Millisecond), err, errors.Is(err, gssapi.ErrKDCUnreachable))
 	})
 
 	// The libzmq server saw no message.
