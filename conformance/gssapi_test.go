@@ -182,6 +182,24 @@ func TestGSSAPIOurClientLibzmqServer(t *testing.T) {
 			}
 		})
 	}
+
+	// Sealed on one side, ZMQ_GSSAPI_PLAINTEXT on the other: the server's
+	// READY is of the wrong kind, and our client fails at once with an
+	// error (not at the handshake deadline), whichever side is plain.
+	for _, ourPlain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mismatch-our-plaintext=%v", ourPlain), func(t *testing.T) {
+			lib := newZMQLib(t)
+			srv := lib.gssServer(zmq.DEALER, !ourPlain)
+			ep := lib.bind(srv)
+			var err error
+			took := gssTimed(t, "failing Dial", time.Second, func() { _, err = transport.Dial(ep, ours.client(t, ourPlain)) })
+			if !errors.Is(err, gssapi.ErrProtectionMismatch) || timedOut(err) {
+				t.Fatalf("Dial: %v; want gssapi.ErrProtectionMismatch before the deadline", err)
+			}
+			t.Logf("failed in %v: %v", took.Round(time.Millisecond), err)
+			expectNothing(t, srv, 50*time.Millisecond)
+		})
+	}
 }
 
 // TestGSSAPILibzmqClientOurServer: a libzmq DEALER GSSAPI client against
