@@ -4,13 +4,26 @@ go 1.25.0
 
 require (
 	github.com/pebbe/zmq4 v1.4.0
-	github.com/zmtpsec/zmtpsec v0.0.0-00010101000000-000000000000
+	github.com/zmtpsec/zmtpsec v0.0.0
+)
+
+require (
+	github.com/hashicorp/go-uuid v1.0.3 // indirect
+	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
+	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
+	github.com/jcmturner/gofork v1.7.6 // indirect
+	github.com/jcmturner/gokrb5/v8 v8.4.4 // indirect
+	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
+	golang.org/x/net v0.57.0 // indirect
 )
 
 require (
 	github.com/tilinna/z85 v1.0.0 // indirect
+	github.com/zmtpsec/zmtpsec/gssapi v0.0.0
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
 
 replace github.com/zmtpsec/zmtpsec => ../
+
+replace github.com/zmtpsec/zmtpsec/gssapi => ../gssapi
