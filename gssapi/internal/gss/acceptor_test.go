@@ -406,7 +406,7 @@ func TestInitiatorRefusesAPRep(t *testing.T) {
 			ctx, err := in.ReadAPRep(tc.tok(in))
 			switch want := tc.want.(type) {
 			case nil:
-				if err != nil || !ctx.key.Equal(sub) || ctx.NextRecvSeq() != 7 {
+				if err != nil || !ctx.recvKey.Equal(sub) || ctx.NextRecvSeq() != 7 {
 					t.Fatalf("ReadAPRep: %v", err)
 				}
 			case *KRBError:

@@ -5,6 +5,7 @@ package gss
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -34,12 +35,12 @@ func TestEstablishAllEnctypes(t *testing.T) {
 			if got := res.Service.String(); got != "zmqtest/localhost@ZMTP.TEST" {
 				t.Errorf("service = %q", got)
 			}
-			if !ini.key.Equal(acc.key) || ini.Enctype() != c.sess {
+			if !ini.sendKey.Equal(acc.recvKey) || ini.Enctype() != c.sess {
 				t.Fatalf("keys differ or enctype %d, want %d", ini.Enctype(), c.sess)
 			}
 			want := map[int32]int{17: 16, 18: 32, 19: 16, 20: 32}[c.sess]
-			if len(ini.key.Value) != want {
-				t.Errorf("acceptor subkey is %d bytes, want %d", len(ini.key.Value), want)
+			if len(ini.sendKey.Value) != want {
+				t.Errorf("acceptor subkey is %d bytes, want %d", len(ini.sendKey.Value), want)
 			}
 			if !ini.AcceptorSubkey() || !acc.AcceptorSubkey() || !ini.Initiator() || acc.Initiator() {
 				t.Error("roles or AcceptorSubkey flag wrong")
@@ -185,4 +186,52 @@ func TestKeyRedacted(t *testing.T) {
 			t.Errorf("%s of a config prints the key: %s", f, s)
 		}
 	}
+}
+
+// Close zeroes both keys and makes Wrap and Unwrap fail; each direction
+// can be closed on its own.
+func TestContextClose(t *testing.T) {
+	ini, acc, _ := newTestKDC(t).establish(t, ticketSpec{})
+	tok, err := ini.Wrap(nil, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := ini.sendKey.Value
+	ini.CloseSend()
+	if !allZero(sk) {
+		t.Error("CloseSend left the send key")
+	}
+	if _, err := ini.Wrap(nil, []byte("x")); !errors.Is(err, ErrContextClosed) {
+		t.Errorf("Wrap after CloseSend: %v", err)
+	}
+	rk := acc.recvKey.Value
+	acc.CloseRecv()
+	if !allZero(rk) {
+		t.Error("CloseRecv left the receive key")
+	}
+	if _, err := acc.Unwrap(nil, tok); !errors.Is(err, ErrContextClosed) {
+		t.Errorf("Unwrap after CloseRecv: %v", err)
+	}
+	// The other direction still works until closed.
+	tok2, err := acc.Wrap(nil, []byte("y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := ini.Unwrap(nil, tok2); err != nil || string(pt) != "y" {
+		t.Errorf("Unwrap on the open direction: %q, %v", pt, err)
+	}
+	acc.Close()
+	acc.Close()
+	if _, err := acc.Wrap(nil, []byte("y")); !errors.Is(err, ErrContextClosed) {
+		t.Errorf("Wrap after Close: %v", err)
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return len(b) > 0
 }

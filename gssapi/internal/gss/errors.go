@@ -86,6 +86,9 @@ var (
 	ErrKeyFlag = errors.New("gssapi: wrap token names the wrong key")
 	// ErrSequenceExhausted reports a send sequence number that would wrap.
 	ErrSequenceExhausted = errors.New("gssapi: wrap sequence numbers exhausted")
+	// ErrContextClosed reports a Wrap or Unwrap after the context's keys
+	// were zeroed.
+	ErrContextClosed = errors.New("gssapi: security context closed")
 )
 
 // A SequenceError reports a Wrap token whose sequence number is not the one

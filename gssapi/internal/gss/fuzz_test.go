@@ -98,7 +98,7 @@ func FuzzReadAPRep(f *testing.F) {
 func FuzzUnwrap(f *testing.F) {
 	kdc := newTestKDC(f)
 	ini, acc, _ := kdc.establish(f, ticketSpec{})
-	key, seq := acc.key, acc.recvSeq
+	key, seq := acc.recvKey, acc.recvSeq
 	for _, n := range []int{1, 16, 100} {
 		tok, _ := ini.Wrap(nil, bytes.Repeat([]byte{1}, n))
 		f.Add(tok)

@@ -198,3 +198,12 @@ func parseKRBError(msg []byte) error {
 	}
 	return &KRBError{Code: ke.ErrorCode, Text: text}
 }
+
+// Close zeroes the initiator's session key and subkey (the Context that
+// ReadAPRep returned holds copies of its own). A later ReadAPRep fails.
+// It is safe to call more than once.
+func (in *Initiator) Close() {
+	clear(in.sessionKey.Value)
+	clear(in.subkey.Value)
+	in.done = true
+}

@@ -38,18 +38,21 @@ type WrapLimits struct {
 // Wrap and Unwrap may run at the same time (a writer and a reader), but
 // neither may run concurrently with itself.
 type Context struct {
-	key            Key
 	enc            encInfo
 	initiator      bool
 	acceptorSubkey bool
 	limits         WrapLimits
 
-	// Sending side, owned by Wrap.
+	// Sending side, owned by Wrap. The two directions hold their own
+	// copies of the key, so that each can be zeroed without racing the
+	// other.
+	sendKey  Key
 	sendSeq  uint64
 	sendDone bool // the last sequence number has been used
 	wbuf     []byte
 
 	// Receiving side, owned by Unwrap.
+	recvKey  Key
 	recvSeq  uint64
 	recvDone bool
 	rbuf     []byte
@@ -63,7 +66,9 @@ func newContext(key Key, initiator, acceptorSubkey bool, sendSeq, recvSeq uint64
 		return nil, err
 	}
 	return &Context{
-		key: key, enc: enc, initiator: initiator, acceptorSubkey: acceptorSubkey,
+		sendKey: Key{Enctype: key.Enctype, Value: append([]byte(nil), key.Value...)},
+		recvKey: Key{Enctype: key.Enctype, Value: append([]byte(nil), key.Value...)},
+		enc:     enc, initiator: initiator, acceptorSubkey: acceptorSubkey,
 		limits: limits, sendSeq: sendSeq, recvSeq: recvSeq,
 	}, nil
 }
@@ -72,7 +77,7 @@ func newContext(key Key, initiator, acceptorSubkey bool, sendSeq, recvSeq uint64
 func (c *Context) Initiator() bool { return c.initiator }
 
 // Enctype returns the enctype of the key the Wrap tokens use.
-func (c *Context) Enctype() int32 { return c.key.Enctype }
+func (c *Context) Enctype() int32 { return c.enc.id }
 
 // AcceptorSubkey reports whether the Wrap tokens use the acceptor's subkey.
 func (c *Context) AcceptorSubkey() bool { return c.acceptorSubkey }
@@ -120,6 +125,9 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) == 0 {
 		return dst, ErrEmptyPlaintext
 	}
+	if c.sendKey.Value == nil {
+		return dst, ErrContextClosed
+	}
 	if c.sendDone {
 		return dst, ErrSequenceExhausted
 	}
@@ -131,7 +139,7 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 	binary.BigEndian.PutUint64(hdr[8:], c.sendSeq)
 
 	c.wbuf = append(append(c.wbuf[:0], plaintext...), hdr[:]...)
-	ct, err := encrypt(c.key, c.usage(!c.initiator), c.wbuf)
+	ct, err := encrypt(c.sendKey, c.usage(!c.initiator), c.wbuf)
 	clear(c.wbuf)
 	if err != nil {
 		return dst, err
@@ -165,6 +173,9 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
 	if c.limits.MaxToken > 0 && len(token) > c.limits.MaxToken {
 		return dst, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), c.limits.MaxToken)
+	}
+	if c.recvKey.Value == nil {
+		return dst, ErrContextClosed
 	}
 	if len(token) < wrapHeaderSize {
 		return dst, malformed("short wrap token")
@@ -205,7 +216,7 @@ func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
 		c.rbuf = append(append(c.rbuf[:0], body[r:]...), body[:r]...)
 		body = c.rbuf
 	}
-	pt, err := decrypt(c.key, c.usage(c.initiator), body)
+	pt, err := decrypt(c.recvKey, c.usage(c.initiator), body)
 	if err != nil {
 		return dst, err
 	}
@@ -230,4 +241,28 @@ func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
 		c.recvSeq++
 	}
 	return append(dst, pt...), nil
+}
+
+// CloseSend zeroes the sending key; every later Wrap fails with
+// [ErrContextClosed]. It must not run concurrently with Wrap, but may with
+// Unwrap and CloseRecv. It is safe to call more than once.
+func (c *Context) CloseSend() {
+	clear(c.sendKey.Value)
+	c.sendKey.Value = nil
+	clear(c.wbuf)
+}
+
+// CloseRecv zeroes the receiving key; every later Unwrap fails with
+// [ErrContextClosed]. It must not run concurrently with Unwrap, but may
+// with Wrap and CloseSend. It is safe to call more than once.
+func (c *Context) CloseRecv() {
+	clear(c.recvKey.Value)
+	c.recvKey.Value = nil
+	clear(c.rbuf)
+}
+
+// Close is CloseSend and CloseRecv.
+func (c *Context) Close() {
+	c.CloseSend()
+	c.CloseRecv()
 }

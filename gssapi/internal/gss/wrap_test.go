@@ -19,7 +19,7 @@ func sealRaw(t testing.TB, c *Context, flags byte, ec, rrc uint16, seq uint64, p
 	binary.BigEndian.PutUint16(hdr[4:], ec)
 	binary.BigEndian.PutUint64(hdr[8:], seq)
 	msg := append(append(append([]byte{}, plaintext...), bytes.Repeat([]byte{0xee}, int(ec))...), hdr[:]...)
-	ct, err := encrypt(c.key, c.usage(!c.initiator), msg)
+	ct, err := encrypt(c.sendKey, c.usage(!c.initiator), msg)
 	if err != nil {
 		t.Fatal(err)
 	}
