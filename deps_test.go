@@ -109,6 +109,14 @@ var depsRules = []depsRule{
 		why:     "the throwaway MIT realm of the GSSAPI tests: std only (os/exec for MIT's tools, testing), so that the nested modules' tests can import it",
 	},
 	{
+		pkg: "internal/zmtpcat",
+		imports: []string{
+			"+./socket", "+./transport", "+./mechanism", "+./zap", "+./cert", "+./zmtp",
+			"-./internal/testhelp/...", "-./internal/krbtest", "+./internal/...", "+std",
+		},
+		why: "zmtpcat's logic, shared by cmd/zmtpcat and the gssapi module's zmtpcat: the public API (socket and below) and std, like a command",
+	},
+	{
 		pkg:     "internal/testhelp/testkeys",
 		imports: []string{"+std", "+./cert"},
 		why:     "shared key-pair helpers for tests: std and cert",
@@ -186,6 +194,7 @@ var globalDenials = []depsDenial{
 	{pattern: "./hostile", exceptIn: []string{"hostile"}, why: "nothing imports the hostile-peer suite"},
 	{pattern: "./scripts/...", exceptIn: []string{"scripts/..."}, why: "nothing imports the scripts' helpers"},
 	{pattern: "./internal/testhelp/...", exceptIn: []string{"internal/testhelp/..."}, exceptTests: true, why: "test helpers: only _test.go files import them"},
+	{pattern: "./internal/zmtpcat", exceptIn: []string{"cmd/...", "internal/zmtpcat"}, why: "zmtpcat's logic: only the commands import it (cmd/zmtpcat here, gssapi/cmd/zmtpcat in the nested module)"},
 	{pattern: "./internal/krbtest", exceptIn: []string{"internal/krbtest"}, exceptTests: true, why: "the test realm runs a KDC: only _test.go files import it"},
 }
 

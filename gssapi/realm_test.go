@@ -12,11 +12,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpsec/zmtpsec/internal/krbtest"
 )
 
 // testRealm is a throwaway MIT KDC on loopback (docs/gssapi.md#a-test-realm),
 // for the tests that need a real KDC. Without the MIT tools the tests that
-// use it are skipped.
+// use it are skipped, or fail when CI=true, by internal/krbtest's rule
+// (krbtest.Require); the tools are found as krbtest finds them, in $PATH
+// and then in the sbin directories Debian installs them in.
+//
+// It keeps its own principals (alice's password is "alice-password", which
+// the tests use) rather than krbtest.Start's realm.
 type testRealm struct {
 	dir, conf string
 	env       []string
@@ -27,11 +34,7 @@ const realmName = "ZMTP.TEST"
 
 func startRealm(t *testing.T) *testRealm {
 	t.Helper()
-	for _, tool := range []string{"kdb5_util", "kadmin.local", "krb5kdc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install krb5-kdc krb5-admin-server krb5-user)", tool)
-		}
-	}
+	krbtest.Require(t)
 	r := &testRealm{dir: t.TempDir(), port: freePort(t)}
 	r.conf = filepath.Join(r.dir, "krb5.conf")
 	listen := fmt.Sprintf("127.0.0.1:%d", r.port)
@@ -79,7 +82,7 @@ func startRealm(t *testing.T) *testRealm {
 		r.run(t, "kadmin.local", "-r", realmName, "-q", q)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	kdc := exec.CommandContext(ctx, "krb5kdc", "-n", "-r", realmName)
+	kdc := exec.CommandContext(ctx, tool(t, "krb5kdc"), "-n", "-r", realmName)
 	kdc.Env = r.env
 	if err := kdc.Start(); err != nil {
 		t.Fatal(err)
@@ -105,11 +108,22 @@ func (r *testRealm) path(name string) string { return filepath.Join(r.dir, name)
 
 func (r *testRealm) run(t *testing.T, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(tool(t, name), args...)
 	cmd.Env = r.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
+}
+
+// tool returns the path of an MIT command, failing t without it (kinit and
+// kvno are not among the tools krbtest.Require checks).
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, ok := krbtest.LookTool(name)
+	if !ok {
+		t.Fatalf("%s not found: `make deps` installs MIT's tools", name)
+	}
+	return p
 }
 
 func freePort(t *testing.T) int {

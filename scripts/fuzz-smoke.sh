@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Run every fuzz target of the root module for FUZZTIME each.
+# Run every fuzz target of the root module and of the nested gssapi module
+# for FUZZTIME each.
 #
-# Usage: scripts/fuzz-smoke.sh [package patterns...]   (default: ./...)
+# Usage: scripts/fuzz-smoke.sh [package patterns...]
+#        (default: ./... ./gssapi/..., that is the root module, whose ./...
+#        stops at nested modules, and the gssapi module)
 # Environment: FUZZTIME (default 10s), GO (default go).
+#
+# A pattern is a path from the repository's root (./zap, ./gssapi/...); it
+# is listed and fuzzed in the module that holds it, the nearest directory
+# above it with a go.mod, so that a nested module's packages are built with
+# its own go.mod. conformance/ and bench/ (cgo, libzmq) have no fuzz
+# targets and are not searched.
 #
 # Targets are found automatically: a package is a candidate when one of its
 # _test.go files has a line starting with "func Fuzz", and its targets are
@@ -21,40 +30,67 @@ FUZZTIME="${FUZZTIME:-10s}"
 cd "$(dirname "$0")/.."
 
 if [ "$#" -eq 0 ]; then
-	set -- ./...
+	set -- ./... ./gssapi/...
 fi
 
-# Discover: "import/path FuzzName" lines.
-targets=()
-while read -r pkg dir; do
-	if ! grep -qs '^func Fuzz' "$dir"/*_test.go; then
-		continue
+# module_of prints the module directory holding a pattern's directory (the
+# nearest one above it with a go.mod) and the pattern relative to it.
+module_of() {
+	local p=${1#./} d m
+	p=${p%/}
+	case $p in
+	... | "") d=. p=... ;;
+	*/...) d=${p%/...} ;;
+	*) d=$p ;;
+	esac
+	m=$d
+	while [ "$m" != . ] && [ ! -f "$m/go.mod" ]; do
+		m=$(dirname "$m")
+	done
+	if [ "$m" = . ]; then
+		echo ". ./$p"
+	elif [ "$p" = "$m" ]; then
+		echo "$m ."
+	else
+		echo "$m ./${p#"$m"/}"
 	fi
-	while read -r name; do
-		targets+=("$pkg $name")
-	done < <("$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
-done < <(GOWORK=off "$GO" list -f '{{.ImportPath}} {{.Dir}}' "$@")
+}
+
+# Discover: "moduledir import/path FuzzName" lines.
+targets=()
+for pattern in "$@"; do
+	read -r mod rel < <(module_of "$pattern")
+	while read -r pkg dir; do
+		if ! grep -qs '^func Fuzz' "$dir"/*_test.go; then
+			continue
+		fi
+		while read -r name; do
+			targets+=("$mod $pkg $name")
+		done < <(cd "$mod" && GOWORK=off "$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+	done < <(cd "$mod" && GOWORK=off "$GO" list -f '{{.ImportPath}} {{.Dir}}' "$rel")
+done
 
 n=${#targets[@]}
 echo "fuzz-smoke: $n fuzz targets, each $FUZZTIME"
 if [ "$n" -eq 0 ]; then
 	exit 0
 fi
-printf '  %s\n' "${targets[@]}"
+for t in "${targets[@]}"; do
+	echo "  ${t#* }"
+done
 
 failed=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start_all=$SECONDS
 for t in "${targets[@]}"; do
-	pkg=${t% *}
-	name=${t#* }
+	read -r mod pkg name <<<"$t"
 	echo
 	echo "--> $pkg $name (fuzztime $FUZZTIME)"
 	start=$SECONDS
 	ok=false
 	for attempt in 1 2; do
-		if GOWORK=off "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" 2>&1 | tee "$log"; then
+		if (cd "$mod" && GOWORK=off "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg") 2>&1 | tee "$log"; then
 			ok=true
 			break
 		fi

@@ -1,4 +1,4 @@
-package main
+package zmtpcat
 
 import (
 	"bytes"
@@ -90,7 +90,7 @@ func TestUsageAccepted(t *testing.T) {
 		var stderr syncBuffer
 		stop := make(chan struct{})
 		timer := time.AfterFunc(100*time.Millisecond, func() { close(stop) })
-		code := runUntil(tc.args, strings.NewReader(""), io.Discard, &stderr, stop)
+		code := runUntil(&Program{}, tc.args, strings.NewReader(""), io.Discard, &stderr, stop)
 		timer.Stop()
 		if code != tc.want {
 			t.Errorf("zmtpcat %q: exit %d, want %d (%s)", tc.args, code, tc.want, stderr.String())

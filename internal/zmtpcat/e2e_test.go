@@ -1,4 +1,4 @@
-package main
+package zmtpcat
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	pr, pw := io.Pipe()
 	p := &proc{args: args, stdin: pw, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1), stopCh: make(chan struct{})}
-	go func() { p.exit <- runUntil(args, pr, p.stdout, p.stderr, p.stopCh) }()
+	go func() { p.exit <- runUntil(&Program{}, args, pr, p.stdout, p.stderr, p.stopCh) }()
 	t.Cleanup(func() {
 		p.stop()
 		pw.Close()

@@ -1,4 +1,4 @@
-package main
+package zmtpcat
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/zmtpsec/zmtpsec/cert"
 	"github.com/zmtpsec/zmtpsec/mechanism"
@@ -17,8 +18,10 @@ import (
 
 // security holds the security flags. Everything about mechanisms lives in
 // this file: the flags (define), their validation (check) and the
-// transport configuration they make (apply). A new mechanism or option is
-// added in these three places only.
+// transport configuration they make (apply). A new mechanism or option of
+// the root module is added in these three places only; a mechanism from
+// another module comes as a [Mechanism] (mechanisms.go), whose flags
+// extras holds.
 type security struct {
 	mechanism         string
 	domain            string
@@ -34,6 +37,8 @@ type security struct {
 	serverKey         string
 	clientCerts       string
 	allowAny          bool
+
+	extras []*extra // the program's extra mechanisms, in order
 }
 
 // passwordEnv is the environment variable a PLAIN client takes its password
@@ -44,7 +49,7 @@ const passwordEnv = "ZMTPCAT_PLAIN_PASSWORD"
 // the value.
 const errPasswordArg = "-plain-password is not accepted: a password on the command line is shown to every local user by ps; use -plain-password-file FILE or the " + passwordEnv + " environment variable"
 
-func (s *security) define(fs *flag.FlagSet) {
+func (s *security) define(fs *flag.FlagSet, mechs []Mechanism) {
 	fs.StringVar(&s.mechanism, "mechanism", "null", "")
 	fs.StringVar(&s.domain, "domain", "", "")
 	fs.Var((*listFlag)(&s.allow), "allow", "")
@@ -60,12 +65,40 @@ func (s *security) define(fs *flag.FlagSet) {
 	fs.StringVar(&s.serverKey, "server-key", "", "")
 	fs.StringVar(&s.clientCerts, "client-certs", "", "")
 	fs.BoolVar(&s.allowAny, "allow-any", false, "")
+	for _, m := range mechs {
+		s.extras = append(s.extras, defineExtra(fs, m))
+	}
+}
+
+// chosenExtra returns the extra mechanism -mechanism names, or nil.
+func (s *security) chosenExtra() *extra {
+	for _, e := range s.extras {
+		if e.m.Name == s.mechanism {
+			return e
+		}
+	}
+	return nil
+}
+
+// mechanismNames lists the values -mechanism takes, for messages:
+// "null, plain or curve".
+func (s *security) mechanismNames() string {
+	names := []string{"null", "plain", "curve"}
+	for _, e := range s.extras {
+		names = append(names, e.m.Name)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // check validates the security flags; its errors wrap errUsage.
-func (s *security) check() error {
+func (s *security) check(fs *flag.FlagSet) error {
 	if s.plainPasswordArg {
 		return usageErr("%s", errPasswordArg)
+	}
+	for _, e := range s.extras {
+		if e.m.Name != s.mechanism && e.given(fs) {
+			return usageErr("%s needs -mechanism %s", e.givenName(fs), e.m.Name)
+		}
 	}
 	plainFlags := s.plainUser != "" || s.plainPasswordFile != "" || s.plainServer || s.passwords != "" || s.plainRFCError
 	curveFlags := s.curveServer || s.certFile != "" || s.serverKey != "" || s.clientCerts != "" || s.allowAny
@@ -105,7 +138,21 @@ func (s *security) check() error {
 		}
 		asksZAP = s.curveServer
 	default:
-		return usageErr("-mechanism %q: want null, plain or curve", s.mechanism)
+		e := s.chosenExtra()
+		if e == nil {
+			return usageErr("-mechanism %q: want %s%s", s.mechanism, s.mechanismNames(), mechanismHint(s.mechanism))
+		}
+		switch {
+		case plainFlags:
+			return usageErr("PLAIN flags with -mechanism %s", e.m.Name)
+		case curveFlags:
+			return usageErr("CURVE flags with -mechanism %s", e.m.Name)
+		}
+		server, err := e.flags.Check()
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		asksZAP = server
 	}
 	if len(s.allow) > 0 || len(s.deny) > 0 {
 		switch {
@@ -195,6 +242,10 @@ func (s *security) apply(cfg *transport.Config) error {
 			err = authenticator().ConfigureCurve("*", s.clientCerts)
 		}
 		if err != nil {
+			return err
+		}
+	default:
+		if err := s.chosenExtra().flags.Apply(cfg, authenticator); err != nil {
 			return err
 		}
 	}

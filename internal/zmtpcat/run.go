@@ -1,4 +1,4 @@
-package main
+package zmtpcat
 
 import (
 	"context"
@@ -14,18 +14,19 @@ import (
 	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
-// run is main without the process: it returns the exit status.
+// run is cmd/zmtpcat's main without the process: it returns the exit
+// status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runUntil(args, stdin, stdout, stderr, nil)
+	return runUntil(&Program{}, args, stdin, stdout, stderr, nil)
 }
 
 // eventBuffer is the capacity of the socket's event channel. The events
 // are read as they come; the buffer absorbs a burst of connections.
 const eventBuffer = 1024
 
-// runUntil is run that also ends, with status 0, when stop is closed.
-func runUntil(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
-	o, err := parseFlags(args, stderr)
+// runUntil runs p, and also ends, with status 0, when stop is closed.
+func runUntil(p *Program, args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
+	o, err := parseFlags(args, p.Mechanisms, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
