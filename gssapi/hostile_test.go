@@ -511,4 +511,6 @@ func scriptedClient(t *testing.T, nc net.Conn, cm mechanism.Mechanism) mechanism
 
 type zapFunc func(context.Context, *zap.Request) (*zap.Reply, error)
 
-func (f zapFunc) Authenticate(ctx context.Context, r *zap.Request) (*zap.Reply, error) { return f(ctx, r) }
+func (f zapFunc) Authenticate(ctx context.Context, r *zap.Request) (*zap.Reply, error) {
+	return f(ctx, r)
+}
