@@ -17,6 +17,17 @@
 // a FILE credential cache, every exchange bounded by a context and every
 // failure typed. A server authenticates with [ServerCredentials].
 //
+// [Client] and [Server] return the mechanism itself, a
+// mechanism.Mechanism for transport.Config.Mechanism. It matches libzmq
+// 4.3.4 on the wire (docs/wire-format.md#gssapi) and is stricter where
+// libzmq has a hole: a ZAP refusal fails the handshake (4.3.4 ignores it;
+// master ba63f037 agrees with us); only the empty command is taken where
+// libzmq's server takes any command; the READY inside MESSAGE must carry
+// inner flags 00; a gap in the Wrap sequence numbers is an error (MIT
+// accepts one); an unsealed or empty Wrap token is refused, never sent.
+// InsecurePlaintext is libzmq's ZMQ_GSSAPI_PLAINTEXT: after
+// authentication nothing protects the messages.
+//
 // gokrb5 panics on some malformed input (a ciphertext shorter than its MAC,
 // a truncated credential cache). Every call into it here and in the context
 // layer runs behind a guard: lengths are checked before gokrb5 sees them,

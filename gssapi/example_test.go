@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/zmtpsec/zmtpsec/gssapi"
+	"github.com/zmtpsec/zmtpsec/transport"
+	"github.com/zmtpsec/zmtpsec/zmtp"
 )
 
 // Names are read as libzmq reads its principal options: host-based by
@@ -60,4 +62,50 @@ func ExampleKDCTicketSource() {
 	_, err = src.ServiceTicket(ctx, service)
 	fmt.Println(src, errors.Is(err, gssapi.ErrKDCUnreachable))
 	// Output: gssapi.KDCTicketSource(alice@ZMTP.TEST) true
+}
+
+// A GSSAPI client and server over the transport. The client gets its
+// ticket from the KDC with a keytab; the server needs only the service
+// keytab. (Needs a KDC: no output is checked.)
+func ExampleClient() {
+	conf, err := gssapi.LoadKrb5Config("") // $KRB5_CONFIG, else /etc/krb5.conf
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	alice, _ := conf.ParseName("alice", gssapi.UserName)
+	kt, err := gssapi.LoadKeytab("/etc/zmtp/alice.keytab")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src, _ := gssapi.NewKeytabTicketSource(conf, alice, kt)
+	client, err := gssapi.Client(gssapi.ClientConfig{Service: "zmqtest@localhost", Tickets: src, Config: conf})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	conn, err := transport.Dial("tcp://localhost:5555", &transport.Config{Mechanism: client, SocketType: zmtp.DEALER})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	if err := conn.Handshake(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("authenticated to", conn.ConnectionState().PeerPrincipal)
+}
+
+// A configuration without what it needs fails at once with ErrConfig.
+func ExampleServer() {
+	_, err := gssapi.Server(gssapi.ServerConfig{})
+	fmt.Println(errors.Is(err, gssapi.ErrConfig))
+	conf, _ := gssapi.ParseKrb5Config("[libdefaults]\n default_realm = ZMTP.TEST\n")
+	_, err = gssapi.Client(gssapi.ClientConfig{Service: "zmqtest@localhost", Config: conf})
+	fmt.Println(errors.Is(err, gssapi.ErrConfig))
+	// Output:
+	// true
+	// true
 }

@@ -20,17 +20,12 @@ const messagePrefix = "\x07MESSAGE"
 // (8 bytes) and the token length (4).
 const messageFixed = len(messagePrefix) + 4
 
-// initiateFixed is what an INITIATE body adds before its token.
-const initiateFixed = len("\x08INITIATE") + 4
-
 // ErrProtectionMismatch reports a READY sealed in MESSAGE where a plain
 // READY was due (InsecurePlaintext on our side only), or the reverse.
 var ErrProtectionMismatch = errors.New("gssapi: peer's READY protection differs from ours (InsecurePlaintext on one side only?)")
 
 // ErrClosed reports a Seal or Open after Close.
 var ErrClosed = gss.ErrContextClosed
-
-// ErrTokenTooLarge and the others are in errors.go.
 
 func malformedMsg(what, detail string) error {
 	return &zmtp.MalformedError{What: what, Detail: detail}

@@ -151,7 +151,9 @@ func pair(t *testing.T, ccfg, scfg *transport.Config) (c, s *transport.Conn, cta
 
 type zapFunc func(context.Context, *zap.Request) (*zap.Reply, error)
 
-func (f zapFunc) Authenticate(ctx context.Context, r *zap.Request) (*zap.Reply, error) { return f(ctx, r) }
+func (f zapFunc) Authenticate(ctx context.Context, r *zap.Request) (*zap.Reply, error) {
+	return f(ctx, r)
+}
 
 func exchange(t *testing.T, from, to *transport.Conn, msg [][]byte) {
 	t.Helper()
