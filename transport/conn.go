@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -677,10 +678,31 @@ func outOfTime(ctx context.Context, step HandshakeStep, err error) error {
 	switch {
 	case caused && errors.Is(ctxErr, context.Canceled):
 		return &HandshakeError{Step: step, Err: ctxErr}
+	case (caused || isTimeout(err)) && mechanismWork(err):
+		// The mechanism's own work ran out of time (GSSAPI waiting for
+		// a KDC): say what it was doing.
+		if he != nil {
+			err = he.Err
+		}
+		return &HandshakeError{Step: step, Err: &timeoutCause{cause: err}}
 	case caused, isTimeout(err):
 		return &HandshakeError{Step: step, Err: ErrHandshakeTimeout}
 	}
 	return err
+}
+
+// mechanismWork reports whether err, a failure from running out of time, is
+// more than a read or write cut off or the context's own error: a
+// mechanism's work that wrapped context.DeadlineExceeded in its own error
+// (GSSAPI's ticket request to a KDC), which is worth naming.
+func mechanismWork(err error) bool {
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		err = he.Err
+	}
+	return err != context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) &&
+		!errors.Is(err, ErrHandshakeTimeout)
 }
 
 // flightWriter writes the handshake's flights, in order, so that the

@@ -53,6 +53,23 @@ func (handshakeTimeoutError) Is(target error) bool {
 	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
 }
 
+// timeoutCause is ErrHandshakeTimeout with what the handshake was doing
+// when its time ran out, where that is more than a read or a write cut off
+// (a mechanism's own work: GSSAPI asking a KDC for a ticket). It matches
+// ErrHandshakeTimeout, and unwraps to the cause, so that errors.Is finds
+// both.
+type timeoutCause struct{ cause error }
+
+func (e *timeoutCause) Error() string {
+	return ErrHandshakeTimeout.Error() + ": " + trimPrefix(e.cause.Error())
+}
+func (e *timeoutCause) Timeout() bool   { return true }
+func (e *timeoutCause) Temporary() bool { return false }
+func (e *timeoutCause) Unwrap() error   { return e.cause }
+func (e *timeoutCause) Is(target error) bool {
+	return target == ErrHandshakeTimeout || errors.Is(ErrHandshakeTimeout, target)
+}
+
 // MessageTooLargeError reports an incoming message over
 // [Config.MaxMessageFrames] or [Config.MaxMessageBytes]. It is returned as
 // soon as the frame that crosses the limit is announced, before its body is
@@ -201,6 +218,8 @@ func (e *HandshakeError) Error() string {
 		return e.Err.Error()
 	case e.Err == ErrHandshakeTimeout:
 		return "transport: handshake timed out in " + e.Step.String()
+	case isTimeoutCause(e.Err):
+		return "transport: handshake timed out in " + e.Step.String() + ": " + trimPrefix(e.Err.(*timeoutCause).cause.Error())
 	case e.Err == errNotStarted:
 		return e.Err.Error()
 	}
@@ -209,6 +228,11 @@ func (e *HandshakeError) Error() string {
 
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Err }
+
+func isTimeoutCause(err error) bool {
+	_, ok := err.(*timeoutCause)
+	return ok
+}
 
 // Timeout reports whether the handshake ran out of time, that is, whether
 // it wraps [ErrHandshakeTimeout].
