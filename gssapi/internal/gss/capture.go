@@ -3,6 +3,7 @@
 package gss
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -100,4 +101,28 @@ func Recover(kt *keytab.Keytab, apReq, apRep []byte) (*Recovered, error) {
 		AuthTime: auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond),
 		Client:   principalFrom(etp.CName, etp.CRealm),
 	}, nil
+}
+
+// Reseal opens token, a Wrap token receiver's peer sent, with receiver
+// (which advances its sequence number as Unwrap does), then seals the same
+// plaintext again with sender, whose next sequence number must be the
+// token's, under the confounder the token used. Wrap is deterministic but
+// for the confounder, so a sender that computes as MIT does gives back
+// token byte for byte: a known answer for Wrap against recorded tokens. An
+// unrotated token (RRC 0, as MIT sends) is assumed.
+func Reseal(sender, receiver *Context, token []byte) ([]byte, error) {
+	if len(token) < wrapHeaderSize {
+		return nil, malformed("short wrap token")
+	}
+	inner, err := receiver.open.open(nil, token[wrapHeaderSize:])
+	if err != nil {
+		return nil, err
+	}
+	pt, err := receiver.Unwrap(nil, token)
+	if err != nil {
+		return nil, err
+	}
+	sender.rand = bytes.NewReader(inner[:confounderSize])
+	defer func() { sender.rand = nil }()
+	return sender.Wrap(nil, pt)
 }
