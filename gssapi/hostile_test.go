@@ -473,9 +473,19 @@ func scriptedClient(t *testing.T, nc net.Conn, cm mechanism.Mechanism) mechanism
 	nc.SetDeadline(time.Now().Add(5 * time.Second))
 	h, _ := cm.NewHandshake(mechanism.Params{Metadata: zmtp.Metadata{{Name: "Socket-Type", Value: []byte("DEALER")}}})
 	g := zmtp.Greeting{Major: 3, Minor: 0, Mechanism: Name}
-	go nc.Write(g.Append(nil))
+	// net.Pipe has no buffer: the greeting goes out from a goroutine while
+	// the server's is read, and must be out before the first command, or
+	// the server would read INITIATE as the rest of a greeting.
+	greeted := make(chan error, 1)
+	go func() {
+		_, err := nc.Write(g.Append(nil))
+		greeted <- err
+	}()
 	r := zmtp.NewReader(nc)
 	if _, err := r.ReadGreeting(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-greeted; err != nil {
 		t.Fatal(err)
 	}
 	send := func(cmds []zmtp.Command) {

@@ -61,7 +61,6 @@ func parseToken(what string, data []byte, max int) ([]byte, error) {
 // byte then the frame's body. It owns the sending half of the Context.
 type sealer struct {
 	ctx *gss.Context
-	buf []byte // flags | payload, zeroed after each Seal
 }
 
 // SealedSize returns the size of the body Seal appends for an n-byte
@@ -72,12 +71,10 @@ func (s *sealer) SealedSize(n int) int { return messageFixed + s.ctx.Overhead() 
 // Seal appends a MESSAGE body carrying flags (masked to MORE and COMMAND)
 // and payload to dst.
 func (s *sealer) Seal(dst []byte, flags byte, payload []byte) ([]byte, error) {
-	s.buf = append(append(s.buf[:0], flags&(mechanism.MessageMore|mechanism.MessageCommand)), payload...)
 	start := len(dst)
 	dst = append(dst, messagePrefix...)
 	dst = append(dst, 0, 0, 0, 0)
-	out, err := s.ctx.Wrap(dst, s.buf)
-	clear(s.buf)
+	out, err := s.ctx.WrapFlagged(dst, flags&(mechanism.MessageMore|mechanism.MessageCommand), payload)
 	if err != nil {
 		return dst[:start], err
 	}
@@ -86,10 +83,7 @@ func (s *sealer) Seal(dst []byte, flags byte, payload []byte) ([]byte, error) {
 }
 
 // Close zeroes the sending key.
-func (s *sealer) Close() {
-	s.ctx.CloseSend()
-	clear(s.buf)
-}
+func (s *sealer) Close() { s.ctx.CloseSend() }
 
 // An opener opens the peer's MESSAGE bodies. It owns the receiving half of
 // the Context.
@@ -112,15 +106,11 @@ func (o *opener) Open(dst, body []byte) (byte, []byte, error) {
 	if err != nil {
 		return 0, dst, err
 	}
-	start := len(dst)
-	out, err := o.ctx.Unwrap(dst, token)
+	flags, out, err := o.ctx.UnwrapFlagged(dst, token)
 	if err != nil {
 		return 0, dst, err
 	}
-	// Unwrap refuses an empty plaintext, so the flags byte is there.
-	flags := out[start] & (mechanism.MessageMore | mechanism.MessageCommand)
-	n := copy(out[start:], out[start+1:])
-	return flags, out[:start+n], nil
+	return flags & (mechanism.MessageMore | mechanism.MessageCommand), out, nil
 }
 
 // Close zeroes the receiving key.

@@ -54,6 +54,7 @@ type Context struct {
 	seal     *msgCipher
 	rand     io.Reader // confounders; nil means crypto/rand
 	conf     [confounderSize]byte
+	flag     [1]byte // WrapFlagged's head
 	wbuf     []byte
 
 	// Receiving side, owned by Unwrap.
@@ -141,6 +142,18 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) == 0 {
 		return dst, ErrEmptyPlaintext
 	}
+	return c.wrap(dst, nil, plaintext)
+}
+
+// WrapFlagged is Wrap of the plaintext flags | payload, the form of a ZMTP
+// frame in a GSSAPI MESSAGE, without first copying the two together.
+func (c *Context) WrapFlagged(dst []byte, flags byte, payload []byte) ([]byte, error) {
+	c.flag[0] = flags
+	return c.wrap(dst, c.flag[:], payload)
+}
+
+// wrap seals head | plaintext, which is not empty.
+func (c *Context) wrap(dst, head, plaintext []byte) ([]byte, error) {
 	if c.sendKey.Value == nil {
 		return dst, ErrContextClosed
 	}
@@ -163,7 +176,7 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 	} else {
 		rand.Read(c.conf[:]) // never fails (Go 1.24 and later)
 	}
-	c.wbuf = append(append(append(c.wbuf[:0], c.conf[:]...), plaintext...), hdr[:]...)
+	c.wbuf = append(append(append(append(c.wbuf[:0], c.conf[:]...), head...), plaintext...), hdr[:]...)
 	dst = append(dst, hdr[:]...)
 	dst = c.seal.seal(dst, c.wbuf)
 	clear(c.wbuf)
@@ -192,45 +205,70 @@ func (c *Context) Wrap(dst, plaintext []byte) ([]byte, error) {
 // A rotated token (RRC ≠ 0) and EC filler are accepted. token is not
 // modified; dst may be token[:0].
 func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
+	pt, err := c.unwrap(token)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, pt...), nil
+}
+
+// UnwrapFlagged is Unwrap of a token whose plaintext is a ZMTP frame in a
+// GSSAPI MESSAGE: it returns the first byte, the inner flags, apart and
+// appends the rest to dst, copying the payload once. The plaintext must
+// not be empty whatever [WrapLimits.AllowEmpty] says.
+func (c *Context) UnwrapFlagged(dst, token []byte) (flags byte, out []byte, err error) {
+	pt, err := c.unwrap(token)
+	if err != nil {
+		return 0, dst, err
+	}
+	if len(pt) == 0 {
+		return 0, dst, ErrEmptyPlaintext
+	}
+	return pt[0], append(dst, pt[1:]...), nil
+}
+
+// unwrap checks token and returns its plaintext, in the Context's own
+// buffer (valid until the next unwrap).
+func (c *Context) unwrap(token []byte) ([]byte, error) {
 	if c.limits.MaxToken > 0 && len(token) > c.limits.MaxToken {
-		return dst, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), c.limits.MaxToken)
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), c.limits.MaxToken)
 	}
 	if c.recvKey.Value == nil {
-		return dst, ErrContextClosed
+		return nil, ErrContextClosed
 	}
 	if len(token) < wrapHeaderSize {
-		return dst, malformed("short wrap token")
+		return nil, malformed("short wrap token")
 	}
 	switch id := TokenID(token[0])<<8 | TokenID(token[1]); id {
 	case TokWrap:
 	case TokMIC:
-		return dst, fmt.Errorf("%w: MIC token where a Wrap token was due", ErrUnexpectedToken)
+		return nil, fmt.Errorf("%w: MIC token where a Wrap token was due", ErrUnexpectedToken)
 	default:
-		return dst, malformed("bad wrap TOK_ID")
+		return nil, malformed("bad wrap TOK_ID")
 	}
 	flags := token[2]
 	if flags&^(wrapSentByAcceptor|wrapSealed|wrapAcceptorSubkey) != 0 || token[3] != 0xff {
-		return dst, malformed("bad wrap flags or filler")
+		return nil, malformed("bad wrap flags or filler")
 	}
 	if fromAcceptor := flags&wrapSentByAcceptor != 0; fromAcceptor != c.initiator {
-		return dst, ErrReflected
+		return nil, ErrReflected
 	}
 	if flags&wrapSealed == 0 {
-		return dst, ErrUnsealed
+		return nil, ErrUnsealed
 	}
 	if (flags&wrapAcceptorSubkey != 0) != c.acceptorSubkey {
-		return dst, ErrKeyFlag
+		return nil, ErrKeyFlag
 	}
 	ec := int(binary.BigEndian.Uint16(token[4:]))
 	rrc := int(binary.BigEndian.Uint16(token[6:]))
 	seq := binary.BigEndian.Uint64(token[8:])
 	if c.recvDone {
-		return dst, ErrSequenceExhausted
+		return nil, ErrSequenceExhausted
 	}
 
 	body := token[wrapHeaderSize:]
 	if len(body) < c.enc.minCipher()+wrapHeaderSize+ec {
-		return dst, malformed("wrap ciphertext too short")
+		return nil, malformed("wrap ciphertext too short")
 	}
 	// Undo the right rotation by RRC (RFC 4121 §4.2.5).
 	if r := rrc % len(body); r != 0 {
@@ -240,31 +278,31 @@ func (c *Context) Unwrap(dst, token []byte) ([]byte, error) {
 	pt, err := c.open.open(c.pbuf[:0], body)
 	c.pbuf = pt[:0]
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	// pt = confounder | plaintext | EC filler bytes | header copy with
 	// RRC = 0.
 	pt = pt[confounderSize:]
 	if len(pt) < wrapHeaderSize+ec {
-		return dst, malformed("wrap plaintext too short")
+		return nil, malformed("wrap plaintext too short")
 	}
 	cp := pt[len(pt)-wrapHeaderSize:]
 	if !bytes.Equal(cp[:6], token[:6]) || cp[6] != 0 || cp[7] != 0 || !bytes.Equal(cp[8:], token[8:wrapHeaderSize]) {
-		return dst, fmt.Errorf("%w: wrap header copy differs", ErrDecrypt)
+		return nil, fmt.Errorf("%w: wrap header copy differs", ErrDecrypt)
 	}
 	pt = pt[:len(pt)-wrapHeaderSize-ec]
 	if seq != c.recvSeq {
-		return dst, &SequenceError{Want: c.recvSeq, Got: seq}
+		return nil, &SequenceError{Want: c.recvSeq, Got: seq}
 	}
 	if len(pt) == 0 && !c.limits.AllowEmpty {
-		return dst, ErrEmptyPlaintext
+		return nil, ErrEmptyPlaintext
 	}
 	if c.recvSeq == math.MaxUint64 {
 		c.recvDone = true
 	} else {
 		c.recvSeq++
 	}
-	return append(dst, pt...), nil
+	return pt, nil
 }
 
 // CloseSend zeroes the sending key; every later Wrap fails with
