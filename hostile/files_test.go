@@ -298,6 +298,10 @@ func certDirFlood(t *testing.T, n int, staleness time.Duration) {
 
 	slices.Sort(lookups)
 	p99 := lookups[len(lookups)*99/100]
+	// The bound is on p95: a run makes about a hundred lookups, of which
+	// p99 is the slowest one, a single scheduler pause on a loaded
+	// machine; the slowest has its own, wider bound below.
+	p95 := lookups[len(lookups)*95/100]
 	t.Logf("flood: %d unknown-key requests answered, %d CURVE handshakes refused by ZAP", total, refused.Load())
 	t.Logf("legitimate key during the flood: %d lookups, median %v, p99 %v, slowest %v; CURVE logins through transport %v",
 		len(lookups), lookups[len(lookups)/2], p99, lookups[len(lookups)-1], logins)
@@ -310,11 +314,11 @@ func certDirFlood(t *testing.T, n int, staleness time.Duration) {
 	// everything else; the bounds scale with the quiet rescan measured
 	// above (about 1 s at 100,000 files on an idle machine), never below
 	// their base.
-	p99Bound := max(50*time.Millisecond, scan/40)
+	p95Bound := max(50*time.Millisecond, scan/40)
 	slowBound := max(250*time.Millisecond, scan/5)
-	if p99 > p99Bound || lookups[len(lookups)-1] > slowBound {
-		t.Errorf("legitimate lookups during the flood: p99 %v, slowest %v; want under %v and %v",
-			p99, lookups[len(lookups)-1], p99Bound, slowBound)
+	if p95 > p95Bound || lookups[len(lookups)-1] > slowBound {
+		t.Errorf("legitimate lookups during the flood: p95 %v, slowest %v; want under %v and %v",
+			p95, lookups[len(lookups)-1], p95Bound, slowBound)
 	}
 	if total == 0 || refused.Load() == 0 {
 		t.Error("the flood sent nothing")
