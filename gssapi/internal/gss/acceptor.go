@@ -80,6 +80,33 @@ type AcceptResult struct {
 	Service Principal
 }
 
+// openTicket decrypts tkt's EncTicketPart with the service key kt holds
+// for it: the enctype checked, the length guard, and gokrb5 under a
+// recover.
+func openTicket(kt *keytab.Keytab, tkt *messages.Ticket) (messages.EncTicketPart, error) {
+	var etp messages.EncTicketPart
+	if _, err := lookupEnctype(tkt.EncPart.EType); err != nil {
+		return etp, fmt.Errorf("ticket: %w", err)
+	}
+	var skey types.EncryptionKey
+	err := guard("keytab", func() error {
+		var kerr error
+		skey, _, kerr = kt.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
+		return kerr
+	})
+	if err != nil {
+		return etp, fmt.Errorf("%w: %q kvno %d enctype %d", ErrNoKey, principalFrom(tkt.SName, tkt.Realm).String(), tkt.EncPart.KVNO, tkt.EncPart.EType)
+	}
+	tb, err := decrypt(Key{Enctype: skey.KeyType, Value: skey.KeyValue}, usageTicket, tkt.EncPart.Cipher)
+	if err != nil {
+		return etp, fmt.Errorf("ticket: %w", err)
+	}
+	if err := guard("EncTicketPart", func() error { return etp.Unmarshal(tb) }); err != nil {
+		return etp, malformedErr("EncTicketPart", err)
+	}
+	return etp, nil
+}
+
 // Accept verifies a framed AP-REQ and, if it is good, returns the context
 // and the AP-REP to send.
 //
@@ -126,25 +153,9 @@ func (a *Acceptor) Accept(token []byte) (*AcceptResult, error) {
 	}
 
 	// The ticket, under the service key.
-	if _, err := lookupEnctype(tkt.EncPart.EType); err != nil {
-		return nil, fmt.Errorf("ticket: %w", err)
-	}
-	var skey types.EncryptionKey
-	err = guard("keytab", func() error {
-		var kerr error
-		skey, _, kerr = a.cfg.Keytab.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
-		return kerr
-	})
+	etp, err := openTicket(a.cfg.Keytab, tkt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q kvno %d enctype %d", ErrNoKey, service.String(), tkt.EncPart.KVNO, tkt.EncPart.EType)
-	}
-	tb, err := decrypt(Key{Enctype: skey.KeyType, Value: skey.KeyValue}, usageTicket, tkt.EncPart.Cipher)
-	if err != nil {
-		return nil, fmt.Errorf("ticket: %w", err)
-	}
-	var etp messages.EncTicketPart
-	if err := guard("EncTicketPart", func() error { return etp.Unmarshal(tb) }); err != nil {
-		return nil, malformedErr("EncTicketPart", err)
+		return nil, err
 	}
 	sessionKey := Key{Enctype: etp.Key.KeyType, Value: etp.Key.KeyValue}
 	if _, err := sessionKey.check(); err != nil {

@@ -41,22 +41,9 @@ func Recover(kt *keytab.Keytab, apReq, apRep []byte) (*Recovered, error) {
 	if err := guard("AP-REQ", func() error { return req.Unmarshal(msg) }); err != nil {
 		return nil, malformedErr("AP-REQ", err)
 	}
-	tkt := &req.Ticket
-	var skey types.EncryptionKey
-	if err := guard("keytab", func() error {
-		var kerr error
-		skey, _, kerr = kt.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
-		return kerr
-	}); err != nil {
-		return nil, ErrNoKey
-	}
-	tb, err := decrypt(Key{Enctype: skey.KeyType, Value: skey.KeyValue}, usageTicket, tkt.EncPart.Cipher)
+	etp, err := openTicket(kt, &req.Ticket)
 	if err != nil {
-		return nil, fmt.Errorf("ticket: %w", err)
-	}
-	var etp messages.EncTicketPart
-	if err := guard("EncTicketPart", func() error { return etp.Unmarshal(tb) }); err != nil {
-		return nil, malformedErr("EncTicketPart", err)
+		return nil, err
 	}
 	session := Key{Enctype: etp.Key.KeyType, Value: etp.Key.KeyValue}
 	ab, err := decrypt(session, usageAuthenticator, req.EncryptedAuthenticator.Cipher)
