@@ -279,10 +279,6 @@ func ownKeys(path string) (cert.KeyPair, error) {
 	return kp, nil
 }
 
-// maxPasswordFile bounds what -plain-password-file reads: a PLAIN password
-// is at most 255 bytes, and a line end may follow it.
-const maxPasswordFile = mechanism.MaxPlainCredential + 2
-
 // plainPassword returns the PLAIN client's password: the content of
 // -plain-password-file without one final line end, or else the value of
 // $ZMTPCAT_PLAIN_PASSWORD, which is then removed from the environment; empty
@@ -296,29 +292,7 @@ func (s *security) plainPassword() ([]byte, error) {
 		os.Unsetenv(passwordEnv)
 		return []byte(v), nil
 	}
-	f, err := os.Open(s.plainPasswordFile)
-	if err != nil {
-		return nil, fmt.Errorf("-plain-password-file: %w", err)
-	}
-	defer f.Close()
-	buf := make([]byte, maxPasswordFile+1)
-	n, err := io.ReadFull(f, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		clear(buf)
-		return nil, fmt.Errorf("-plain-password-file: %w", err)
-	}
-	pw := buf[:n]
-	switch {
-	case bytes.HasSuffix(pw, []byte("\r\n")):
-		pw = pw[:len(pw)-2]
-	case bytes.HasSuffix(pw, []byte("\n")):
-		pw = pw[:len(pw)-1]
-	}
-	if len(pw) > mechanism.MaxPlainCredential || bytes.ContainsAny(pw, "\r\n") {
-		clear(buf)
-		return nil, fmt.Errorf("-plain-password-file %s: want one line of at most %d bytes", s.plainPasswordFile, mechanism.MaxPlainCredential)
-	}
-	return pw, nil
+	return ReadPasswordFile("plain-password-file", s.plainPasswordFile, mechanism.MaxPlainCredential)
 }
 
 // serverKey reads -server-key: an existing file is a public certificate
@@ -336,4 +310,38 @@ func serverKey(arg string) (cert.PublicKey, error) {
 		return cert.PublicKey{}, fmt.Errorf("-server-key: not a certificate file, and %w", err)
 	}
 	return k, nil
+}
+
+// ReadPasswordFile reads a password for the flag -flag from path: one line
+// of at most max bytes, without its line end (\n or \r\n). It reads no
+// more than max+3 bytes whatever path is (a FIFO such as <(echo ...) works;
+// a directory is refused), and its errors never quote the file. The caller
+// clears the result.
+func ReadPasswordFile(flag, path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-%s: %w", flag, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("-%s %s: a directory, not a file", flag, path)
+	}
+	buf := make([]byte, max+3)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		clear(buf)
+		return nil, fmt.Errorf("-%s: %w", flag, err)
+	}
+	pw := buf[:n]
+	switch {
+	case bytes.HasSuffix(pw, []byte("\r\n")):
+		pw = pw[:len(pw)-2]
+	case bytes.HasSuffix(pw, []byte("\n")):
+		pw = pw[:len(pw)-1]
+	}
+	if len(pw) > max || bytes.ContainsAny(pw, "\r\n") {
+		clear(buf)
+		return nil, fmt.Errorf("-%s %s: want one line of at most %d bytes", flag, path, max)
+	}
+	return pw, nil
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/zmtpsec/zmtpsec/gssapi"
@@ -207,36 +204,15 @@ func (f *gssapiFlags) applyServer(cfg *transport.Config, auth func() *zap.Authen
 	return nil
 }
 
-// maxPasswordFile bounds what -gssapi-password-file reads.
-const maxPasswordFile = 1024
+// maxPassword bounds the password -gssapi-password-file holds.
+const maxPassword = 1024
 
-// readPasswordFile returns the one line of path, without its line end.
-// The caller clears the result. Its errors never quote the file.
+// readPasswordFile returns the one non-empty line of path, without its
+// line end. The caller clears the result. Its errors never quote the file.
 func readPasswordFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("-gssapi-password-file: %w", err)
+	pw, err := zmtpcat.ReadPasswordFile("gssapi-password-file", path, maxPassword)
+	if err == nil && len(pw) == 0 {
+		err = fmt.Errorf("-gssapi-password-file %s: the password is empty", path)
 	}
-	defer fh.Close()
-	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("-gssapi-password-file %s: not a regular file", path)
-	}
-	buf := make([]byte, maxPasswordFile+1)
-	n, err := io.ReadFull(fh, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		clear(buf)
-		return nil, fmt.Errorf("-gssapi-password-file: %w", err)
-	}
-	pw := buf[:n]
-	switch {
-	case bytes.HasSuffix(pw, []byte("\r\n")):
-		pw = pw[:len(pw)-2]
-	case bytes.HasSuffix(pw, []byte("\n")):
-		pw = pw[:len(pw)-1]
-	}
-	if n > maxPasswordFile || len(pw) == 0 || bytes.ContainsAny(pw, "\r\n") {
-		clear(buf)
-		return nil, fmt.Errorf("-gssapi-password-file %s: want one non-empty line of at most %d bytes", path, maxPasswordFile-2)
-	}
-	return pw, nil
+	return pw, err
 }
