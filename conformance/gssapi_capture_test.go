@@ -543,26 +543,14 @@ func checkGSSStream(s gssSession, client bool, stream []byte, svc []krbtest.Keyt
 	// unwrapLen checks a MESSAGE body's Wrap token and returns the length
 	// of its plaintext.
 	unwrapLen := func(i int, cmd zmtp.Command) (int, error) {
-		tok, err := lengthPrefixed(cmd.Data)
+		n, sn, err := wrapPlainLen(i, cmd, wrapFlags, etype)
 		if err != nil {
-			return 0, fmt.Errorf("frame %d: MESSAGE: %w", i, err)
+			return 0, err
 		}
-		if len(tok) < wrapHeaderLen {
-			return 0, fmt.Errorf("frame %d: Wrap token of %d bytes", i, len(tok))
-		}
-		h := tok[:wrapHeaderLen]
-		if h[0] != 0x05 || h[1] != 0x04 || h[2] != wrapFlags || h[3] != 0xff || h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 {
-			return 0, fmt.Errorf("frame %d: Wrap header % x: want 05 04 %02x ff, EC 0, RRC 0", i, h[:8], wrapFlags)
-		}
-		sn := binary.BigEndian.Uint64(h[8:])
 		if i > next && sn != seq+1 {
 			return 0, fmt.Errorf("frame %d: SND_SEQ %d after %d", i, sn, seq)
 		}
 		seq = sn
-		n := len(tok) - wrapHeaderLen - wrapConfLen - wrapHeaderLen - wrapHMACLen(etype)
-		if n < 1 {
-			return 0, fmt.Errorf("frame %d: Wrap token of %d bytes has no room for a plaintext", i, len(tok))
-		}
 		return n, nil
 	}
 	rf := frames[next]
@@ -1071,4 +1059,27 @@ func TestGSSAPICaptureChecker(t *testing.T) {
 			t.Logf("%s: %v", tc.name, err)
 		}
 	}
+}
+
+// wrapPlainLen checks the sealed Wrap token in MESSAGE command cmd (frame
+// i): its length prefix, and a header 05 04 wrapFlags ff with EC and RRC 0,
+// as MIT sends them. It returns the length of the token's plaintext under
+// enctype etype (at least 1: the inner flags byte) and its SND_SEQ.
+func wrapPlainLen(i int, cmd zmtp.Command, wrapFlags byte, etype int32) (n int, seq uint64, err error) {
+	tok, err := lengthPrefixed(cmd.Data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("frame %d: MESSAGE: %w", i, err)
+	}
+	if len(tok) < wrapHeaderLen {
+		return 0, 0, fmt.Errorf("frame %d: Wrap token of %d bytes", i, len(tok))
+	}
+	h := tok[:wrapHeaderLen]
+	if h[0] != 0x05 || h[1] != 0x04 || h[2] != wrapFlags || h[3] != 0xff || h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 {
+		return 0, 0, fmt.Errorf("frame %d: Wrap header % x: want 05 04 %02x ff, EC 0, RRC 0", i, h[:8], wrapFlags)
+	}
+	n = len(tok) - wrapHeaderLen - wrapConfLen - wrapHeaderLen - wrapHMACLen(etype)
+	if n < 1 {
+		return 0, 0, fmt.Errorf("frame %d: Wrap token of %d bytes has no room for the flags byte", i, len(tok))
+	}
+	return n, binary.BigEndian.Uint64(h[8:]), nil
 }

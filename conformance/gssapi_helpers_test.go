@@ -7,7 +7,6 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -212,26 +211,14 @@ func checkOurGSSWire(stream []byte, client, plaintext bool, etype int32) (gssWir
 	var seq uint64
 	first := true
 	plainLen := func(i int, cmd zmtp.Command) (int, error) {
-		tok, err := lengthPrefixed(cmd.Data)
+		n, sn, err := wrapPlainLen(i, cmd, wrapFlags, etype)
 		if err != nil {
-			return 0, fmt.Errorf("frame %d: MESSAGE: %w", i, err)
+			return 0, err
 		}
-		if len(tok) < wrapHeaderLen {
-			return 0, fmt.Errorf("frame %d: Wrap token of %d bytes", i, len(tok))
-		}
-		h := tok[:wrapHeaderLen]
-		if h[0] != 0x05 || h[1] != 0x04 || h[2] != wrapFlags || h[3] != 0xff || h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 {
-			return 0, fmt.Errorf("frame %d: Wrap header % x: want 05 04 %02x ff, EC 0, RRC 0", i, h[:8], wrapFlags)
-		}
-		sn := binary.BigEndian.Uint64(h[8:])
 		if !first && sn != seq+1 {
 			return 0, fmt.Errorf("frame %d: SND_SEQ %d after %d", i, sn, seq)
 		}
 		seq, first = sn, false
-		n := len(tok) - wrapHeaderLen - wrapConfLen - wrapHeaderLen - wrapHMACLen(etype)
-		if n < 1 {
-			return 0, fmt.Errorf("frame %d: Wrap token of %d bytes has no room for the flags byte", i, len(tok))
-		}
 		return n, nil
 	}
 	rf := frames[next-1]
