@@ -199,26 +199,16 @@ func (r *runner) connRemoteLat(ctx context.Context) error {
 	defer closeC()
 	req := [][]byte{{}, r.payload} // REQ's empty delimiter, then the payload
 	var rep [][]byte
-	lat := make([]time.Duration, 0, r.c.count)
-	for i := -1; i < r.c.count; i++ { // -1: the warm-up
-		start := time.Now()
+	return r.timeRoundTrips(func() ([][]byte, error) {
 		if err := c.WriteMessage(req); err != nil {
-			return fmt.Errorf("request %d: %w", i, err)
+			return nil, fmt.Errorf("request: %w", err)
 		}
+		var err error
 		if rep, err = c.ReadMessage(rep); err != nil {
-			return fmt.Errorf("reply %d: %w", i, err)
+			return nil, fmt.Errorf("reply: %w", err)
 		}
-		d := time.Since(start)
-		if err := r.checkPayload(rep, 2, true); err != nil {
-			return fmt.Errorf("reply %d: %w", i, err)
-		}
-		if i >= 0 {
-			lat = append(lat, d)
-		}
-		r.tick()
-	}
-	r.reportLat(lat)
-	return nil
+		return rep, nil
+	}, 2, true)
 }
 
 // connConnSrv serves every connection in its own goroutine: the handshake,

@@ -223,3 +223,28 @@ func (r *runner) clients(ctx context.Context, cancel context.CancelCauseFunc, co
 	wg.Wait()
 	return time.Since(start), context.Cause(ctx)
 }
+
+// timeRoundTrips makes one warm-up round trip and then -count timed ones
+// with roundTrip, checks each reply as checkPayload does (frames frames,
+// the payload last, an empty delimiter first if delimiter), and reports the
+// latencies.
+func (r *runner) timeRoundTrips(roundTrip func() ([][]byte, error), frames int, delimiter bool) error {
+	lat := make([]time.Duration, 0, r.c.count)
+	for i := -1; i < r.c.count; i++ { // -1: the warm-up
+		start := time.Now()
+		rep, err := roundTrip()
+		if err != nil {
+			return fmt.Errorf("round trip %d: %w", i, err)
+		}
+		d := time.Since(start)
+		if err := r.checkPayload(rep, frames, delimiter); err != nil {
+			return fmt.Errorf("reply %d: %w", i, err)
+		}
+		if i >= 0 {
+			lat = append(lat, d)
+		}
+		r.tick()
+	}
+	r.reportLat(lat)
+	return nil
+}

@@ -194,27 +194,16 @@ func (r *runner) socketRemoteLat(ctx context.Context, cancel context.CancelCause
 		return err
 	}
 	defer s.Close()
-	lat := make([]time.Duration, 0, r.c.count)
-	for i := -1; i < r.c.count; i++ { // -1: the warm-up
-		start := time.Now()
+	return r.timeRoundTrips(func() ([][]byte, error) {
 		if err := s.Send(ctx, [][]byte{r.payload}); err != nil {
-			return fmt.Errorf("request %d: %w", i, err)
+			return nil, fmt.Errorf("request: %w", err)
 		}
 		msg, err := s.Recv(ctx)
 		if err != nil {
-			return fmt.Errorf("reply %d: %w", i, err)
+			return nil, fmt.Errorf("reply: %w", err)
 		}
-		d := time.Since(start)
-		if err := r.checkPayload(msg, 1, false); err != nil {
-			return fmt.Errorf("reply %d: %w", i, err)
-		}
-		if i >= 0 {
-			lat = append(lat, d)
-		}
-		r.tick()
-	}
-	r.reportLat(lat)
-	return nil
+		return msg, nil
+	}, 1, false)
 }
 
 func (r *runner) socketConnSrv(ctx context.Context) error {
