@@ -135,7 +135,7 @@ func (e *extra) givenName(fs *flag.FlagSet) string {
 // program lacks is found.
 func mechanismHint(name string) string {
 	if strings.EqualFold(name, "gssapi") {
-		return " (GSSAPI is in the gssapi module's zmtpcat: go run ./gssapi/cmd/zmtpcat)"
+		return " (GSSAPI is in the gssapi module's zmtpcat: go -C gssapi run ./cmd/zmtpcat)"
 	}
 	return ""
 }

@@ -116,7 +116,7 @@ func TestExtraMechanismUsage(t *testing.T) {
 func TestGSSAPIHint(t *testing.T) {
 	var stderr syncBuffer
 	if code := run([]string{"-mechanism", "gssapi", "tcp://127.0.0.1:1"}, strings.NewReader(""), io.Discard, &stderr); code != 2 ||
-		!strings.Contains(stderr.String(), "want null, plain or curve (GSSAPI is in the gssapi module's zmtpcat: go run ./gssapi/cmd/zmtpcat)") {
+		!strings.Contains(stderr.String(), "want null, plain or curve (GSSAPI is in the gssapi module's zmtpcat: go -C gssapi run ./cmd/zmtpcat)") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -144,6 +144,20 @@ func TestGSSAPISessions(t *testing.T) {
 		})
 	}
 
+	t.Run("README", func(t *testing.T) {
+		// The README's commands as they are: the server with only its
+		// keytab, the client with only the service name, its tickets
+		// from kinit's cache ($KRB5CCNAME) and its realm from
+		// $KRB5_CONFIG, as MIT's own tools find them.
+		t.Setenv("KRB5_CONFIG", r.Krb5Conf)
+		t.Setenv("KRB5CCNAME", ccache)
+		ep, _ := serve(t, "-type", "REP", "-echo", "-mechanism", "gssapi", "-gssapi-server", "-gssapi-keytab", r.ServiceKeytab)
+		code, out, errb := request(t, "-mechanism", "gssapi", "-gssapi-service", r.ServiceName, ep)
+		if code != 0 || out != "hello\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errb)
+		}
+	})
+
 	t.Run("refused by ZAP", func(t *testing.T) {
 		// GSSAPI has no ERROR command: the server closes without a word,
 		// and says why on its side.
